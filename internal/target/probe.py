@@ -1,0 +1,111 @@
+# Prints, as one JSON object, the facts pipbake needs about this interpreter.
+# Runs on every Python from 3.6 on; stdlib only.
+import json, os, platform, struct, sys, sysconfig
+
+def scheme_paths():
+    names = sysconfig.get_scheme_names()
+    scheme = "venv" if "venv" in names else "posix_prefix"
+    if os.name == "nt":
+        scheme = "venv" if "venv" in names else "nt"
+    base = os.path.join(os.sep, "@@PIPBAKE_BASE@@")
+    v = {"base": base, "platbase": base, "installed_base": base, "installed_platbase": base, "userbase": base}
+    paths = sysconfig.get_paths(scheme=scheme, vars=v, expand=True)
+    out = {}
+    for key, path in paths.items():
+        if path == base:
+            out[key] = "."
+        elif path.startswith(base + os.sep):
+            out[key] = path[len(base) + 1:].replace(os.sep, "/")
+    return scheme, out
+
+def libc():
+    glibc = ""
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        pass
+    return glibc
+
+def bundled_wheels():
+    found = []
+    try:
+        import ensurepip
+        d = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
+        if os.path.isdir(d):
+            found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
+    except Exception:
+        pass
+    d = "/usr/share/python-wheels"
+    if os.path.isdir(d):
+        found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
+    return sorted(found)
+
+def venv_scripts():
+    """The activate templates folder, and whether venv shell-quotes the
+    values it puts into them (gh-124651, backported by distributions)."""
+    try:
+        import venv
+        d = os.path.join(os.path.dirname(venv.__file__), "scripts")
+        with open(venv.__file__, encoding="utf-8") as f:
+            quotes = "gh-124651" in f.read() or False
+        return (d if os.path.isdir(d) else ""), quotes
+    except Exception:
+        return "", False
+
+def main():
+    impl = sys.implementation
+    scheme, paths = scheme_paths()
+    scripts_dir, scripts_quoted = venv_scripts()
+    cfg = sysconfig.get_config_vars()
+    base_exe = getattr(sys, "_base_executable", sys.executable) or sys.executable
+    iv = impl.version
+    impl_version = "%d.%d.%d" % (iv.major, iv.minor, iv.micro)
+    if iv.releaselevel != "final":
+        impl_version += iv.releaselevel[0] + str(iv.serial)
+    try:
+        import importlib.util
+        magic = importlib.util.MAGIC_NUMBER.hex()
+    except Exception:
+        magic = ""
+    out = {
+        "executable": sys.executable,
+        "base_executable": os.path.abspath(base_exe),
+        "real_executable": os.path.realpath(sys.executable),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "version": list(sys.version_info[:3]),
+        "version_full": platform.python_version(),
+        "implementation": impl.name,
+        "cache_tag": impl.cache_tag or "",
+        "soabi": cfg.get("SOABI") or "",
+        "ext_suffix": cfg.get("EXT_SUFFIX") or "",
+        "abiflags": getattr(sys, "abiflags", ""),
+        "py_debug": bool(cfg.get("Py_DEBUG")),
+        "gil_disabled": bool(cfg.get("Py_GIL_DISABLED")),
+        "pointer_bits": struct.calcsize("P") * 8,
+        "platform": sysconfig.get_platform(),
+        "machine": platform.machine(),
+        "glibc": libc(),
+        "scheme": scheme,
+        "paths": paths,
+        "venv_scripts": scripts_dir,
+        "venv_quotes": scripts_quoted,
+        "bundled_wheels": bundled_wheels(),
+        "magic": magic,
+        "markers": {
+            "implementation_name": impl.name,
+            "implementation_version": impl_version,
+            "os_name": os.name,
+            "platform_machine": platform.machine(),
+            "platform_python_implementation": platform.python_implementation(),
+            "platform_release": platform.release(),
+            "platform_system": platform.system(),
+            "platform_version": platform.version(),
+            "python_full_version": platform.python_version(),
+            "python_version": ".".join(platform.python_version_tuple()[:2]),
+            "sys_platform": sys.platform,
+        },
+    }
+    json.dump(out, sys.stdout)
+
+main()
