@@ -1,0 +1,227 @@
+// Package bytecode compiles installed Python sources to .pyc files with a
+// pool of interpreter processes, fed file by file while an install is still
+// extracting, so compiling overlaps extraction and uses every core.
+//
+// The .pyc files use unchecked-hash invalidation (PEP 552): their bytes
+// depend only on the source and the interpreter, so a tree compiled twice is
+// identical, and the interpreter never re-stats the sources.
+package bytecode
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:embed worker.py
+var workerScript string
+
+// Job is one source file to compile.
+type Job struct {
+	// Source is the file on disk now; Display is the path tracebacks show
+	// (its final location, when the tree is built elsewhere and moved).
+	Source, Display string
+	// Done is called, on a pool goroutine, with the outcome.
+	Done func(Result)
+}
+
+// Result is the outcome of one Job.
+type Result struct {
+	Source string
+	// PYC is the written file, with its sha256 and size.
+	PYC    string
+	SHA256 []byte
+	Size   int64
+	// Err is set when the source does not compile (a syntax error for this
+	// Python, say). pip skips such files too; the install goes on.
+	Err error
+}
+
+// Pool is a set of running compiler processes.
+type Pool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []Job
+	closed  bool
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	procs   []*exec.Cmd
+}
+
+// Start runs workers processes of python (at least one).
+func Start(ctx context.Context, python string, workers int, env []string) (*Pool, error) {
+	if workers < 1 {
+		workers = 1
+	}
+	p := &Pool{}
+	p.cond = sync.NewCond(&p.mu)
+	for i := 0; i < workers; i++ {
+		cmd := exec.CommandContext(ctx, python, "-I", "-S", "-B", "-c", workerScript)
+		cmd.Env = env
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			p.kill()
+			return nil, fmt.Errorf("start bytecode compiler: %w", err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			p.kill()
+			return nil, fmt.Errorf("start bytecode compiler: %w", err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &limitWriter{w: &stderr, n: 4096}
+		if err := cmd.Start(); err != nil {
+			p.kill()
+			return nil, fmt.Errorf("start bytecode compiler %q: %w", python, err)
+		}
+		p.procs = append(p.procs, cmd)
+		p.wg.Add(1)
+		go p.run(cmd, stdin, bufio.NewReader(stdout), &stderr)
+	}
+	return p, nil
+}
+
+// Submit queues a job; it never blocks on compilation.
+func (p *Pool) Submit(j Job) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		panic("bytecode: Submit after Wait")
+	}
+	p.queue = append(p.queue, j)
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+// Wait lets the workers finish the queue, stops them and reports a failure
+// of the pool itself (a worker that died); per-file compile errors are
+// reported through Job.Done.
+func (p *Pool) Wait() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	p.wg.Wait()
+	return p.err
+}
+
+func (p *Pool) next() (Job, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) == 0 && !p.closed {
+		p.cond.Wait()
+	}
+	if len(p.queue) == 0 {
+		return Job{}, false
+	}
+	j := p.queue[0]
+	p.queue[0] = Job{}
+	p.queue = p.queue[1:]
+	return j, true
+}
+
+func (p *Pool) fail(err error) {
+	p.errOnce.Do(func() { p.err = err })
+}
+
+func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, stderr *strings.Builder) {
+	defer p.wg.Done()
+	dead := false
+	for {
+		j, ok := p.next()
+		if !ok {
+			break
+		}
+		if dead {
+			j.Done(Result{Source: j.Source, Err: errors.New("bytecode compiler exited")})
+			continue
+		}
+		res, err := request(stdin, stdout, j)
+		if err != nil {
+			dead = true
+			p.fail(fmt.Errorf("bytecode compiler %q failed: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
+			res = Result{Source: j.Source, Err: err}
+		}
+		j.Done(res)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil && !dead {
+		p.fail(fmt.Errorf("bytecode compiler %q: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
+	}
+}
+
+func request(stdin io.Writer, stdout *bufio.Reader, j Job) (Result, error) {
+	if strings.ContainsAny(j.Source+j.Display, "\t\n") {
+		return Result{Source: j.Source, Err: fmt.Errorf("path %q has a tab or newline", j.Source)}, nil
+	}
+	if _, err := io.WriteString(stdin, j.Source+"\t"+j.Display+"\n"); err != nil {
+		return Result{}, err
+	}
+	line, err := stdout.ReadString('\n')
+	if err != nil {
+		return Result{}, err
+	}
+	fields := strings.Split(strings.TrimSuffix(line, "\n"), "\t")
+	switch {
+	case fields[0] == "ok" && len(fields) == 4:
+		sum, err := hex.DecodeString(fields[2])
+		if err != nil {
+			return Result{}, fmt.Errorf("bad answer %q", line)
+		}
+		size, err := strconv.ParseInt(fields[3], 10, 64)
+		if err != nil {
+			return Result{}, fmt.Errorf("bad answer %q", line)
+		}
+		return Result{Source: j.Source, PYC: fields[1], SHA256: sum, Size: size}, nil
+	case fields[0] == "err" && len(fields) == 2:
+		return Result{Source: j.Source, Err: errors.New(fields[1])}, nil
+	}
+	return Result{}, fmt.Errorf("bad answer %q", line)
+}
+
+func (p *Pool) kill() {
+	for _, c := range p.procs {
+		if c.Process != nil {
+			_ = c.Process.Kill()
+		}
+	}
+}
+
+type limitWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	n  int
+}
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n > 0 {
+		k := min(len(b), l.n)
+		l.n -= k
+		_, _ = l.w.Write(b[:k])
+	}
+	return len(b), nil
+}
+
+// DefaultWorkers is the pool size for this machine: one per CPU.
+func DefaultWorkers() int {
+	n := runtime.NumCPU()
+	if s := os.Getenv("PIPBAKE_COMPILE_WORKERS"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil && v > 0 {
+			n = v
+		}
+	}
+	return n
+}

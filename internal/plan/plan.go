@@ -1,0 +1,186 @@
+// Package plan reads pipbake.hcl: the release, the wheelhouse and the
+// package sets to install. The same schema is accepted as HCL's JSON syntax
+// (the form the Packer provisioner uploads to the machine being baked).
+//
+//	release    = "2026.11.26"        # optional
+//	wheelhouse = "wheels"            # relative to this file
+//	set {
+//	  name      = "api"
+//	  lock      = "locks/api.txt"
+//	  root      = "/opt/api"
+//	  python    = "/usr/bin/python3" # optional
+//	  keep      = 5                  # optional
+//	  compile   = true               # optional
+//	  installer = "native"           # optional: native or pip
+//	}
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Plan is a pipbake.hcl file.
+type Plan struct {
+	Release    string `hcl:"release,optional" json:"release,omitempty"`
+	Wheelhouse string `hcl:"wheelhouse,optional" json:"wheelhouse,omitempty"`
+	Sets       []Set  `hcl:"set,block" json:"set"`
+}
+
+// Set is one `set` block.
+type Set struct {
+	Name      string `hcl:"name" json:"name"`
+	Lock      string `hcl:"lock" json:"lock"`
+	Root      string `hcl:"root" json:"root"`
+	Python    string `hcl:"python,optional" json:"python,omitempty"`
+	Keep      *int   `hcl:"keep,optional" json:"keep,omitempty"`
+	Compile   *bool  `hcl:"compile,optional" json:"compile,omitempty"`
+	Installer string `hcl:"installer,optional" json:"installer,omitempty"`
+}
+
+// CompileOrDefault is Compile, true when unset.
+func (s Set) CompileOrDefault() bool { return s.Compile == nil || *s.Compile }
+
+// KeepOrDefault is Keep, 0 (the installer's default) when unset.
+func (s Set) KeepOrDefault() int {
+	if s.Keep == nil {
+		return 0
+	}
+	return *s.Keep
+}
+
+// Load reads a plan from an .hcl file, or from a .json file in HCL's JSON
+// syntax. Relative paths in it are resolved against the file's folder.
+// Every problem is reported, each with file and line.
+func Load(path string) (*Plan, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse is Load on bytes; path names the file in messages and anchors
+// relative paths.
+func Parse(path string, src []byte) (*Plan, error) {
+	p := hclparse.NewParser()
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, diags = p.ParseJSON(src, path)
+	} else {
+		f, diags = p.ParseHCL(src, path)
+	}
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	var pl Plan
+	if diags := gohcl.DecodeBody(f.Body, nil, &pl); diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if err := pl.check(path, f); err != nil {
+		return nil, err
+	}
+	base := filepath.Dir(path)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	pl.Wheelhouse = abs(pl.Wheelhouse)
+	for i := range pl.Sets {
+		pl.Sets[i].Lock = abs(pl.Sets[i].Lock)
+	}
+	return &pl, nil
+}
+
+// check validates values, reporting every problem with the line of the
+// set block it is in.
+func (pl *Plan) check(path string, f *hcl.File) error {
+	var problems []string
+	lines := setLines(f)
+	at := func(i int) string {
+		if i < len(lines) {
+			return fmt.Sprintf("%s:%d", path, lines[i])
+		}
+		return path
+	}
+	if len(pl.Sets) == 0 {
+		problems = append(problems, path+": no set blocks: nothing to install")
+	}
+	names := map[string]int{}
+	for i, s := range pl.Sets {
+		if s.Name == "" {
+			problems = append(problems, at(i)+": set name must not be empty")
+		} else if j, dup := names[s.Name]; dup {
+			problems = append(problems, fmt.Sprintf("%s: set %q is defined twice (first at %s)", at(i), s.Name, at(j)))
+		} else {
+			names[s.Name] = i
+		}
+		if s.Root == "" || !filepath.IsAbs(s.Root) {
+			problems = append(problems, fmt.Sprintf("%s: set %q: root %q must be an absolute path", at(i), s.Name, s.Root))
+		}
+		if s.Installer != "" && s.Installer != "native" && s.Installer != "pip" {
+			problems = append(problems, fmt.Sprintf("%s: set %q: installer %q must be \"native\" or \"pip\"", at(i), s.Name, s.Installer))
+		}
+		if s.Keep != nil && *s.Keep < 1 {
+			problems = append(problems, fmt.Sprintf("%s: set %q: keep must be at least 1", at(i), s.Name))
+		}
+	}
+	roots := map[string]string{}
+	for _, s := range pl.Sets {
+		if other, dup := roots[filepath.Clean(s.Root)]; dup && s.Root != "" {
+			problems = append(problems, fmt.Sprintf("%s: sets %q and %q share the root %s; each set needs its own", path, other, s.Name, s.Root))
+		}
+		roots[filepath.Clean(s.Root)] = s.Name
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// setLines returns the start line of each set block, in order.
+func setLines(f *hcl.File) []int {
+	content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "set"}}})
+	var out []int
+	if content == nil {
+		return out
+	}
+	for _, b := range content.Blocks {
+		out = append(out, b.DefRange.Start.Line)
+	}
+	return out
+}
+
+func diagError(diags hcl.Diagnostics) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		loc := ""
+		if d.Subject != nil {
+			loc = fmt.Sprintf("%s:%d: ", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		msg := loc + d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		msgs = append(msgs, msg)
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+}
+
+// JSON renders the plan in HCL's JSON syntax, which Load reads back.
+func (pl *Plan) JSON() ([]byte, error) {
+	return json.MarshalIndent(pl, "", "  ")
+}

@@ -1,0 +1,95 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseHCL(t *testing.T) {
+	src := `
+release    = "r1"
+wheelhouse = "wheels"
+
+set {
+  name = "api"
+  lock = "locks/api.txt"
+  root = "/opt/api"
+}
+
+set {
+  name      = "worker"
+  lock      = "/abs/worker.txt"
+  root      = "/opt/worker"
+  python    = "/usr/bin/python3.11"
+  keep      = 3
+  compile   = false
+  installer = "pip"
+}
+`
+	pl, err := Parse("/etc/bake/pipbake.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Release != "r1" || pl.Wheelhouse != "/etc/bake/wheels" || len(pl.Sets) != 2 {
+		t.Fatalf("plan = %+v", pl)
+	}
+	api, worker := pl.Sets[0], pl.Sets[1]
+	if api.Lock != "/etc/bake/locks/api.txt" || !api.CompileOrDefault() || api.KeepOrDefault() != 0 {
+		t.Errorf("api = %+v", api)
+	}
+	if worker.Lock != "/abs/worker.txt" || worker.CompileOrDefault() || worker.KeepOrDefault() != 3 || worker.Installer != "pip" {
+		t.Errorf("worker = %+v", worker)
+	}
+	// the JSON form reads back the same
+	js, err := pl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(p, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(p)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if back.Sets[1].Installer != "pip" || *back.Sets[1].Keep != 3 || back.Sets[0].Lock != "/etc/bake/locks/api.txt" {
+		t.Errorf("JSON round trip: %+v", back.Sets)
+	}
+}
+
+func TestErrorsNameFileAndLine(t *testing.T) {
+	for name, tc := range map[string]struct{ src, want string }{
+		"unknown key": {"set {\n  name = \"a\"\n  lock = \"l\"\n  root = \"/r\"\n  colour = \"red\"\n}\n", `pipbake.hcl:5: Unsupported argument`},
+		"missing":     {"set {\n  name = \"a\"\n  root = \"/r\"\n}\n", `pipbake.hcl:1: Missing required argument`},
+		"top unknown": {"relase = \"x\"\nset {\n name=\"a\"\n lock=\"l\"\n root=\"/r\"\n}\n", `pipbake.hcl:1: Unsupported argument`},
+		"relative":    {"set {\n name=\"a\"\n lock=\"l\"\n root=\"r\"\n}\n", `pipbake.hcl:1: set "a": root "r" must be an absolute path`},
+		"installer":   {"set {\n name=\"a\"\n lock=\"l\"\n root=\"/r\"\n installer=\"conda\"\n}\n", `installer "conda"`},
+		"duplicate":   {"set {\n name=\"a\"\n lock=\"l\"\n root=\"/r\"\n}\nset {\n name=\"a\"\n lock=\"l\"\n root=\"/s\"\n}\n", `pipbake.hcl:6: set "a" is defined twice (first at pipbake.hcl:1)`},
+		"syntax":      {"set {\n name = \n}\n", `pipbake.hcl:2`},
+		"empty":       {"", "no set blocks"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("pipbake.hcl", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestReportsEveryProblem(t *testing.T) {
+	src := "set {\n name=\"a\"\n lock=\"l\"\n root=\"rel\"\n keep=0\n installer=\"x\"\n}\n"
+	_, err := Parse("p.hcl", []byte(src))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"absolute path", "keep must be at least 1", `installer "x"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package receipt
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+)
+
+// SBOM renders the set as a CycloneDX 1.5 JSON bill of materials: one
+// library component per distribution (purl, wheel sha256, license), and the
+// dependency graph among them from Requires-Dist.
+func (r *Receipt) SBOM() ([]byte, error) {
+	type hash struct {
+		Alg     string `json:"alg"`
+		Content string `json:"content"`
+	}
+	type license struct {
+		License *struct {
+			Name string `json:"name"`
+		} `json:"license,omitempty"`
+		Expression string `json:"expression,omitempty"`
+	}
+	type property struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	type component struct {
+		Type        string     `json:"type"`
+		BOMRef      string     `json:"bom-ref"`
+		Name        string     `json:"name"`
+		Version     string     `json:"version"`
+		Description string     `json:"description,omitempty"`
+		PURL        string     `json:"purl,omitempty"`
+		Hashes      []hash     `json:"hashes,omitempty"`
+		Licenses    []license  `json:"licenses,omitempty"`
+		Properties  []property `json:"properties,omitempty"`
+	}
+	type dependency struct {
+		Ref       string   `json:"ref"`
+		DependsOn []string `json:"dependsOn"`
+	}
+	type tool struct {
+		Type    string `json:"type"`
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	type bom struct {
+		BOMFormat    string `json:"bomFormat"`
+		SpecVersion  string `json:"specVersion"`
+		SerialNumber string `json:"serialNumber"`
+		Version      int    `json:"version"`
+		Metadata     struct {
+			Timestamp string `json:"timestamp"`
+			Tools     struct {
+				Components []tool `json:"components"`
+			} `json:"tools"`
+			Component component `json:"component"`
+		} `json:"metadata"`
+		Components   []component  `json:"components"`
+		Dependencies []dependency `json:"dependencies"`
+	}
+	var b bom
+	b.BOMFormat, b.SpecVersion, b.Version = "CycloneDX", "1.5", 1
+	b.Metadata.Timestamp = r.Created.UTC().Format(time.RFC3339)
+	b.Metadata.Tools.Components = []tool{{Type: "application", Name: "pipbake", Version: r.Pipbake}}
+	setRef := "pipbake-set:" + r.Set
+	b.Metadata.Component = component{Type: "application", BOMRef: setRef, Name: r.Set, Version: r.Release,
+		Properties: []property{{"pipbake:lock-sha256", r.Lock.SHA256}, {"pipbake:python", r.Interpreter.Version}}}
+	refs := map[string]string{}
+	for _, d := range r.Distributions {
+		refs[pyname.Normalize(d.Name)] = purl(d.Name, d.Version)
+	}
+	var top []string
+	for _, d := range r.Distributions {
+		c := component{Type: "library", BOMRef: purl(d.Name, d.Version), Name: d.Name, Version: d.Version,
+			Description: d.Summary, PURL: purl(d.Name, d.Version),
+			Hashes:     []hash{{"SHA-256", d.SHA256}},
+			Properties: []property{{"pipbake:wheel", d.Wheel}}}
+		if d.License != "" {
+			var l license
+			l.License = &struct {
+				Name string `json:"name"`
+			}{d.License}
+			c.Licenses = []license{l}
+		}
+		b.Components = append(b.Components, c)
+		deps := []string{}
+		seen := map[string]bool{}
+		for _, req := range d.RequiresDist {
+			if ref, ok := refs[requirementName(req)]; ok && !seen[ref] && !strings.Contains(req, "extra ==") {
+				seen[ref] = true
+				deps = append(deps, ref)
+			}
+		}
+		sort.Strings(deps)
+		b.Dependencies = append(b.Dependencies, dependency{Ref: c.BOMRef, DependsOn: deps})
+		top = append(top, c.BOMRef)
+	}
+	b.Dependencies = append([]dependency{{Ref: setRef, DependsOn: top}}, b.Dependencies...)
+	body, err := json.Marshal(b.Components)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(append([]byte(r.Set+"\x00"+r.Release+"\x00"), body...))
+	sum[6] = sum[6]&0x0f | 0x50 // a name-based (version 5 style) UUID
+	sum[8] = sum[8]&0x3f | 0x80
+	b.SerialNumber = fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+func purl(name, version string) string {
+	return "pkg:pypi/" + pyname.Normalize(name) + "@" + version
+}
+
+// requirementName extracts the normalized project name from a
+// Requires-Dist value such as "Werkzeug>=3.1; python_version>'3.8'".
+func requirementName(req string) string {
+	end := len(req)
+	for i, c := range req {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			end = i
+			break
+		}
+	}
+	return pyname.Normalize(req[:end])
+}

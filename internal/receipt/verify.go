@@ -1,0 +1,247 @@
+package receipt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Problem kinds.
+const (
+	Missing    = "missing"
+	Modified   = "modified"
+	Unexpected = "unexpected"
+)
+
+// Problem is one difference between a release and its records.
+type Problem struct {
+	Path   string `json:"path"` // relative to the release
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Release  string    `json:"release"`
+	Path     string    `json:"path"`
+	Checked  int       `json:"checked"`
+	Problems []Problem `json:"problems"`
+}
+
+// Clean reports whether no problem was found.
+func (r *Report) Clean() bool { return len(r.Problems) == 0 }
+
+type expect struct {
+	sha256 []byte // nil: no hash recorded
+	// alts are other accepted hashes: when two distributions ship the same
+	// path, the one installed later wins and both records stand.
+	alts [][]byte
+	size   int64  // -1: unknown
+	link   string
+	isLink bool
+	owner  string
+}
+
+// Options tune Verify.
+type Options struct {
+	// SizesOnly skips content hashing (used right after an install, whose
+	// writer already hashed every byte).
+	SizesOnly bool
+}
+
+// Verify checks every file of a release against the RECORD files of its
+// distributions and the receipt: files that are missing, whose content
+// differs, and files nothing accounts for.
+func Verify(releaseDir string, opts Options) (*Report, error) {
+	rc, err := Read(releaseDir)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Release: rc.Release, Path: releaseDir, Problems: []Problem{}}
+	want := map[string]*expect{}
+	for _, e := range rc.Environment {
+		x := &expect{size: -1, owner: "environment"}
+		if e.Link != "" {
+			x.isLink, x.link = true, e.Link
+		} else if e.SHA256 != "" {
+			x.sha256, _ = hex.DecodeString(e.SHA256)
+		}
+		want[e.Path] = x
+	}
+	for _, d := range rc.Distributions {
+		if err := readRecord(releaseDir, d, want, rep); err != nil {
+			return nil, err
+		}
+	}
+	type check struct {
+		rel string
+		x   *expect
+	}
+	var checks []check
+	seen := map[string]bool{}
+	err = filepath.WalkDir(releaseDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(releaseDir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == FileName || rel == SBOMName {
+			return nil
+		}
+		x, ok := want[rel]
+		if !ok {
+			if !rc.Compiled && isPyc(rel) {
+				return nil // written by Python at run time in a release installed without bytecode
+			}
+			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
+			return nil
+		}
+		seen[rel] = true
+		checks = append(checks, check{rel, x})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", releaseDir, err)
+	}
+	for rel := range want {
+		if !seen[rel] {
+			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Missing, Detail: "listed by " + want[rel].owner})
+		}
+	}
+	// check contents in parallel
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ch := make(chan check)
+	for i := 0; i < runtime.NumCPU()*2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range ch {
+				if p := checkOne(releaseDir, c.rel, c.x, opts); p != nil {
+					mu.Lock()
+					rep.Problems = append(rep.Problems, *p)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, c := range checks {
+		ch <- c
+	}
+	close(ch)
+	wg.Wait()
+	rep.Checked = len(checks)
+	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Path < rep.Problems[j].Path })
+	return rep, nil
+}
+
+func isPyc(rel string) bool {
+	return strings.HasSuffix(rel, ".pyc") && strings.Contains(rel, "__pycache__/")
+}
+
+func checkOne(root, rel string, x *expect, opts Options) *Problem {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	st, err := os.Lstat(p)
+	if err != nil {
+		return &Problem{Path: rel, Kind: Missing, Detail: err.Error()}
+	}
+	if x.isLink {
+		to, err := os.Readlink(p)
+		if err != nil || to != x.link {
+			return &Problem{Path: rel, Kind: Modified, Detail: fmt.Sprintf("link points to %q, want %q", to, x.link)}
+		}
+		return nil
+	}
+	if !st.Mode().IsRegular() {
+		return &Problem{Path: rel, Kind: Modified, Detail: "is a " + st.Mode().Type().String() + ", want a regular file"}
+	}
+	if x.size >= 0 && st.Size() != x.size {
+		return &Problem{Path: rel, Kind: Modified, Detail: fmt.Sprintf("size %d, recorded %d", st.Size(), x.size)}
+	}
+	if opts.SizesOnly || x.sha256 == nil {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return &Problem{Path: rel, Kind: Modified, Detail: err.Error()}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return &Problem{Path: rel, Kind: Modified, Detail: err.Error()}
+	}
+	got := h.Sum(nil)
+	for _, alt := range x.alts {
+		if bytes.Equal(got, alt) {
+			return nil
+		}
+	}
+	if !bytes.Equal(got, x.sha256) {
+		return &Problem{Path: rel, Kind: Modified, Detail: "content differs from the recorded sha256"}
+	}
+	return nil
+}
+
+func readRecord(releaseDir string, d Distribution, want map[string]*expect, rep *Report) error {
+	recRel := d.DistInfo + "/RECORD"
+	data, err := os.ReadFile(filepath.Join(releaseDir, filepath.FromSlash(recRel)))
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Missing, Detail: fmt.Sprintf("RECORD of %s %s", d.Name, d.Version)})
+		return nil
+	}
+	libDir := filepath.Dir(filepath.FromSlash(d.DistInfo))
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Modified, Detail: "not valid CSV: " + err.Error()})
+		return nil
+	}
+	owner := d.Name + " " + d.Version
+	for _, row := range rows {
+		if len(row) == 0 || row[0] == "" {
+			continue
+		}
+		rel := filepath.ToSlash(filepath.Clean(filepath.Join(libDir, filepath.FromSlash(row[0]))))
+		if rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+			rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Modified, Detail: fmt.Sprintf("lists %q, outside the release", row[0])})
+			continue
+		}
+		x := &expect{size: -1, owner: owner}
+		if len(row) > 1 && row[1] != "" {
+			alg, enc, _ := strings.Cut(row[1], "=")
+			if alg == "sha256" {
+				x.sha256, _ = base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "="))
+			}
+		}
+		if len(row) > 2 && row[2] != "" {
+			x.size, _ = strconv.ParseInt(row[2], 10, 64)
+		}
+		if prev, dup := want[rel]; dup {
+			if x.sha256 != nil {
+				prev.alts = append(prev.alts, x.sha256)
+			}
+			if prev.size != x.size {
+				prev.size = -1
+			}
+			continue
+		}
+		want[rel] = x
+	}
+	return nil
+}

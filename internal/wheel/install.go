@@ -1,0 +1,531 @@
+package wheel
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Scheme gives the directories the parts of a wheel install into.
+type Scheme struct {
+	Purelib, Platlib, Scripts, Headers, Data string
+}
+
+// Options controls one wheel's installation.
+type Options struct {
+	Scheme Scheme
+	// Root confines every written file: a member whose destination falls
+	// outside Root is refused.
+	Root string
+	// Python is the interpreter path written into shebangs: the path it
+	// will have when the scripts run.
+	Python string
+	// PythonVersion (major, minor) names pip's and setuptools' versioned
+	// wrapper scripts (pip3, pip3.11, easy_install-3.11).
+	PythonVersion [2]int
+	// Installer is written to .dist-info/INSTALLER.
+	Installer string
+	// Requested writes .dist-info/REQUESTED.
+	Requested bool
+	// OnPython, when set, is called with the destination of every .py file
+	// written into purelib or platlib, as soon as it is complete.
+	OnPython func(in *Install, path string)
+}
+
+// Install is one wheel's installation, split into member jobs that may run
+// concurrently on any goroutine: Prepare, then Extract(i) for every job,
+// then Finish.
+type Install struct {
+	W      *Wheel
+	opts   Options
+	libDir string
+	jobs   []job
+	// installed maps each RECORD path from the archive to its installed
+	// path relative to libDir.
+	installed map[string]string
+	done      []jobResult
+
+	mu    sync.Mutex
+	extra []File
+}
+
+type job struct {
+	f      *zip.File
+	entry  *RecordEntry
+	dest   string
+	script bool // from .data/scripts: rewrite #!python
+	python bool // a .py module in purelib/platlib
+}
+
+type jobResult struct {
+	digest  []byte // sha256 of the bytes written, when they differ from the archive
+	size    int64
+	changed bool
+}
+
+// File is a file an installation wrote, with its sha256.
+type File struct {
+	Path   string // absolute
+	SHA256 []byte
+	Size   int64
+}
+
+// Prepare maps every member to its destination and checks that all of them
+// stay inside opts.Root. Nothing is written.
+func (w *Wheel) Prepare(opts Options) (*Install, error) {
+	if opts.Root == "" || opts.Python == "" {
+		return nil, errors.New("wheel install: Root and Python are required")
+	}
+	in := &Install{W: w, opts: opts, installed: map[string]string{}}
+	in.libDir = opts.Scheme.Platlib
+	if w.RootIsPurelib {
+		in.libDir = opts.Scheme.Purelib
+	}
+	wrappers := map[string]bool{}
+	for _, ep := range append(append([]EntryPoint(nil), w.Console...), w.GUI...) {
+		wrappers[ep.Name] = true
+	}
+	byDest := map[string]int{}
+	add := func(j job, recordPath string) error {
+		if !within(opts.Root, j.dest) {
+			return w.errf(j.f.Name, "would install to %q, outside the environment", j.dest)
+		}
+		rel, err := filepath.Rel(in.libDir, j.dest)
+		if err != nil {
+			return w.errf(j.f.Name, "cannot express %q relative to %q", j.dest, in.libDir)
+		}
+		in.installed[recordPath] = filepath.ToSlash(rel)
+		if i, dup := byDest[j.dest]; dup { // later files replace earlier ones, as with pip
+			in.jobs[i] = j
+			return nil
+		}
+		byDest[j.dest] = len(in.jobs)
+		in.jobs = append(in.jobs, j)
+		return nil
+	}
+	entries := make(map[string]*RecordEntry, len(w.Record))
+	for i := range w.Record {
+		entries[w.Record[i].Path] = &w.Record[i]
+	}
+	var dataMembers []*zip.File
+	for _, f := range w.Members() {
+		if isRecordFile(w.DistInfo, f.Name) && f.Name == w.DistInfo+"/RECORD" {
+			continue
+		}
+		if strings.HasPrefix(f.Name, w.Data+"/") {
+			dataMembers = append(dataMembers, f)
+			continue
+		}
+		j := job{f: f, entry: entries[f.Name], dest: filepath.Join(in.libDir, filepath.FromSlash(f.Name))}
+		j.python = strings.HasSuffix(f.Name, ".py")
+		if err := add(j, f.Name); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range dataMembers {
+		rest := strings.TrimPrefix(f.Name, w.Data+"/")
+		key, sub, ok := strings.Cut(rest, "/")
+		if !ok || sub == "" {
+			return nil, w.errf(f.Name, "is not inside a scheme directory of %s", w.Data)
+		}
+		var base string
+		switch key {
+		case "purelib":
+			base = opts.Scheme.Purelib
+		case "platlib":
+			base = opts.Scheme.Platlib
+		case "scripts":
+			base = opts.Scheme.Scripts
+		case "headers":
+			if opts.Scheme.Headers != "" {
+				base = filepath.Join(opts.Scheme.Headers, w.Metadata.Name)
+			}
+		case "data":
+			base = opts.Scheme.Data
+		default:
+			return nil, w.errf(f.Name, "unknown scheme directory %q (want purelib, platlib, scripts, headers or data)", key)
+		}
+		if base == "" {
+			return nil, w.errf(f.Name, "the environment has no %s directory", key)
+		}
+		j := job{f: f, entry: entries[f.Name], dest: filepath.Join(base, filepath.FromSlash(sub))}
+		if key == "scripts" {
+			if strings.Contains(sub, "/") {
+				return nil, w.errf(f.Name, "scripts may not be in subdirectories")
+			}
+			if wrappers[wrapperName(sub)] {
+				continue // setuptools' own wrapper: regenerated from entry points
+			}
+			j.script = true
+		}
+		j.python = (key == "purelib" || key == "platlib") && strings.HasSuffix(sub, ".py")
+		if err := add(j, f.Name); err != nil {
+			return nil, err
+		}
+	}
+	in.done = make([]jobResult, len(in.jobs))
+	return in, nil
+}
+
+func wrapperName(name string) string {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, ".exe"), strings.HasSuffix(lower, ".pya"):
+		return name[:len(name)-4]
+	case strings.HasSuffix(lower, "-script.py"):
+		return name[:len(name)-10]
+	}
+	return name
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+// Jobs is the number of member jobs.
+func (in *Install) Jobs() int { return len(in.jobs) }
+
+// JobSize is the uncompressed size of job i, for scheduling big members first.
+func (in *Install) JobSize(i int) int64 { return int64(in.jobs[i].f.UncompressedSize64) }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Extract writes member job i and checks it against RECORD. It is safe to
+// call concurrently for different i.
+func (in *Install) Extract(i int) error {
+	j := &in.jobs[i]
+	w := in.W
+	rc, err := j.f.Open()
+	if err != nil {
+		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "open", Err: err}
+	}
+	defer rc.Close()
+	exec := zipExecutable(j.f)
+	mode := os.FileMode(0o666)
+	if exec || j.script {
+		mode = 0o777
+	}
+	out, err := createFile(j.dest, mode)
+	if err != nil {
+		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
+	}
+	h := newHasher(j.entry)
+	var n int64
+	if j.script {
+		n, err = in.writeScript(out, io.TeeReader(rc, h), &in.done[i])
+	} else {
+		bp := bufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(out, io.TeeReader(rc, h), *bp)
+		bufPool.Put(bp)
+	}
+	if err == nil && (exec || j.script) {
+		err = out.Chmod(execMode())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "extract to " + j.dest, Err: err}
+	}
+	if j.entry != nil {
+		if j.entry.Size >= 0 && j.entry.Size != n {
+			return &Error{File: w.Name.File, Member: j.f.Name, Msg: fmt.Sprintf("RECORD mismatch: has %d bytes, RECORD says %d", n, j.entry.Size)}
+		}
+		if got := h.Sum(nil); !bytes.Equal(got, j.entry.Digest) {
+			return &Error{File: w.Name.File, Member: j.f.Name, Msg: fmt.Sprintf("RECORD mismatch: content hashes to %s, RECORD says %s", EncodeDigest(j.entry.Algorithm, got), EncodeDigest(j.entry.Algorithm, j.entry.Digest))}
+		}
+	}
+	if !in.done[i].changed {
+		in.done[i].size = n
+	}
+	if j.python && in.opts.OnPython != nil {
+		in.opts.OnPython(in, j.dest)
+	}
+	return nil
+}
+
+func createFile(dest string, mode os.FileMode) (*os.File, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | noFollow
+	f, err := os.OpenFile(dest, flags, mode)
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		if merr := os.MkdirAll(filepath.Dir(dest), 0o777); merr != nil {
+			return nil, merr
+		}
+		f, err = os.OpenFile(dest, flags, mode)
+	}
+	return f, err
+}
+
+func newHasher(e *RecordEntry) hash.Hash {
+	if e == nil || e.Algorithm == "" {
+		return nopHash{}
+	}
+	h, err := newHash(e.Algorithm)
+	if err != nil {
+		panic(err) // readRecord accepts only algorithms newHash knows
+	}
+	return h
+}
+
+type nopHash struct{}
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+func (nopHash) Sum(b []byte) []byte         { return b }
+func (nopHash) Reset()                      {}
+func (nopHash) Size() int                   { return 0 }
+func (nopHash) BlockSize() int              { return 1 }
+
+func zipExecutable(f *zip.File) bool {
+	mode := f.ExternalAttrs >> 16
+	return mode != 0 && mode&0o170000 == 0o100000 && mode&0o111 != 0
+}
+
+// writeScript copies a .data/scripts file, replacing a "#!python" first line
+// with the environment's interpreter.
+func (in *Install) writeScript(out *os.File, r io.Reader, res *jobResult) (int64, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(len(data))
+	if !bytes.HasPrefix(data, []byte("#!python")) {
+		_, err = out.Write(data)
+		return n, err
+	}
+	rest := data
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		rest = data[i+1:]
+	} else {
+		rest = nil
+	}
+	content := append(Shebang(in.opts.Python), rest...)
+	if _, err := out.Write(content); err != nil {
+		return n, err
+	}
+	sum := sha256.Sum256(content)
+	res.digest, res.size, res.changed = sum[:], int64(len(content)), true
+	return n, nil
+}
+
+// Shebang returns the first line(s) of a script run by python: a plain
+// "#!python" line, or, when that would be longer than the kernel accepts
+// (127 bytes) or contains a space, a /bin/sh line that re-executes the file
+// with python.
+func Shebang(python string) []byte {
+	if !strings.Contains(python, " ") && len(python)+3 <= 127 {
+		return []byte("#!" + python + "\n")
+	}
+	q := python
+	if strings.Contains(q, " ") && !strings.HasPrefix(q, `"`) {
+		q = `"` + q + `"`
+	}
+	return []byte("#!/bin/sh\n'''exec' " + q + " \"$0\" \"$@\"\n' '''\n")
+}
+
+// AddFile records an extra file belonging to this distribution (a compiled
+// .pyc) for its RECORD. Safe for concurrent use.
+func (in *Install) AddFile(f File) {
+	in.mu.Lock()
+	in.extra = append(in.extra, f)
+	in.mu.Unlock()
+}
+
+// Result describes a finished installation.
+type Result struct {
+	// DistInfo is the installed .dist-info directory.
+	DistInfo string
+	// Files are all installed files, absolute, sorted.
+	Files []File
+	// Scripts are the generated entry point wrappers.
+	Scripts []string
+}
+
+// Finish writes entry point wrappers, INSTALLER, REQUESTED and the new
+// RECORD. Call it after every Extract succeeded and every file added with
+// AddFile is complete.
+func (in *Install) Finish() (*Result, error) {
+	w := in.W
+	distInfo := filepath.Join(in.libDir, w.DistInfo)
+	var generated []File
+	var scripts []string
+	for _, spec := range in.scriptSpecs() {
+		dest := filepath.Join(in.opts.Scheme.Scripts, spec.Name)
+		if !within(in.opts.Root, dest) {
+			return nil, w.errf(w.DistInfo+"/entry_points.txt", "script %q would install outside the environment", spec.Name)
+		}
+		content := ScriptWrapper(in.opts.Python, spec)
+		f, err := writeGenerated(dest, content, true)
+		if err != nil {
+			return nil, &Error{File: w.Name.File, Msg: "write script " + spec.Name, Err: err}
+		}
+		generated = append(generated, f)
+		scripts = append(scripts, dest)
+	}
+	f, err := writeGenerated(filepath.Join(distInfo, "INSTALLER"), []byte(in.opts.Installer+"\n"), false)
+	if err != nil {
+		return nil, &Error{File: w.Name.File, Msg: "write INSTALLER", Err: err}
+	}
+	generated = append(generated, f)
+	if in.opts.Requested {
+		f, err := writeGenerated(filepath.Join(distInfo, "REQUESTED"), nil, false)
+		if err != nil {
+			return nil, &Error{File: w.Name.File, Msg: "write REQUESTED", Err: err}
+		}
+		generated = append(generated, f)
+	}
+	rows := make(map[string][3]string)
+	var files []File
+	for i, j := range in.jobs {
+		res := in.done[i]
+		rel := in.installed[j.f.Name]
+		digest, size := "", strconv.FormatInt(res.size, 10)
+		var raw []byte
+		switch {
+		case res.changed:
+			raw = res.digest
+			digest = EncodeDigest("sha256", res.digest)
+		case j.entry != nil:
+			raw = j.entry.Digest
+			digest = EncodeDigest(j.entry.Algorithm, j.entry.Digest)
+			if j.entry.Algorithm != "sha256" {
+				raw = nil
+			}
+		}
+		rows[rel] = [3]string{rel, digest, size}
+		files = append(files, File{Path: j.dest, SHA256: raw, Size: res.size})
+	}
+	in.mu.Lock()
+	extra := append(generated, in.extra...)
+	in.mu.Unlock()
+	for _, f := range extra {
+		rel, err := filepath.Rel(in.libDir, f.Path)
+		if err != nil {
+			return nil, &Error{File: w.Name.File, Msg: "record " + f.Path, Err: err}
+		}
+		rel = filepath.ToSlash(rel)
+		rows[rel] = [3]string{rel, EncodeDigest("sha256", f.SHA256), strconv.FormatInt(f.Size, 10)}
+		files = append(files, f)
+	}
+	recordRel := w.DistInfo + "/RECORD"
+	rows[recordRel] = [3]string{recordRel, "", ""}
+	keys := make([]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	for _, k := range keys {
+		r := rows[k]
+		if err := cw.Write(r[:]); err != nil {
+			return nil, err
+		}
+	}
+	cw.Flush()
+	recordPath := filepath.Join(distInfo, "RECORD")
+	if _, err := writeGenerated(recordPath, buf.Bytes(), false); err != nil {
+		return nil, &Error{File: w.Name.File, Msg: "write RECORD", Err: err}
+	}
+	files = append(files, File{Path: recordPath})
+	sort.Slice(files, func(a, b int) bool { return files[a].Path < files[b].Path })
+	return &Result{DistInfo: distInfo, Files: files, Scripts: scripts}, nil
+}
+
+// ScriptSpec is one wrapper script to generate.
+type ScriptSpec struct {
+	Name, Module, Attr string
+}
+
+// scriptSpecs lists the wrappers to write: console then GUI entry points,
+// with pip's convention for pip and easy_install (pip, pipX, pipX.Y;
+// easy_install, easy_install-X.Y) whatever versions the wheel names.
+func (in *Install) scriptSpecs() []ScriptSpec {
+	maj, min := strconv.Itoa(in.opts.PythonVersion[0]), strconv.Itoa(in.opts.PythonVersion[1])
+	var out []ScriptSpec
+	var console []EntryPoint
+	var pip, easy *EntryPoint
+	for i, ep := range in.W.Console {
+		switch ep.Name {
+		case "pip":
+			pip = &in.W.Console[i]
+		case "easy_install":
+			easy = &in.W.Console[i]
+		default:
+			console = append(console, ep)
+		}
+	}
+	if pip != nil {
+		for _, n := range []string{"pip", "pip" + maj, "pip" + maj + "." + min} {
+			out = append(out, ScriptSpec{n, pip.Module, pip.Attr})
+		}
+		console = dropVersioned(console, "pip")
+	}
+	if easy != nil {
+		for _, n := range []string{"easy_install", "easy_install-" + maj + "." + min} {
+			out = append(out, ScriptSpec{n, easy.Module, easy.Attr})
+		}
+		console = dropVersioned(console, "easy_install")
+	}
+	for _, ep := range append(console, in.W.GUI...) {
+		out = append(out, ScriptSpec{ep.Name, ep.Module, ep.Attr})
+	}
+	return out
+}
+
+// dropVersioned removes wrappers like pip3 or easy_install-3.8 that a wheel
+// built them for another Python.
+func dropVersioned(eps []EntryPoint, prefix string) []EntryPoint {
+	var out []EntryPoint
+	for _, ep := range eps {
+		rest, ok := strings.CutPrefix(ep.Name, prefix)
+		if ok && rest != "" && strings.Trim(rest, "0123456789.-") == "" {
+			continue
+		}
+		out = append(out, ep)
+	}
+	return out
+}
+
+// ScriptWrapper renders the launcher for an entry point, byte for byte the
+// way pip writes it on POSIX.
+func ScriptWrapper(python string, s ScriptSpec) []byte {
+	importName, _, _ := strings.Cut(s.Attr, ".")
+	var b bytes.Buffer
+	b.Write(Shebang(python))
+	fmt.Fprintf(&b, "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %s import %s\nif __name__ == '__main__':\n    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit(%s())\n", s.Module, importName, s.Attr)
+	return b.Bytes()
+}
+
+func writeGenerated(dest string, content []byte, executable bool) (File, error) {
+	_ = os.Remove(dest) // a wheel may ship a file of the same name; pip replaces it
+	f, err := createFile(dest, 0o666)
+	if err != nil {
+		return File{}, err
+	}
+	bw := bufio.NewWriter(f)
+	_, err = bw.Write(content)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && executable {
+		err = f.Chmod(os.FileMode(0o666&^umask()) | 0o555)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	sum := sha256.Sum256(content)
+	return File{Path: dest, SHA256: sum[:], Size: int64(len(content))}, err
+}

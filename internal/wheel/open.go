@@ -1,0 +1,525 @@
+package wheel
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+)
+
+// Wheel is an opened, structurally checked wheel archive.
+type Wheel struct {
+	Path string
+	Name Name
+	// DistInfo is the archive's .dist-info directory, e.g. "flask-3.1.3.dist-info".
+	DistInfo string
+	// Data is the archive's .data directory name (it may be absent).
+	Data string
+	// RootIsPurelib says whether the archive root installs to purelib.
+	RootIsPurelib bool
+	// Record is the archive's RECORD, in file order.
+	Record []RecordEntry
+	// Console and GUI are the entry points of entry_points.txt, in file order.
+	Console, GUI []EntryPoint
+	// Metadata holds the METADATA headers that pipbake reports.
+	Metadata Metadata
+
+	file    *os.File
+	zr      *zip.Reader
+	members map[string]*zip.File
+}
+
+// Metadata is the part of METADATA the receipt and SBOM use.
+type Metadata struct {
+	Name, Version, Summary, License, HomePage string
+	RequiresDist                              []string
+}
+
+// RecordEntry is one RECORD row.
+type RecordEntry struct {
+	Path string
+	// Algorithm and Digest (raw bytes) are empty when the row has no hash.
+	Algorithm string
+	Digest    []byte
+	Size      int64 // -1 when absent
+}
+
+// EntryPoint is a console or GUI script definition, "name = module:attr".
+type EntryPoint struct {
+	Name, Module, Attr string
+}
+
+// Error describes a problem with a wheel file.
+type Error struct {
+	File   string // wheel file name
+	Member string // archive member, when the problem is one member
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("wheel ")
+	b.WriteString(strconv.Quote(e.File))
+	if e.Member != "" {
+		b.WriteString(" member ")
+		b.WriteString(strconv.Quote(e.Member))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Open opens a wheel and checks its structure: a valid filename, a readable
+// zip, exactly one .dist-info directory matching the filename, a supported
+// WHEEL version, a parseable RECORD that lists every member, and member names
+// that stay inside the install target.
+func Open(p string) (w *Wheel, err error) {
+	base := filepath.Base(p)
+	name, err := ParseName(base)
+	if err != nil {
+		return nil, &Error{File: base, Msg: "bad filename", Err: err}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, &Error{File: base, Msg: "open", Err: err}
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, &Error{File: base, Msg: "stat", Err: err}
+	}
+	zr, err := zip.NewReader(f, st.Size())
+	if err != nil {
+		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
+	}
+	w = &Wheel{Path: p, Name: name, file: f, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
+	if err := w.index(); err != nil {
+		return nil, err
+	}
+	if err := w.readWheelFile(); err != nil {
+		return nil, err
+	}
+	if err := w.readRecord(); err != nil {
+		return nil, err
+	}
+	if err := w.readEntryPoints(); err != nil {
+		return nil, err
+	}
+	if err := w.readMetadata(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close releases the archive.
+func (w *Wheel) Close() error { return w.file.Close() }
+
+// Members returns the archive's file members (directories excluded).
+func (w *Wheel) Members() []*zip.File {
+	out := make([]*zip.File, 0, len(w.zr.File))
+	for _, f := range w.zr.File {
+		if !strings.HasSuffix(f.Name, "/") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (w *Wheel) errf(member, format string, args ...any) error {
+	return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CheckMemberName refuses member names that could escape the directory they
+// are extracted into: absolute paths, drive letters, backslashes, NUL bytes,
+// and "." or ".." components.
+func CheckMemberName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty member name")
+	case strings.HasPrefix(name, "/"):
+		return errors.New("absolute path")
+	case strings.ContainsAny(name, "\\\x00"):
+		return errors.New("backslash or NUL in name")
+	case len(name) >= 2 && name[1] == ':':
+		return errors.New("drive letter in name")
+	}
+	for _, part := range strings.Split(strings.TrimSuffix(name, "/"), "/") {
+		if part == ".." || part == "." || part == "" {
+			return fmt.Errorf("path component %q escapes or confuses the target", part)
+		}
+	}
+	return nil
+}
+
+func (w *Wheel) index() error {
+	var distInfos, datas []string
+	seen := map[string]bool{}
+	for _, f := range w.zr.File {
+		if err := CheckMemberName(f.Name); err != nil {
+			return &Error{File: w.Name.File, Member: f.Name, Msg: "member escapes the install target", Err: err}
+		}
+		mode := f.Mode()
+		if mode&fs.ModeSymlink != 0 || mode&(fs.ModeDevice|fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice) != 0 {
+			return w.errf(f.Name, "is a %s; wheels may hold only regular files", typeName(mode))
+		}
+		if strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		if seen[f.Name] {
+			return w.errf(f.Name, "appears twice in the archive")
+		}
+		seen[f.Name] = true
+		w.members[f.Name] = f
+		top, _, _ := strings.Cut(f.Name, "/")
+		switch {
+		case strings.HasSuffix(top, ".dist-info") && top != f.Name:
+			if !contains(distInfos, top) {
+				distInfos = append(distInfos, top)
+			}
+		case strings.HasSuffix(top, ".data") && top != f.Name:
+			if !contains(datas, top) {
+				datas = append(datas, top)
+			}
+		}
+	}
+	if len(distInfos) != 1 {
+		return &Error{File: w.Name.File, Msg: fmt.Sprintf("want exactly one .dist-info directory, found %d %v", len(distInfos), distInfos)}
+	}
+	w.DistInfo = distInfos[0]
+	stem := strings.TrimSuffix(w.DistInfo, ".dist-info")
+	dname, dver, ok := strings.Cut(stem, "-")
+	if !ok || pyname.Normalize(dname) != w.Name.Key() || !w.Name.Matches(dname, dver) {
+		return &Error{File: w.Name.File, Msg: fmt.Sprintf(".dist-info directory %q does not match the filename's %s %s", w.DistInfo, w.Name.Distribution, w.Name.Version)}
+	}
+	switch len(datas) {
+	case 0:
+		w.Data = stem + ".data"
+	case 1:
+		if datas[0] != stem+".data" {
+			return &Error{File: w.Name.File, Msg: fmt.Sprintf(".data directory %q does not match %q", datas[0], w.DistInfo)}
+		}
+		w.Data = datas[0]
+	default:
+		return &Error{File: w.Name.File, Msg: fmt.Sprintf("more than one .data directory: %v", datas)}
+	}
+	return nil
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	default:
+		return "device"
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadMember returns the whole content of a member.
+func (w *Wheel) ReadMember(name string) ([]byte, error) {
+	f, ok := w.members[name]
+	if !ok {
+		return nil, w.errf(name, "missing from the archive")
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, &Error{File: w.Name.File, Member: name, Msg: "open", Err: err}
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, &Error{File: w.Name.File, Member: name, Msg: "read (corrupt archive?)", Err: err}
+	}
+	return data, nil
+}
+
+// parseHeaders reads RFC 822 style "Key: value" headers (WHEEL, METADATA),
+// stopping at the first blank line; continuation lines are joined.
+func parseHeaders(data []byte) map[string][]string {
+	out := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	var last string
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			break
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last != "" {
+			vals := out[last]
+			vals[len(vals)-1] += "\n" + strings.TrimSpace(line)
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		last = strings.ToLower(strings.TrimSpace(k))
+		out[last] = append(out[last], strings.TrimSpace(v))
+	}
+	return out
+}
+
+func (w *Wheel) readWheelFile() error {
+	member := w.DistInfo + "/WHEEL"
+	data, err := w.ReadMember(member)
+	if err != nil {
+		return err
+	}
+	h := parseHeaders(data)
+	ver := first(h["wheel-version"])
+	major, _, _ := strings.Cut(ver, ".")
+	if major != "1" {
+		return w.errf(member, "Wheel-Version %q is not supported (pipbake installs version 1.x wheels)", ver)
+	}
+	w.RootIsPurelib = strings.EqualFold(first(h["root-is-purelib"]), "true")
+	return nil
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (w *Wheel) readRecord() error {
+	member := w.DistInfo + "/RECORD"
+	data, err := w.ReadMember(member)
+	if err != nil {
+		return err
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		return &Error{File: w.Name.File, Member: member, Msg: "malformed CSV", Err: err}
+	}
+	listed := make(map[string]bool, len(rows))
+	for i, row := range rows {
+		if len(row) == 0 || (len(row) == 1 && row[0] == "") {
+			continue
+		}
+		if len(row) < 3 {
+			row = append(row, make([]string, 3-len(row))...)
+		}
+		e := RecordEntry{Path: row[0], Size: -1}
+		if row[1] != "" {
+			alg, enc, ok := strings.Cut(row[1], "=")
+			if !ok {
+				return w.errf(member, "line %d: hash %q is not algorithm=digest", i+1, row[1])
+			}
+			digest, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "="))
+			if err != nil {
+				return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("line %d: hash of %q is not urlsafe base64", i+1, e.Path), Err: err}
+			}
+			if want := digestSize(alg); want == 0 {
+				return w.errf(member, "line %d: hash algorithm %q of %q is not accepted (use sha256, sha384 or sha512)", i+1, alg, e.Path)
+			} else if len(digest) != want {
+				return w.errf(member, "line %d: %s digest of %q has %d bytes, want %d", i+1, alg, e.Path, len(digest), want)
+			}
+			e.Algorithm, e.Digest = alg, digest
+		}
+		if row[2] != "" {
+			n, err := strconv.ParseInt(row[2], 10, 64)
+			if err != nil || n < 0 {
+				return w.errf(member, "line %d: size %q of %q is not a number", i+1, row[2], e.Path)
+			}
+			e.Size = n
+		}
+		if listed[e.Path] {
+			return w.errf(member, "line %d: %q is listed twice", i+1, e.Path)
+		}
+		listed[e.Path] = true
+		if _, inZip := w.members[e.Path]; !inZip {
+			if e.Algorithm != "" {
+				return w.errf(member, "line %d: lists %q, which is not in the archive", i+1, e.Path)
+			}
+			continue // old wheels list .pyc files they do not contain, without hashes
+		}
+		if e.Algorithm == "" && !isRecordFile(w.DistInfo, e.Path) {
+			return w.errf(member, "line %d: %q has no hash", i+1, e.Path)
+		}
+		w.Record = append(w.Record, e)
+	}
+	for name := range w.members {
+		if !listed[name] && !isRecordFile(w.DistInfo, name) {
+			return w.errf(name, "is not listed in RECORD")
+		}
+	}
+	return nil
+}
+
+func isRecordFile(distInfo, p string) bool {
+	return p == distInfo+"/RECORD" || p == distInfo+"/RECORD.jws" || p == distInfo+"/RECORD.p7s"
+}
+
+func digestSize(alg string) int {
+	switch alg { // the algorithms newHash can check
+	case "sha256":
+		return 32
+	case "sha384":
+		return 48
+	case "sha512":
+		return 64
+	}
+	return 0
+}
+
+// EncodeDigest renders a digest the way RECORD files do.
+func EncodeDigest(alg string, digest []byte) string {
+	return alg + "=" + base64.RawURLEncoding.EncodeToString(digest)
+}
+
+// HexDigest is a convenience for receipts.
+func HexDigest(d []byte) string { return hex.EncodeToString(d) }
+
+func (w *Wheel) readEntryPoints() error {
+	member := w.DistInfo + "/entry_points.txt"
+	if _, ok := w.members[member]; !ok {
+		return nil
+	}
+	data, err := w.ReadMember(member)
+	if err != nil {
+		return err
+	}
+	section := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimRight(line, "\r"))
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' && strings.HasSuffix(line, "]") {
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		if section != "console_scripts" && section != "gui_scripts" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return w.errf(member, "line %d: %q is not name = module:attr", i+1, line)
+		}
+		ep, err := parseEntryPoint(strings.TrimSpace(k), strings.TrimSpace(v))
+		if err != nil {
+			return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("line %d", i+1), Err: err}
+		}
+		list := &w.Console
+		if section == "gui_scripts" {
+			list = &w.GUI
+		}
+		// later definitions of a name replace earlier ones, as in a dict
+		replaced := false
+		for j := range *list {
+			if (*list)[j].Name == ep.Name {
+				(*list)[j], replaced = ep, true
+			}
+		}
+		if !replaced {
+			*list = append(*list, ep)
+		}
+	}
+	return nil
+}
+
+func parseEntryPoint(name, value string) (EntryPoint, error) {
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
+		return EntryPoint{}, fmt.Errorf("entry point name %q is not a valid script name", name)
+	}
+	if i := strings.IndexByte(value, '['); i >= 0 { // extras do not change the script
+		value = strings.TrimSpace(value[:i])
+	}
+	mod, attr, ok := strings.Cut(value, ":")
+	mod, attr = strings.TrimSpace(mod), strings.TrimSpace(attr)
+	if !ok || attr == "" {
+		return EntryPoint{}, fmt.Errorf("entry point %s = %s: a callable suffix (module:function) is required", name, value)
+	}
+	for _, part := range append(strings.Split(mod, "."), strings.Split(attr, ".")...) {
+		if !isIdentifier(part) {
+			return EntryPoint{}, fmt.Errorf("entry point %s = %s: %q is not a Python identifier", name, value, part)
+		}
+	}
+	return EntryPoint{Name: name, Module: mod, Attr: attr}, nil
+}
+
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func (w *Wheel) readMetadata() error {
+	member := w.DistInfo + "/METADATA"
+	data, err := w.ReadMember(member)
+	if err != nil {
+		return err
+	}
+	h := parseHeaders(data)
+	w.Metadata = Metadata{
+		Name:         first(h["name"]),
+		Version:      first(h["version"]),
+		Summary:      first(h["summary"]),
+		License:      first(h["license-expression"]),
+		HomePage:     first(h["home-page"]),
+		RequiresDist: h["requires-dist"],
+	}
+	if w.Metadata.License == "" {
+		if lic := first(h["license"]); !strings.Contains(lic, "\n") && len(lic) < 100 {
+			w.Metadata.License = lic
+		}
+	}
+	if w.Metadata.Name == "" || w.Metadata.Version == "" {
+		return w.errf(member, "has no Name or Version")
+	}
+	if pyname.Normalize(w.Metadata.Name) != w.Name.Key() {
+		return w.errf(member, "names %q, but the filename says %q", w.Metadata.Name, w.Name.Distribution)
+	}
+	return nil
+}
+
+// Clean reports whether p is a clean relative path (helper for callers
+// mapping RECORD paths).
+func Clean(p string) bool { return path.Clean(p) == p && !strings.HasPrefix(p, "../") && p != ".." }
