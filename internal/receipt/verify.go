@@ -65,6 +65,9 @@ type Options struct {
 // distributions and the receipt: files that are missing, whose content
 // differs, and files nothing accounts for.
 func Verify(releaseDir string, opts Options) (*Report, error) {
+	if resolved, err := filepath.EvalSymlinks(releaseDir); err == nil {
+		releaseDir = resolved // <root>/current is a link; walk what it points at
+	}
 	rc, err := Read(releaseDir)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,368 @@
+// Package install installs one pinned package set into a new release of a
+// root: probe the interpreter, choose and verify the wheels, create the
+// virtual environment, install the wheels in parallel while compiling
+// bytecode, write the receipt and SBOM, and only then switch `current`.
+package install
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/release"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
+)
+
+// Installers.
+const (
+	Native = "native"
+	Pip    = "pip"
+)
+
+// Set is one package set to install.
+type Set struct {
+	// Name names the set in receipts; defaults to the root's base name.
+	Name string
+	// Lock is the lock file's path.
+	Lock string
+	// Python is the interpreter to build the environment on (default python3).
+	Python string
+	// Root is the release root.
+	Root string
+	// Keep is how many releases to keep (default release.DefaultKeep).
+	Keep int
+	// Compile writes bytecode (the default).
+	Compile bool
+	// Installer is Native (default) or Pip.
+	Installer string
+}
+
+// Options are shared by every set of one run.
+type Options struct {
+	// Release is the release id; default release.NewID(now, lock sha256).
+	Release string
+	// Wheelhouse is the folder of wheels.
+	Wheelhouse string
+	// ReceiptsDir, when set, also gets a copy of each receipt as <set>.json.
+	ReceiptsDir string
+	// Log receives progress lines (nil: discard).
+	Log io.Writer
+	// Now is the clock (default time.Now); SOURCE_DATE_EPOCH overrides
+	// the receipt's created time.
+	Now func() time.Time
+	// Jobs is the number of extraction goroutines (default 4 per CPU).
+	Jobs int
+	// Version is pipbake's version for receipts.
+	Version string
+}
+
+// Result describes a finished install.
+type Result struct {
+	Set      string           `json:"set"`
+	Release  string           `json:"release"`
+	Root     string           `json:"root"`
+	Path     string           `json:"path"`
+	Receipt  *receipt.Receipt `json:"-"`
+	Pruned   []string         `json:"pruned"`
+	Skipped  bool             `json:"already_current"`
+	Duration time.Duration    `json:"duration_ns"`
+	// CompileErrors lists sources that did not compile (as pip, the
+	// install goes on without their bytecode).
+	CompileErrors []string `json:"compile_errors,omitempty"`
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// Run installs set.
+func Run(ctx context.Context, set Set, opts Options) (res *Result, err error) {
+	start := time.Now()
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if set.Python == "" {
+		set.Python = "python3"
+	}
+	if set.Keep == 0 {
+		set.Keep = release.DefaultKeep
+	}
+	if set.Installer == "" {
+		set.Installer = Native
+	}
+	if set.Installer != Native && set.Installer != Pip {
+		return nil, fmt.Errorf("set %q: installer %q is not %q or %q", set.Name, set.Installer, Native, Pip)
+	}
+	if set.Root == "" || set.Lock == "" || opts.Wheelhouse == "" {
+		return nil, fmt.Errorf("set %q: lock, root and wheelhouse are required", set.Name)
+	}
+	root, err := release.Open(set.Root)
+	if err != nil {
+		return nil, err
+	}
+	if set.Name == "" {
+		set.Name = filepath.Base(root.Dir)
+	}
+
+	// Everything that can be checked without writing is checked first.
+	lk, err := lock.ParseFile(set.Lock)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := target.Probe(ctx, set.Python)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	pins, err := lk.ForEnv(tg.Markers)
+	if err != nil {
+		return nil, err
+	}
+	supported, err := tg.Tags()
+	if err != nil {
+		return nil, err
+	}
+	house, err := wheelhouse.Open(opts.Wheelhouse)
+	if err != nil {
+		return nil, err
+	}
+	choices, err := house.Choose(pins, supported)
+	if err != nil {
+		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
+	}
+	digests, err := verifyHashes(choices)
+	if err != nil {
+		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
+	}
+	wheels, err := openAll(choices)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	defer func() {
+		for _, w := range wheels {
+			w.Close()
+		}
+	}()
+
+	id := opts.Release
+	if id == "" {
+		id = release.NewID(opts.Now(), lk.SHA256)
+	}
+	if err := release.ValidID(id); err != nil {
+		return nil, err
+	}
+	unlock, err := root.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	dir, err := root.Prepare(id)
+	if errors.Is(err, release.ErrCurrent) {
+		return alreadyCurrent(root, set, id, lk, tg, start)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts.logf("pipbake: %s: installing %d distributions into %s with %s (Python %s)", set.Name, len(wheels), dir, set.Installer, tg.VersionFull)
+	defer func() {
+		if err != nil {
+			if rmErr := root.Abort(id); rmErr != nil {
+				err = fmt.Errorf("%w (and removing the failed release %s: %v)", err, dir, rmErr)
+			}
+		}
+	}()
+
+	env, err := venv.Create(tg, dir, dir)
+	if err != nil {
+		return nil, err
+	}
+	var installed []*installedDist
+	var compileErrs []string
+	switch set.Installer {
+	case Native:
+		installed, compileErrs, err = installNative(ctx, tg, env, wheels, set.Compile, opts)
+	case Pip:
+		installed, err = installPip(ctx, tg, env, wheels, set.Compile, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	rc, err := buildReceipt(set, id, lk, tg, env, installed, digests, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncTree(dir); err != nil {
+		return nil, fmt.Errorf("set %q: flush release %s to disk: %w", set.Name, dir, err)
+	}
+	if err := writeReceipt(dir, rc); err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	rep, err := receipt.Verify(dir, receipt.Options{SizesOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("set %q: verify the new release: %w", set.Name, err)
+	}
+	if !rep.Clean() {
+		_ = os.Remove(filepath.Join(dir, receipt.FileName))
+		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
+	}
+	if err := root.Switch(id); err != nil {
+		return nil, err
+	}
+	opts.logf("pipbake: %s: %s is current (%d files)", set.Name, id, rc.Files)
+	pruned, err := root.Prune(set.Keep)
+	if err != nil {
+		opts.logf("pipbake: %s: warning: %v", set.Name, err)
+	}
+	if opts.ReceiptsDir != "" {
+		if err := copyReceipt(opts.ReceiptsDir, set.Name, dir); err != nil {
+			return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		}
+	}
+	return &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc, Pruned: pruned,
+		Duration: time.Since(start), CompileErrors: compileErrs}, nil
+}
+
+func describe(ps []receipt.Problem) string {
+	var parts []string
+	for i, p := range ps {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ps)-5))
+			break
+		}
+		parts = append(parts, p.Kind+" "+p.Path+" ("+p.Detail+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// alreadyCurrent makes a repeated install of the current release a no-op
+// when it was made from the same lock and interpreter.
+func alreadyCurrent(root *release.Root, set Set, id string, lk *lock.Lock, tg *target.Target, start time.Time) (*Result, error) {
+	dir := root.Path(id)
+	rc, err := receipt.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Lock.SHA256 != lk.SHA256 || rc.Interpreter.Path != tg.Executable {
+		return nil, fmt.Errorf("set %q: release %q is current in %s but was installed from another lock or interpreter (lock sha256 %s, python %s); install under a new release id",
+			set.Name, id, root.Dir, rc.Lock.SHA256[:12], rc.Interpreter.Path)
+	}
+	rep, err := receipt.Verify(dir, receipt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if !rep.Clean() {
+		return nil, fmt.Errorf("set %q: release %q is current in %s but has drifted: %s; install under a new release id", set.Name, id, root.Dir, describe(rep.Problems))
+	}
+	return &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc, Skipped: true, Duration: time.Since(start)}, nil
+}
+
+// verifyHashes hashes every chosen wheel, in parallel, and checks it
+// against the lock before anything is written.
+func verifyHashes(choices []wheelhouse.Choice) ([]string, error) {
+	digests := make([]string, len(choices))
+	errs := make([]error, len(choices))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, c := range choices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sum, err := fileSHA256(c.Path)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s==%s: hash %s: %w", c.Pin.Name, c.Pin.Version, c.Path, err)
+				return
+			}
+			digests[i] = sum
+			want := c.Pin.SHA256()
+			if len(want) == 0 {
+				errs[i] = fmt.Errorf("%s==%s: the lock has no sha256 hash for it", c.Pin.Name, c.Pin.Version)
+				return
+			}
+			for _, w := range want {
+				if strings.EqualFold(w, sum) {
+					return
+				}
+			}
+			errs[i] = fmt.Errorf("%s==%s: hash mismatch for %s: the file has sha256 %s, the lock (line %d) allows %s",
+				c.Pin.Name, c.Pin.Version, c.Name.File, sum, c.Pin.Line, strings.Join(want, ", "))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return digests, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func openAll(choices []wheelhouse.Choice) ([]*wheel.Wheel, error) {
+	out := make([]*wheel.Wheel, len(choices))
+	errs := make([]error, len(choices))
+	var wg sync.WaitGroup
+	for i, c := range choices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = wheel.Open(c.Path)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, w := range out {
+			if w != nil {
+				w.Close()
+			}
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func copyReceipt(dir, set, releaseDir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("copy receipt to %s: %w", dir, err)
+	}
+	for _, name := range []string{receipt.FileName, receipt.SBOMName} {
+		data, err := os.ReadFile(filepath.Join(releaseDir, name))
+		if err != nil {
+			return fmt.Errorf("copy receipt: %w", err)
+		}
+		dest := set + ".json"
+		if name == receipt.SBOMName {
+			dest = set + ".cdx.json"
+		}
+		if err := receipt.WriteFile(dir, dest, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

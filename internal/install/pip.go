@@ -1,0 +1,109 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
+)
+
+// installPip installs the same wheels with the target's own pip, run by the
+// new environment's interpreter (from ensurepip's bundled wheel, so the
+// environment itself gets no pip): --no-index --no-deps --require-hashes.
+func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, compile bool, opts Options) ([]*installedDist, error) {
+	pipWheel := ""
+	for _, w := range tg.BundledWheels {
+		if strings.HasPrefix(filepath.Base(w), "pip-") {
+			pipWheel = w
+		}
+	}
+	tmp, err := os.MkdirTemp("", "pipbake-pip-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var req bytes.Buffer
+	links := tmp + "/wheels"
+	if err := os.Mkdir(links, 0o755); err != nil {
+		return nil, err
+	}
+	for _, w := range wheels {
+		sum, err := fileSHA256(w.Path)
+		if err != nil {
+			return nil, err
+		}
+		// link only the chosen files, so pip has exactly one candidate each
+		if err := os.Symlink(w.Path, filepath.Join(links, filepath.Base(w.Path))); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&req, "%s==%s --hash=sha256:%s\n", w.Metadata.Name, w.Name.Version, sum)
+	}
+	reqFile := filepath.Join(tmp, "requirements.txt")
+	if err := os.WriteFile(reqFile, req.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	args := []string{"install", "--isolated", "--no-index", "--no-deps", "--require-hashes", "--only-binary", ":all:",
+		"--find-links", links, "--disable-pip-version-check", "--no-warn-script-location", "-r", reqFile}
+	if !compile {
+		args = append(args, "--no-compile")
+	}
+	var cmd *exec.Cmd
+	python := filepath.Join(env.Scheme.Scripts, "python")
+	if pipWheel != "" {
+		cmd = exec.CommandContext(ctx, python, append([]string{pipWheel + "/pip"}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, tg.Executable, append([]string{"-m", "pip", "--python", python}, args...)...)
+	}
+	cmd.Env = target.CleanEnv(os.Environ())
+	var out bytes.Buffer
+	var w io.Writer = &out
+	if opts.Log != nil {
+		w = io.MultiWriter(&out, opts.Log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		tail := out.String()
+		if len(tail) > 2000 {
+			tail = "..." + tail[len(tail)-2000:]
+		}
+		return nil, fmt.Errorf("pip install into %s: %w\n%s", env.Dir, err, tail)
+	}
+	var dists []*installedDist
+	for _, w := range wheels {
+		lib := env.Scheme.Platlib
+		if w.RootIsPurelib {
+			lib = env.Scheme.Purelib
+		}
+		distInfo := filepath.Join(lib, w.DistInfo)
+		n, err := countRecord(filepath.Join(distInfo, "RECORD"))
+		if err != nil {
+			return nil, fmt.Errorf("pip installed %s but: %w", w.Name.File, err)
+		}
+		rel, _ := filepath.Rel(env.Dir, distInfo)
+		dists = append(dists, &installedDist{w: w, name: w.Metadata.Name, version: w.Metadata.Version, distInfo: filepath.ToSlash(rel), files: n})
+	}
+	return dists, nil
+}
+
+func countRecord(p string) (int, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", p, err)
+	}
+	return len(rows), nil
+}

@@ -1,0 +1,175 @@
+// Package wheelhouse finds, in a folder of wheels, the file to install for
+// each pin of a lock: the most preferred wheel for the target's tags.
+//
+// A wheelhouse is a folder of .whl files, optionally with a wheelhouse.json
+// index written by `pipbake fetch` (Index).
+package wheelhouse
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
+)
+
+// IndexName is the index file inside a wheelhouse.
+const IndexName = "wheelhouse.json"
+
+// Index is the content of wheelhouse.json.
+type Index struct {
+	Schema int     `json:"schema"`
+	Wheels []Entry `json:"wheels"`
+}
+
+// Entry is one wheel of the index.
+type Entry struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size,omitempty"`
+	// Source is where the wheel came from, credentials removed.
+	Source string `json:"source,omitempty"`
+}
+
+// Choice is the wheel chosen for a pin.
+type Choice struct {
+	Pin  lock.Pin
+	Path string
+	Name wheel.Name
+	// SHA256 is the hash the index recorded ("" without an index).
+	SHA256 string
+}
+
+// House is an opened wheelhouse.
+type House struct {
+	Dir   string
+	files []wheel.Name
+	index map[string]Entry // by file name
+}
+
+// Open lists the wheels of dir (from wheelhouse.json when present).
+func Open(dir string) (*House, error) {
+	h := &House{Dir: dir, index: map[string]Entry{}}
+	data, err := os.ReadFile(filepath.Join(dir, IndexName))
+	switch {
+	case err == nil:
+		var idx Index
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("read wheelhouse index %s: %w", filepath.Join(dir, IndexName), err)
+		}
+		for _, e := range idx.Wheels {
+			n, err := wheel.ParseName(e.File)
+			if err != nil || strings.ContainsAny(e.File, `/\`) {
+				return nil, fmt.Errorf("wheelhouse index %s: entry %q is not a wheel file name", filepath.Join(dir, IndexName), e.File)
+			}
+			h.files = append(h.files, n)
+			h.index[e.File] = e
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("open wheelhouse: %w", err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".whl") {
+				continue
+			}
+			n, err := wheel.ParseName(e.Name())
+			if err != nil {
+				continue // not ours to judge: a stray file is never chosen
+			}
+			h.files = append(h.files, n)
+		}
+	default:
+		return nil, fmt.Errorf("open wheelhouse %s: %w", dir, err)
+	}
+	return h, nil
+}
+
+// Choose picks the best wheel for every pin, reporting every pin that has
+// no file or no compatible file in one error.
+func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) {
+	rank := tags.Rank(supported)
+	byName := map[string][]wheel.Name{}
+	for _, n := range h.files {
+		byName[n.Key()] = append(byName[n.Key()], n)
+	}
+	var out []Choice
+	var problems []string
+	for _, pin := range pins {
+		var cands []wheel.Name
+		allowed := map[string]bool{}
+		for _, f := range pin.Wheels { // pylock lists the wheels it allows
+			allowed[f.Name] = true
+		}
+		for _, n := range byName[pyname.Normalize(pin.Name)] {
+			if n.Matches(pin.Name, pin.Version) && (len(allowed) == 0 || allowed[n.File]) {
+				cands = append(cands, n)
+			}
+		}
+		if len(cands) == 0 {
+			var have []string
+			for _, n := range byName[pyname.Normalize(pin.Name)] {
+				have = append(have, n.File)
+			}
+			msg := fmt.Sprintf("%s==%s: no wheel in %s", pin.Name, pin.Version, h.Dir)
+			if len(have) > 0 {
+				msg += fmt.Sprintf(" (other versions there: %s)", strings.Join(have, ", "))
+			}
+			problems = append(problems, msg)
+			continue
+		}
+		best, bestRank := -1, 0
+		for i, n := range cands {
+			r, ok := rank.Best(n.Tags())
+			if !ok {
+				continue
+			}
+			if best < 0 || r < bestRank || (r == bestRank && n.BuildNumber() > cands[best].BuildNumber()) {
+				best, bestRank = i, r
+			}
+		}
+		if best < 0 {
+			var files []string
+			for _, n := range cands {
+				files = append(files, n.File)
+			}
+			sort.Strings(files)
+			problems = append(problems, fmt.Sprintf("%s==%s: no wheel fits this interpreter; it needs one of the tags %s; the wheelhouse has %s",
+				pin.Name, pin.Version, describeTags(supported), strings.Join(files, ", ")))
+			continue
+		}
+		n := cands[best]
+		out = append(out, Choice{Pin: pin, Path: filepath.Join(h.Dir, n.File), Name: n, SHA256: h.index[n.File].SHA256})
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("choose wheels from %s:\n  %s", h.Dir, strings.Join(problems, "\n  "))
+	}
+	return out, nil
+}
+
+func describeTags(supported []tags.Tag) string {
+	const show = 4
+	var parts []string
+	for i, t := range supported {
+		if i == show {
+			break
+		}
+		parts = append(parts, t.String())
+	}
+	s := strings.Join(parts, ", ")
+	if len(supported) > show {
+		s += fmt.Sprintf(", ... %d more ending in %s", len(supported)-show, supported[len(supported)-1])
+	}
+	return s
+}
