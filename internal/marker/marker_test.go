@@ -1,0 +1,286 @@
+package marker
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Environments as reported by CPython on a Linux build host and an old
+// Windows one.
+var (
+	linux311 = Env{
+		"os_name":                        "posix",
+		"sys_platform":                   "linux",
+		"platform_machine":               "x86_64",
+		"platform_python_implementation": "CPython",
+		"platform_release":               "6.5.0-1025-azure",
+		"platform_system":                "Linux",
+		"platform_version":               "#26~22.04.1-Ubuntu SMP Thu Jul 11 22:33:04 UTC 2024",
+		"python_version":                 "3.11",
+		"python_full_version":            "3.11.9",
+		"implementation_name":            "cpython",
+		"implementation_version":         "3.11.9",
+	}
+	windows38 = Env{
+		"os_name":                        "nt",
+		"sys_platform":                   "win32",
+		"platform_machine":               "AMD64",
+		"platform_python_implementation": "CPython",
+		"platform_release":               "10",
+		"platform_system":                "Windows",
+		"platform_version":               "10.0.17763",
+		"python_version":                 "3.8",
+		"python_full_version":            "3.8.10",
+		"implementation_name":            "cpython",
+		"implementation_version":         "3.8.10",
+	}
+)
+
+func TestEvaluate(t *testing.T) {
+	tests := []struct {
+		marker         string
+		linux, windows bool
+	}{
+		{`python_version < "3.11"`, false, true},
+		{`python_version >= "3.11"`, true, false},
+		{`python_version > "3.8"`, true, false},
+		{`python_version <= "3.8"`, false, true},
+		{`python_version == "3.11"`, true, false},
+		{`python_version != "3.11"`, false, true},
+		{`python_version ~= "3.8"`, true, true},
+		{`python_version == "3.*"`, true, true},
+		{`python_version == "3.1*"`, false, false}, // not a valid specifier: string comparison
+		{`python_full_version >= "3.11.0rc1"`, true, false},
+		{`python_full_version < "3.8.10"`, false, false},
+		{`python_full_version === "3.8.10"`, false, true},
+		{`implementation_version == "3.11.9"`, true, false},
+		// versions compare numerically, not as strings
+		{`python_version > "3.9"`, true, false},
+		{`python_version < "3.10"`, false, true},
+		{`sys_platform == "win32"`, false, true},
+		{`sys_platform == 'linux'`, true, false},
+		{`sys_platform != "win32"`, true, false},
+		{`"win32" == sys_platform`, false, true},
+		{`os_name == "nt" and platform_machine == "AMD64"`, false, true},
+		{`platform_system == "Linux" or platform_system == "Darwin"`, true, false},
+		{`platform_python_implementation == "CPython" and implementation_name == "cpython"`, true, true},
+		// literal on the left: "3.9" < python_version means python_version > 3.9
+		{`"3.9" < python_version`, true, false},
+		{`"3.10" >= python_version`, false, true},
+		// substring operators
+		{`"SMP" in platform_version`, true, false},
+		{`"SMP" not in platform_version`, false, true},
+		{`"86" in platform_machine`, true, false},
+		{`"linux" in "linux-gnu"`, true, true},
+		{`platform_machine in "x86_64 aarch64"`, true, false},
+		// precedence: and binds tighter than or
+		{`sys_platform == "win32" or sys_platform == "linux" and python_version < "3.9"`, false, true},
+		{`(sys_platform == "win32" or sys_platform == "linux") and python_version < "3.9"`, false, true},
+		{`sys_platform == "linux" or sys_platform == "win32" and python_version >= "3.11"`, true, false},
+		{`(sys_platform == "linux" or sys_platform == "win32") and python_version >= "3.11"`, true, false},
+		{`((python_version >= "3.8"))`, true, true},
+		{`python_version>="3.8"and(sys_platform=="linux")`, true, false},
+		// non-version strings fall back to string comparison
+		{`platform_release >= "7"`, false, true}, // "10" is a version, "6.5.0-1025-azure" is not
+		{`platform_release < "6.5.0-1025-b"`, true, true},
+		{`platform_release == "10"`, false, true},
+		{`platform_release <= "6.5.0-1025-azure"`, true, true}, // "10" <= "6..." as strings
+		{`platform_release > "6.5.0-1025-azure"`, false, false},
+		{`platform_release >= "6.5.0-1025-azure"`, true, false},
+		{`platform_version === "10.0.17763"`, false, true},
+		{`sys_platform === "LINUX"`, true, false}, // arbitrary equality ignores case
+		{`sys_platform ~= "linux"`, true, false},  // ~= on strings means ==
+		{`sys_platform != "linux"`, false, true},
+		// both sides variables
+		{`python_version == python_full_version`, false, false},
+		{`python_version < python_full_version`, true, true},
+		// legacy PEP 345 spellings
+		{`sys.platform == "linux"`, true, false},
+		{`os.name == "nt"`, false, true},
+		{`python_implementation == "CPython"`, true, true},
+		// tabs and newlines are whitespace
+		{"python_version < \"3.11\"\n\tand os_name == 'nt'", false, true},
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.marker)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.marker, err)
+			continue
+		}
+		for _, c := range []struct {
+			name string
+			env  Env
+			want bool
+		}{{"linux 3.11", linux311, tt.linux}, {"windows 3.8", windows38, tt.windows}} {
+			got, err := e.Evaluate(c.env)
+			if err != nil {
+				t.Errorf("%q on %s: %v", tt.marker, c.name, err)
+			} else if got != c.want {
+				t.Errorf("%q on %s = %v, want %v", tt.marker, c.name, got, c.want)
+			}
+		}
+	}
+}
+
+func TestExtras(t *testing.T) {
+	env := func(kv ...string) Env {
+		e := Env{"python_version": "3.11"}
+		for i := 0; i < len(kv); i += 2 {
+			e[kv[i]] = kv[i+1]
+		}
+		return e
+	}
+	tests := []struct {
+		marker string
+		env    Env
+		want   bool
+	}{
+		// PEP 685: extra names compare normalized.
+		{`extra == "Socks_Proxy"`, env("extra", "socks-proxy"), true},
+		{`extra == "socks.proxy"`, env("extra", "SOCKS__PROXY"), true},
+		{`"socks" == extra`, env("extra", "socks"), true},
+		{`extra == "socks"`, env("extra", "security"), false},
+		{`extra != "socks"`, env("extra", "security"), true},
+		{`extra == "socks"`, env(), false}, // no extra requested
+		{`extra != "socks"`, env(), true},
+		{`extra > "a"`, env("extra", "b"), false}, // undefined comparison: false
+		// PEP 751 set variables.
+		{`"toml" in extras`, env("extras", "yaml, TOML"), true},
+		{`"toml" in extras`, env("extras", "yaml"), false},
+		{`"toml" not in extras`, env("extras", "yaml"), true},
+		{`"toml" in extras`, env(), false},
+		{`"dev" in dependency_groups`, env("dependency_groups", "default,dev"), true},
+		{`"Test_Unit" in dependency_groups`, env("dependency_groups", "test-unit"), true},
+		{`"dev" in dependency_groups or python_version < "3.9"`, env("dependency_groups", "default"), false},
+		{`extras == "toml"`, env("extras", "toml"), false}, // only in/not in are defined on sets
+		{`extras in "toml"`, env("extras", "toml"), false}, // set on the wrong side
+		{`"to" in extras`, env("extras", "toml"), false},   // membership, not substring
+	}
+	for _, tt := range tests {
+		got, err := Evaluate(tt.marker, tt.env)
+		if err != nil {
+			t.Errorf("Evaluate(%q, %v): %v", tt.marker, tt.env, err)
+		} else if got != tt.want {
+			t.Errorf("Evaluate(%q, %v) = %v, want %v", tt.marker, tt.env, got, tt.want)
+		}
+	}
+}
+
+func TestEvaluateUndefinedVariable(t *testing.T) {
+	env := Env{"python_version": "3.11"}
+	for _, m := range []string{
+		`sys_platform == "linux"`,
+		`python_version < "3.8" and sys_platform == "linux"`, // no short-circuit hides it
+		`python_version >= "3.8" or platform_release >= "5"`,
+	} {
+		_, err := Evaluate(m, env)
+		if !errors.Is(err, ErrUndefined) {
+			t.Errorf("Evaluate(%q) error = %v, want ErrUndefined", m, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), m) {
+			t.Errorf("error %q does not quote the marker", err)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		marker string
+		pos    int // 1-based, as printed
+		msg    string
+	}{
+		{``, 1, "empty marker"},
+		{`   `, 4, "empty marker"},
+		{`python_version < 3.11`, 18, "value 3.11 must be quoted"},
+		{`python_verison < "3.11"`, 1, `unknown variable "python_verison"`},
+		{`python_version < "3.11`, 18, "unterminated string"},
+		{`python_version = "3.11"`, 16, "invalid operator"},
+		{`python_version "3.11"`, 16, "expected a comparison operator"},
+		{`python_version <`, 17, "expected a variable or a quoted string, found end of marker"},
+		{`python_version is "3.11"`, 16, "expected a comparison operator"},
+		{`"a" not "b"`, 9, `expected "in" after "not"`},
+		{`(python_version < "3.11"`, 25, `expected ")" to close "(" at position 1`},
+		{`python_version < "3.11")`, 24, `unexpected ")"`},
+		{`python_version < "3.11" and`, 28, "expected a variable or a quoted string"},
+		{`python_version < "3.11" or or`, 28, `found word "or"`},
+		{`python_version < "3.11" sys_platform == "x"`, 25, `unexpected word "sys_platform"`},
+		{`"3.8" < python_version < "3.11"`, 24, `unexpected "<"`},
+		{`python_version < "3.11" && os_name == "nt"`, 25, `unexpected character '&'`},
+		{`not python_version == "3.11"`, 1, `found word "not"`},
+		{`()`, 2, `found ")"`},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.marker)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("Parse(%q) error = %v, want *SyntaxError", tt.marker, err)
+			continue
+		}
+		if se.Pos+1 != tt.pos || !strings.Contains(se.Msg, tt.msg) {
+			t.Errorf("Parse(%q) = %q at %d, want %q at %d", tt.marker, se.Msg, se.Pos+1, tt.msg, tt.pos)
+		}
+		if se.Marker != tt.marker || !strings.Contains(err.Error(), tt.marker) {
+			t.Errorf("error %q does not name the marker", err)
+		}
+	}
+	// A marker containing both quote characters is quoted Go-style.
+	_, err := Parse(`os_name == "nt" or os_name == 'posix' or`)
+	if want := `invalid marker "os_name == \"nt\" or os_name == 'posix' or": `; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v, want prefix %s", err, want)
+	}
+	if _, err := Evaluate(`os_name = "nt"`, linux311); err == nil {
+		t.Error("Evaluate of an invalid marker succeeded")
+	}
+}
+
+func TestString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`python_version<'3.11'`, `python_version < "3.11"`},
+		{`  sys_platform   ==   "win32"  `, `sys_platform == "win32"`},
+		{`platform_version == 'x"y'`, `platform_version == 'x"y'`},
+		{`platform_version == "it's"`, `platform_version == "it's"`},
+		{`"SMP"  not   in platform_version`, `"SMP" not in platform_version`},
+		{`(os_name == "nt")`, `os_name == "nt"`},
+		{`os_name == "nt" or (sys_platform == "linux" and python_version < "3.9")`, `os_name == "nt" or sys_platform == "linux" and python_version < "3.9"`},
+		{`(os_name == "nt" or sys_platform == "linux") and python_version < "3.9"`, `(os_name == "nt" or sys_platform == "linux") and python_version < "3.9"`},
+		{`python_version < "3.9" and (os_name == "nt" or sys_platform == "linux")`, `python_version < "3.9" and (os_name == "nt" or sys_platform == "linux")`},
+		{`os.name == "nt"`, `os_name == "nt"`},
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.in, err)
+			continue
+		}
+		got := e.String()
+		if got != tt.want {
+			t.Errorf("Parse(%q).String() = %q, want %q", tt.in, got, tt.want)
+		}
+		// Printing must preserve meaning: reparse and compare on both envs.
+		again, err := Parse(got)
+		if err != nil {
+			t.Errorf("re-parsing %q: %v", got, err)
+			continue
+		}
+		if again.String() != got {
+			t.Errorf("String not stable: %q -> %q", got, again.String())
+		}
+	}
+	var zero Expr
+	if ok, err := zero.Evaluate(nil); !ok || err != nil || zero.String() != "" {
+		t.Errorf("zero Expr = %v, %v, %q; want true, nil, \"\"", ok, err, zero.String())
+	}
+}
+
+func TestVariables(t *testing.T) {
+	e, err := Parse(`python_version < "3.9" and (sys_platform == "win32" or "dev" in dependency_groups) or python_version == "3.12"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"python_version", "sys_platform", "dependency_groups"}
+	if got := e.Variables(); !slices.Equal(got, want) {
+		t.Errorf("Variables() = %v, want %v", got, want)
+	}
+}
