@@ -34,7 +34,7 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 	var compileErrs []string
 	if compile {
 		var err error
-		pool, err = bytecode.Start(ctx, tg.Executable, bytecode.DefaultWorkers(), target.CleanEnv(os.Environ()))
+		pool, err = bytecode.Start(ctx, tg.RealExecutable, bytecode.DefaultWorkers(), target.CleanEnv(os.Environ()))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -89,6 +89,9 @@ func Parse(path string, src []byte) (*Plan, error) {
 		return nil, err
 	}
 	base := filepath.Dir(path)
+	if b, err := filepath.Abs(base); err == nil {
+		base = b
+	}
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p

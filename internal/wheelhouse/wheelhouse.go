@@ -59,6 +59,9 @@ type House struct {
 
 // Open lists the wheels of dir (from wheelhouse.json when present).
 func Open(dir string) (*House, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	h := &House{Dir: dir, index: map[string]Entry{}}
 	data, err := os.ReadFile(filepath.Join(dir, IndexName))
 	switch {

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
+	"github.com/pipbake/packer-plugin-pipbake/internal/install"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/version"
+)
+
+// cmdDemo is the main job on its embedded default: build the hello example
+// app (embedded in this binary) into a wheelhouse, install it with its
+// pinned lock as a release under <out>/hello, and run it from current.
+func cmdDemo(ctx context.Context, args []string) error {
+	fs := newFlags("demo")
+	out := fs.String("out", "out", "output `folder`")
+	python := fs.String("python", "python3", "target `interpreter`")
+	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	base, err := filepath.Abs(filepath.Join(*out, "hello"))
+	if err != nil {
+		return err
+	}
+	wh := filepath.Join(base, "wheels")
+	if err := os.MkdirAll(wh, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	built, err := hello.Build(wh)
+	if err != nil {
+		return fmt.Errorf("demo: build the hello app: %w", err)
+	}
+	fmt.Printf("built %s (sha256 %s)\n", built.File, built.SHA256)
+	lockPath := filepath.Join(base, "requirements.txt")
+	if err := os.WriteFile(lockPath, hello.Lock, 0o644); err != nil {
+		return fmt.Errorf("demo: write lock: %w", err)
+	}
+	res, err := install.Run(ctx, install.Set{Name: "hello", Lock: lockPath, Python: *python, Root: base, Compile: true},
+		install.Options{Release: *rel, Wheelhouse: wh, Log: os.Stderr, Version: version.Version})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Printf("installed release %s into %s in %.2fs\n", res.Release, res.Root, res.Duration.Seconds())
+	app := filepath.Join(base, "current", "bin", "hello")
+	fmt.Printf("running %s:\n\n", app)
+	cmd := exec.CommandContext(ctx, app)
+	cmd.Env = target.CleanEnv(os.Environ())
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("demo: run %s: %w", app, err)
+	}
+	fmt.Printf("\nnext: pipbake releases --root %s; pipbake verify --root %s\n", base, base)
+	return nil
+}
