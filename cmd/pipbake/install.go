@@ -49,6 +49,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
 	installer := fs.String("installer", install.Native, "`native` or pip")
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
+	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
 	if err := parse(fs, args); err != nil {
@@ -58,7 +59,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.Version}
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.Version, Jobs: *jobs}
 	var sets []install.Set
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" {

@@ -1,0 +1,66 @@
+# Shared helpers for the benchmark scripts (sourced, not run).
+set -euo pipefail
+
+# A clean environment for Python and pip: the machine sets PIP_* and
+# PYTHON* variables that would change what is measured.
+for v in $(env | grep -oE '^(PIP_|PYTHON)[A-Z_]*' || true); do unset "$v"; done
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY311=${PY311:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions/3.11.7/bin/python3.11}
+RUNS=${RUNS:-3}
+
+# now prints a monotonic-enough timestamp in seconds.
+now() { date +%s.%N; }
+
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# timeit NAME SETUP_FN RUN_FN: runs SETUP_FN then times RUN_FN, RUNS times;
+# records the median in the associative array T[NAME].
+declare -A T
+timeit() {
+  local name=$1 setup=$2 body=$3 i t0 t1 samples=()
+  for ((i = 0; i < RUNS; i++)); do
+    $setup
+    sync
+    t0=$(now)
+    $body >/dev/null 2>&1 || { echo "bench: $name failed; rerun with output:" >&2; $setup; $body; exit 1; }
+    t1=$(now)
+    samples+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  T[$name]=$(printf '%s\n' "${samples[@]}" | median)
+  printf '  %-34s %7.2f s   (runs: %s)\n' "$name" "${T[$name]}" "$(printf '%.2f ' "${samples[@]}")"
+}
+
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+# build_pipbake puts a fresh pipbake binary at $BIN.
+build_pipbake() {
+  BIN=$WORK/pipbake
+  (cd "$REPO" && go build -o "$BIN" ./cmd/pipbake)
+}
+
+# corpus makes the repacked corpus under $WORK/corpus (wheels/, all.txt).
+corpus() {
+  (cd "$REPO" && go run ./bench/corpus -out "$WORK/corpus" -python "$PY311") >&2
+  WHEELS=$WORK/corpus/wheels
+  LOCK=$WORK/corpus/all.txt
+}
+
+# tmpfs_dir mounts a tmpfs (root) or falls back to /dev/shm.
+tmpfs_dir() {
+  local d=$WORK/tmpfs
+  mkdir -p "$d"
+  if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g tmpfs "$d" 2>/dev/null; then
+    MOUNTED+=("$d")
+  else
+    d=$(mktemp -d /dev/shm/pipbake-bench.XXXXXX)
+  fi
+  echo "$d"
+}
+
+MOUNTED=()
+cleanup() {
+  for m in "${MOUNTED[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
