@@ -42,7 +42,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 		return fmt.Errorf("demo: write lock: %w", err)
 	}
 	res, err := install.Run(ctx, install.Set{Name: "hello", Lock: lockPath, Python: *python, Root: base, Compile: true},
-		install.Options{Release: *rel, Wheelhouse: wh, Log: os.Stderr, Version: version.Version})
+		install.Options{Release: *rel, Wheelhouse: wh, Log: os.Stderr, Version: version.String()})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

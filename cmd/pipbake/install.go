@@ -14,7 +14,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
-func versionString() string { return "pipbake " + version.Version }
+func versionString() string { return "pipbake " + version.String() }
 
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("pipbake "+name, flag.ContinueOnError)
@@ -59,7 +59,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.Version, Jobs: *jobs}
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs}
 	var sets []install.Set
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" {
