@@ -1,0 +1,27 @@
+# pipbake's developer entry points. See README.md.
+
+GO ?= go
+
+.PHONY: demo test test-short build bench
+
+# The main job on its embedded default: build examples/hello, install it
+# into ./out/hello with its pinned lock, and run it.
+demo:
+	$(GO) run ./cmd/pipbake demo
+
+# Everything the tests need (Debian packages, tools cached under
+# ~/.cache/pipbake-dev), then every test.
+test:
+	bash .ci/deps.sh
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Unit tests only (skips the slow whole-corpus comparisons).
+test-short:
+	$(GO) test -short ./...
+
+build:
+	$(GO) build -o dist/ ./cmd/...
+
+bench:
+	bench/install/run
