@@ -43,6 +43,25 @@ type Set struct {
 	Keep      *int   `hcl:"keep,optional" json:"keep,omitempty"`
 	Compile   *bool  `hcl:"compile,optional" json:"compile,omitempty"`
 	Installer string `hcl:"installer,optional" json:"installer,omitempty"`
+	// Service, when set, runs the set as a systemd service enabled for
+	// the next boot.
+	Service *Service `hcl:"service,block" json:"service,omitempty"`
+}
+
+// Service is a set's `service` block.
+type Service struct {
+	// Command is the service's command line; a first word without a
+	// slash names a program in the set's <root>/current/bin.
+	Command         string            `hcl:"command" json:"command"`
+	User            string            `hcl:"user,optional" json:"user,omitempty"`
+	Group           string            `hcl:"group,optional" json:"group,omitempty"`
+	Environment     map[string]string `hcl:"environment,optional" json:"environment,omitempty"`
+	EnvironmentFile string            `hcl:"environment_file,optional" json:"environment_file,omitempty"`
+	// WorkingDirectory defaults to <root>/current.
+	WorkingDirectory string   `hcl:"working_directory,optional" json:"working_directory,omitempty"`
+	After            []string `hcl:"after,optional" json:"after,omitempty"`
+	// Restart is systemd's Restart= (default on-failure).
+	Restart string `hcl:"restart,optional" json:"restart,omitempty"`
 }
 
 // CompileOrDefault is Compile, true when unset.
@@ -134,6 +153,11 @@ func (pl *Plan) check(path string, f *hcl.File) error {
 		if s.Installer != "" && s.Installer != "native" && s.Installer != "pip" {
 			problems = append(problems, fmt.Sprintf("%s: set %q: installer %q must be \"native\" or \"pip\"", at(i), s.Name, s.Installer))
 		}
+		if s.Service != nil {
+			for _, p := range s.Service.Check() {
+				problems = append(problems, fmt.Sprintf("%s: set %q: service: %s", at(i), s.Name, p))
+			}
+		}
 		if s.Keep != nil && *s.Keep < 1 {
 			problems = append(problems, fmt.Sprintf("%s: set %q: keep must be at least 1", at(i), s.Name))
 		}
@@ -186,4 +210,51 @@ func diagError(diags hcl.Diagnostics) error {
 // JSON renders the plan in HCL's JSON syntax, which Load reads back.
 func (pl *Plan) JSON() ([]byte, error) {
 	return json.MarshalIndent(pl, "", "  ")
+}
+
+var restartValues = map[string]bool{"no": true, "always": true, "on-success": true, "on-failure": true, "on-abnormal": true, "on-abort": true, "on-watchdog": true}
+
+// Check returns every problem with the service block.
+func (s *Service) Check() []string {
+	var out []string
+	if strings.TrimSpace(s.Command) == "" {
+		out = append(out, "command must not be empty")
+	}
+	if strings.ContainsAny(s.Command, "\n") {
+		out = append(out, "command must be one line")
+	}
+	if s.Restart != "" && !restartValues[s.Restart] {
+		out = append(out, fmt.Sprintf("restart %q is not one of no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog", s.Restart))
+	}
+	for k, v := range s.Environment {
+		if k == "" || strings.ContainsAny(k, "= \t\n") {
+			out = append(out, fmt.Sprintf("environment name %q is not valid", k))
+		}
+		if strings.Contains(v, "\n") {
+			out = append(out, fmt.Sprintf("environment %s: value must be one line", k))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"environment_file", s.EnvironmentFile}, {"working_directory", s.WorkingDirectory}} {
+		if f.v != "" && !filepath.IsAbs(f.v) {
+			out = append(out, fmt.Sprintf("%s %q must be an absolute path", f.name, f.v))
+		}
+	}
+	for _, name := range []string{s.User, s.Group} {
+		if name != "" && !validAccount(name) {
+			out = append(out, fmt.Sprintf("%q is not a valid user or group name", name))
+		}
+	}
+	return out
+}
+
+func validAccount(n string) bool {
+	if len(n) > 32 || n[0] == '-' {
+		return false
+	}
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -93,3 +93,47 @@ func TestReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceBlock(t *testing.T) {
+	src := `
+set {
+  name = "api"
+  lock = "api.txt"
+  root = "/opt/api"
+  service {
+    command     = "gunicorn app:app"
+    user        = "api"
+    environment = { PORT = "8080" }
+    after       = ["postgresql.service"]
+  }
+}
+set {
+  name = "bad"
+  lock = "b.txt"
+  root = "/opt/bad"
+  service {
+    command           = ""
+    restart           = "sometimes"
+    working_directory = "rel"
+    user              = "no body"
+  }
+}
+`
+	_, err := Parse("p.hcl", []byte(src))
+	if err == nil {
+		t.Fatal("want errors for the bad service")
+	}
+	for _, want := range []string{`p.hcl:13: set "bad": service: command must not be empty`, `restart "sometimes"`, `working_directory "rel"`, `"no body" is not a valid user`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	pl, err := Parse("p.hcl", []byte(src[:strings.Index(src, "set {\n  name = \"bad\"")]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := pl.Sets[0].Service
+	if svc == nil || svc.Command != "gunicorn app:app" || svc.Environment["PORT"] != "8080" || svc.After[0] != "postgresql.service" {
+		t.Fatalf("service = %+v", svc)
+	}
+}
