@@ -110,16 +110,7 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 	var out []Choice
 	var problems []string
 	for _, pin := range pins {
-		var cands []wheel.Name
-		allowed := map[string]bool{}
-		for _, f := range pin.Wheels { // pylock lists the wheels it allows
-			allowed[f.Name] = true
-		}
-		for _, n := range byName[pyname.Normalize(pin.Name)] {
-			if n.Matches(pin.Name, pin.Version) && (len(allowed) == 0 || allowed[n.File]) {
-				cands = append(cands, n)
-			}
-		}
+		cands := ForPin(pin, byName[pyname.Normalize(pin.Name)])
 		if len(cands) == 0 {
 			var have []string
 			for _, n := range byName[pyname.Normalize(pin.Name)] {
@@ -132,24 +123,15 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 			problems = append(problems, msg)
 			continue
 		}
-		best, bestRank := -1, 0
-		for i, n := range cands {
-			r, ok := rank.Best(n.Tags())
-			if !ok {
-				continue
-			}
-			if best < 0 || r < bestRank || (r == bestRank && n.BuildNumber() > cands[best].BuildNumber()) {
-				best, bestRank = i, r
-			}
-		}
-		if best < 0 {
+		best, ok := Best(cands, rank)
+		if !ok {
 			var files []string
 			for _, n := range cands {
 				files = append(files, n.File)
 			}
 			sort.Strings(files)
 			problems = append(problems, fmt.Sprintf("%s==%s: no wheel fits this interpreter; it needs one of the tags %s; the wheelhouse has %s",
-				pin.Name, pin.Version, describeTags(supported), strings.Join(files, ", ")))
+				pin.Name, pin.Version, DescribeTags(supported), strings.Join(files, ", ")))
 			continue
 		}
 		n := cands[best]
@@ -161,7 +143,42 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 	return out, nil
 }
 
-func describeTags(supported []tags.Tag) string {
+// ForPin returns the wheels among names that are the pin's project and
+// version and, for a pylock pin, one of the wheel files it lists.
+func ForPin(pin lock.Pin, names []wheel.Name) []wheel.Name {
+	allowed := map[string]bool{}
+	for _, f := range pin.Wheels { // pylock lists the wheels it allows
+		allowed[f.Name] = true
+	}
+	var out []wheel.Name
+	for _, n := range names {
+		if n.Matches(pin.Name, pin.Version) && (len(allowed) == 0 || allowed[n.File]) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Best returns the index in cands of the wheel to install for the ranked
+// tags: the one whose best tag ranks highest, then the highest build
+// number, then the first. ok is false when no wheel has a supported tag.
+func Best(cands []wheel.Name, rank tags.Ranking) (best int, ok bool) {
+	best, bestRank := -1, 0
+	for i, n := range cands {
+		r, fits := rank.Best(n.Tags())
+		if !fits {
+			continue
+		}
+		if best < 0 || r < bestRank || (r == bestRank && n.BuildNumber() > cands[best].BuildNumber()) {
+			best, bestRank = i, r
+		}
+	}
+	return best, best >= 0
+}
+
+// DescribeTags summarizes a list of supported tags for a message: the
+// first few, and how many more.
+func DescribeTags(supported []tags.Tag) string {
 	const show = 4
 	var parts []string
 	for i, t := range supported {
