@@ -1,0 +1,205 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
+)
+
+var (
+	demoAny   = mkdist("demo-1.0-py3-none-any.whl")
+	demoLinux = mkdist("demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+	demoWin   = mkdist("demo-1.0-cp311-cp311-win_amd64.whl")
+	demoOld   = mkdist("demo-0.9-py3-none-any.whl")
+	extra     = mkdist("extra_pkg-2.0-py2.py3-none-any.whl")
+)
+
+// TestFromFolderSeveralLocks fetches two locks sharing a pin from a
+// folder: one wheelhouse, the shared pin once, the best wheel for the
+// target, and a wheelhouse.json that install's wheelhouse reads.
+func TestFromFolderSeveralLocks(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "wheels")
+	writeDists(t, src, demoAny, demoLinux, demoWin, demoOld, extra)
+	a := writeLock(t, filepath.Join(dir, "a.txt"), nil, pinOf("demo", "1.0", demoAny, demoLinux, demoWin))
+	b := writeLock(t, filepath.Join(dir, "b.txt"), nil, pinOf("Demo", "1.0.0", demoAny, demoLinux), pinOf("extra-pkg", "2.0", extra))
+	o := options(t, a, b)
+	o.Sources = []string{src}
+	res, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Downloaded != 2 || res.FromCache != 0 || len(res.Wheels) != 2 {
+		t.Fatalf("result: %+v", res)
+	}
+	idx := readIndex(t, o.Out)
+	if idx.Schema != 1 || len(idx.Wheels) != 2 {
+		t.Fatalf("index: %+v", idx)
+	}
+	demo := idx.Wheels[0]
+	if demo.File != demoLinux.file || demo.SHA256 != demoLinux.sha() || demo.Size != int64(len(demoLinux.data)) || demo.Source != filepath.Join(src, demoLinux.file) {
+		t.Fatalf("demo entry: %+v", demo)
+	}
+	if got := res.Wheels[0].Pins; !slices.Equal(got, []string{a.Path + ":1", b.Path + ":1"}) {
+		t.Fatalf("pins of demo: %v", got)
+	}
+	entries, _ := os.ReadDir(o.Out)
+	if len(entries) != 3 {
+		t.Fatalf("out has %d entries", len(entries))
+	}
+	// install's wheelhouse takes it as it is
+	house, err := wheelhouse.Open(o.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins, _ := b.ForEnv(o.Env)
+	choices, err := house.Choose(pins, o.Tags)
+	if err != nil || len(choices) != 2 || choices[0].SHA256 != demoLinux.sha() {
+		t.Fatalf("choose: %v %+v", err, choices)
+	}
+	// nothing left behind beside out or in the cache's tmp
+	siblings, _ := os.ReadDir(filepath.Dir(o.Out))
+	if len(siblings) != 2 { // out and cache
+		t.Fatalf("left beside out: %v", siblings)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(o.Cache, "tmp")); len(tmp) != 0 {
+		t.Fatalf("left in cache tmp: %v", tmp)
+	}
+}
+
+// TestWarmCacheReadsNoNetwork fetches from an index, then again with a
+// client that fails every request, and again into an existing output.
+func TestWarmCacheReadsNoNetwork(t *testing.T) {
+	x := newFakeIndex(t, demoAny, demoLinux, extra)
+	dir := t.TempDir()
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), []string{"--index-url " + x.URL()},
+		pinOf("demo", "1.0", demoAny, demoLinux), pinOf("extra-pkg", "2.0", extra))
+	o := options(t, lk)
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	before := len(x.Requests())
+	if before != 4 { // two pages, two files
+		t.Fatalf("cold fetch made %d requests: %v", before, x.Requests())
+	}
+	first := snapshot(t, o.Out)
+	o.HTTPClient = &http.Client{Transport: failTransport{t}}
+	o.Out = filepath.Join(dir, "second")
+	res, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FromCache != 2 || res.Downloaded != 0 {
+		t.Fatalf("warm: %+v", res)
+	}
+	if snapshot(t, o.Out) != first {
+		t.Fatalf("warm output differs:\n%s\n%s", first, snapshot(t, o.Out))
+	}
+	// And over an earlier fetch's output.
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Requests()) != before {
+		t.Fatalf("warm fetch made requests: %v", x.Requests()[before:])
+	}
+}
+
+// TestCacheDamageIsRepaired: a cached file whose bytes changed is never
+// used; it is fetched again.
+func TestCacheDamageIsRepaired(t *testing.T) {
+	x := newFakeIndex(t, demoAny)
+	dir := t.TempDir()
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), []string{"--index-url " + x.URL()}, pinOf("demo", "1.0", demoAny))
+	o := options(t, lk)
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(o.Cache, "sha256", demoAny.sha()[:2], demoAny.sha())
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, []byte("rot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Out = filepath.Join(dir, "again")
+	res, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Downloaded != 1 {
+		t.Fatalf("damaged cache entry was used: %+v", res)
+	}
+	if got, _, _ := hashFile(filepath.Join(o.Out, demoAny.file)); got != demoAny.sha() {
+		t.Fatalf("output has sha256 %s", got)
+	}
+}
+
+// TestSecondSourceAndOrder: sources are tried in order; a project
+// missing from the first comes from the second; the first that has a
+// fitting wheel wins.
+func TestSecondSourceAndOrder(t *testing.T) {
+	dir := t.TempDir()
+	first := newFakeIndex(t, extra)
+	second := filepath.Join(dir, "wheels")
+	writeDists(t, second, demoAny, extra)
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), nil, pinOf("demo", "1.0", demoAny), pinOf("extra-pkg", "2.0", extra))
+	o := options(t, lk)
+	o.Sources = []string{first.URL(), second}
+	var log logBuffer
+	o.Log = &log
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	idx := readIndex(t, o.Out)
+	if !strings.HasPrefix(idx.Wheels[0].Source, second) || !strings.HasPrefix(idx.Wheels[1].Source, first.srv.URL) {
+		t.Fatalf("sources: %+v", idx.Wheels)
+	}
+	if log.Len() != 0 {
+		t.Fatalf("log: %s", log.String())
+	}
+}
+
+// TestIndexHashesFilterCandidates: as pip does, when the index declares
+// hashes, a file whose hash the lock does not allow is not chosen even if
+// its tags rank higher; and when the lock allows none of them, that is a
+// hash mismatch naming the files.
+func TestIndexHashesFilterCandidates(t *testing.T) {
+	x := newFakeIndex(t, demoAny, demoLinux)
+	dir := t.TempDir()
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), []string{"--index-url " + x.URL()}, pinOf("demo", "1.0", demoAny))
+	o := options(t, lk)
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIndex(t, o.Out).Wheels[0].File; got != demoAny.file {
+		t.Fatalf("chose %s", got)
+	}
+	lk = writeLock(t, filepath.Join(dir, "r2.txt"), []string{"--index-url " + x.URL()}, pinOf("demo", "1.0", demoOld))
+	o = options(t, lk)
+	_, err := Fetch(context.Background(), o)
+	if !errors.Is(err, HashMismatch) || !strings.Contains(err.Error(), demoLinux.file+" with sha256 "+demoLinux.sha()) ||
+		!strings.Contains(err.Error(), "r2.txt:2") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRequiresPython: a wheel whose data-requires-python excludes the
+// target is not chosen.
+func TestRequiresPython(t *testing.T) {
+	l, err := parseHTML([]byte(`<a href="demo-1.0-py3-none-any.whl" data-requires-python="&gt;=3.12">x</a>`), mustURL("http://h/simple/demo/"))
+	if err != nil || len(l) != 1 || l[0].requiresPython != ">=3.12" {
+		t.Fatalf("%v %+v", err, l)
+	}
+	o := options(t)
+	f := &fetcher{opts: o}
+	j := &job{name: "demo", version: "1.0", allowed: []string{demoAny.sha()}}
+	_, kind, why := f.choose(j, l)
+	if kind != NoMatchingTags || !strings.Contains(why, "requires-python >=3.12") || !strings.Contains(why, "3.11.7") {
+		t.Fatalf("%s: %s", kind, why)
+	}
+}
