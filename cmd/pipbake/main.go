@@ -24,6 +24,7 @@ func (e *exitError) Unwrap() error { return e.err }
 const usage = `pipbake: bake pinned Python package sets into machine images
 
 Usage:
+  pipbake fetch   --lock FILE --out DIR [--source URL|DIR|s3://...] [target flags]
   pipbake install --lock FILE --wheelhouse DIR --root DIR [flags]
   pipbake install -f pipbake.hcl [--release ID]
   pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "fetch":
+		return cmdFetch(ctx, rest)
 	case "install":
 		return cmdInstall(ctx, rest)
 	case "verify":

@@ -11,13 +11,13 @@ import (
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://alice:pw123@host/simple/":                "https://alice:***@host/simple/",
-		"https://tok3n@host/simple/":                      "https://***@host/simple/",
-		"Get \"http://u:p%40ss@127.0.0.1:80/x\": refused": "Get \"http://u:***@127.0.0.1:80/x\": refused",
-		"s3://bucket/prefix/":                             "s3://bucket/prefix/",
+		"https://alice:pw123@host/simple/":                                  "https://alice:***@host/simple/",
+		"https://tok3n@host/simple/":                                        "https://***@host/simple/",
+		"Get \"http://u:p%40ss@127.0.0.1:80/x\": refused":                   "Get \"http://u:***@127.0.0.1:80/x\": refused",
+		"s3://bucket/prefix/":                                               "s3://bucket/prefix/",
 		"https://h/f.whl?X-Amz-Signature=abc&X-Amz-Credential=AKIA%2F&ok=1": "https://h/f.whl?X-Amz-Signature=***&X-Amz-Credential=***&ok=1",
-		"https://h/f.whl?token=abc#sha256=00":                                "https://h/f.whl?token=***#sha256=00",
-		"no url here": "no url here",
+		"https://h/f.whl?token=abc#sha256=00":                               "https://h/f.whl?token=***#sha256=00",
+		"no url here":                                                       "no url here",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ type Server struct {
 	Dir  string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when nginx has exited
+	once sync.Once
 }
 
 // Binary returns the nginx executable, or "" when there is none.
@@ -152,10 +154,10 @@ func Start(tb testing.TB, o Options) *Server {
 		s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, Dir: dir, cmd: cmd, done: make(chan struct{})}
 		go func() { cmd.Wait(); out.Close(); close(s.done) }()
 		if WaitListening(port, s.done, 5*time.Second) {
-			tb.Cleanup(s.stop)
+			tb.Cleanup(s.Stop)
 			return s
 		}
-		s.stop()
+		s.Stop()
 		lastErr = readFile(filepath.Join(dir, "stderr.log")) + readFile(filepath.Join(dir, "error.log"))
 	}
 	tb.Fatalf("nginx did not start: %s", lastErr)
@@ -186,14 +188,18 @@ func WaitListening(port int, exited <-chan struct{}, timeout time.Duration) bool
 	return false
 }
 
-func (s *Server) stop() {
-	s.cmd.Process.Signal(syscall.SIGQUIT) // graceful
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
+// Stop stops nginx (the test's cleanup does too); a stopped server
+// refuses connections.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		s.cmd.Process.Signal(syscall.SIGQUIT) // graceful
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
 }
 
 // Requests returns the request lines of the access log so far, e.g.

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/marker"
+	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+)
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+const fetchUsage = `Usage: pipbake fetch --lock FILE [--lock FILE ...] --out DIR [flags]
+
+Gathers the wheels the locks pin, for the target's Python and platform,
+verified against the locks' sha256, into DIR with a wheelhouse.json that
+"pipbake install --wheelhouse DIR" takes as it is. DIR changes only when
+every pin succeeded.
+
+The target is a local interpreter (--target-python) or described by
+--python-version and --platform (and --implementation, --abi).
+
+Sources are tried in order for each pin: http(s) simple indexes (PEP 503
+HTML or PEP 691 JSON), s3://bucket/prefix (AWS default credential chain;
+--s3-endpoint or AWS_ENDPOINT_URL for S3-compatible stores), and folders.
+Without --source, each lock's own --index-url, --extra-index-url and
+--find-links, or its pylock.toml wheel URLs, are used.
+
+Credentials: user:password in an index URL, netrc ($NETRC or ~/.netrc),
+` + fetch.EnvTokenPrefix + `<HOST> (e.g. ` + fetch.EnvTokenPrefix + `PYPI_EXAMPLE_COM) for one host, or
+` + fetch.EnvToken + ` for the hosts of --source URLs; a token is sent as basic
+auth with user __token__ (or ` + fetch.EnvUser + `). They are never printed.
+
+Flags:
+`
+
+func cmdFetch(ctx context.Context, args []string) error {
+	fs := newFlags("fetch")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), fetchUsage)
+		fs.PrintDefaults()
+	}
+	var locks, sources, platforms listFlag
+	fs.Var(&locks, "lock", "lock `file` (hashed requirements or pylock.toml); repeat for several")
+	out := fs.String("out", "", "wheelhouse `folder` to write (new, empty, or an earlier fetch's)")
+	fs.Var(&sources, "source", "index `URL`, s3://bucket/prefix or folder; repeat, tried in order (default: the locks' own)")
+	pyVersion := fs.String("python-version", "", "target Python `version`, e.g. 3.11")
+	fs.Var(&platforms, "platform", "target platform `tag`, e.g. manylinux_2_36_x86_64; repeat for several")
+	impl := fs.String("implementation", "cp", "target Python `implementation`: cp, pp, ...")
+	abi := fs.String("abi", "", "target ABI `tag`, e.g. cp311 (default: from the version)")
+	targetPython := fs.String("target-python", "", "take the target from this local `interpreter` instead")
+	cache := fs.String("cache", "", "cache `folder` (default ~/.cache/pipbake/fetch)")
+	jobs := fs.Int("jobs", fetch.DefaultJobs, "fetch `N` wheels at once")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint `URL` (default: AWS_ENDPOINT_URL, else AWS)")
+	asJSON := fs.Bool("json", false, "print the result (or the problems) as JSON")
+	quiet := fs.Bool("quiet", false, "print only errors")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	usage := func(format string, args ...any) error {
+		return &exitError{code: 2, err: fmt.Errorf("fetch: "+format, args...)}
+	}
+	switch {
+	case len(locks) == 0:
+		return usage("give at least one --lock")
+	case *out == "":
+		return usage("give --out")
+	case *jobs < 1:
+		return usage("--jobs must be at least 1")
+	case *targetPython != "" && (*pyVersion != "" || len(platforms) > 0 || *abi != ""):
+		return usage("give either --target-python or --python-version/--platform/--abi, not both")
+	case *targetPython == "" && (*pyVersion == "" || len(platforms) == 0):
+		return usage("describe the target with --python-version and --platform, or give --target-python")
+	}
+
+	var stderr io.Writer = os.Stderr
+	if *quiet {
+		stderr = nil
+	}
+	var parsed []*lock.Lock
+	var errs []error
+	for _, p := range locks {
+		lk, err := lock.ParseFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, w := range lk.Warnings {
+			if stderr != nil {
+				fmt.Fprintf(stderr, "pipbake fetch: warning: %s\n", w)
+			}
+		}
+		parsed = append(parsed, lk)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+
+	var supported []tags.Tag
+	var env marker.Env
+	if *targetPython != "" {
+		tg, err := target.Probe(ctx, *targetPython)
+		if err != nil {
+			return err
+		}
+		if supported, err = tg.Tags(); err != nil {
+			return err
+		}
+		env = tg.Markers
+	} else {
+		d := target.Description{PythonVersion: *pyVersion, Platforms: platforms, Implementation: *impl, ABI: *abi}
+		var err error
+		if supported, err = d.Tags(); err != nil {
+			return usage("%v", err)
+		}
+		if env, err = d.Markers(); err != nil {
+			return usage("%v", err)
+		}
+	}
+
+	opts := fetch.Options{
+		Locks: parsed, Out: *out, Sources: sources, Tags: supported, Env: env,
+		Cache: *cache, Jobs: *jobs, Log: stderr, S3Endpoint: *s3Endpoint,
+	}
+	if !*quiet && !*asJSON && isTerminal(os.Stderr) && os.Getenv("CI") == "" {
+		opts.Progress = os.Stderr
+	}
+	res, err := fetch.Fetch(ctx, opts)
+	if err != nil {
+		var fe *fetch.Error
+		if *asJSON && errors.As(err, &fe) {
+			printJSON(struct {
+				Error    string          `json:"error"`
+				Out      string          `json:"out"`
+				Problems []fetch.Problem `json:"problems"`
+			}{err.Error(), fe.Out, fe.Problems})
+			return &exitError{code: 1}
+		}
+		return err
+	}
+	if *asJSON {
+		return printJSON(res)
+	}
+	if !*quiet {
+		fmt.Printf("fetched %d wheels into %s (%d downloaded, %s; %d from the cache) in %.2fs\n",
+			len(res.Wheels), res.Out, res.Downloaded, mb(res.DownloadedBytes), res.FromCache, res.Seconds)
+	}
+	return nil
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+// isTerminal reports whether f is a character device such as a terminal.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
