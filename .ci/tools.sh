@@ -78,12 +78,12 @@ declare -A dir=(
 )
 
 tools=()
-for t in ${PIPBAKE_TOOLS:-packer goreleaser}; do
-  for t in ${t//,/ }; do
-    [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon)"
-    tools+=("$t")
-  done
+requested=${PIPBAKE_TOOLS:-packer goreleaser}
+for t in ${requested//,/ }; do
+  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon)"
+  case " ${tools[*]} " in *" $t "*) ;; *) tools+=("$t") ;; esac
 done
+[ ${#tools[@]} -gt 0 ] || die "PIPBAKE_TOOLS names no tool"
 
 command -v go >/dev/null || die "go is not on PATH (Go 1.26 is needed to build the tools)"
 command -v sha256sum >/dev/null || die "sha256sum is not on PATH (coreutils)"

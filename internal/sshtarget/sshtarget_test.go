@@ -1,8 +1,6 @@
 package sshtarget
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"net"
 	"strconv"
@@ -69,62 +67,6 @@ func TestRunError(t *testing.T) {
 	if out != "to-stderr\n" || re.Output != out {
 		t.Errorf("output = %q, RunError.Output = %q", out, re.Output)
 	}
-}
-
-// TestStopKillsSessions leaves a live session and a detached background
-// process behind and checks Stop ends both.
-func TestStopKillsSessions(t *testing.T) {
-	s := StartT(t, Options{})
-	out, err := s.Run("setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!")
-	if err != nil {
-		t.Fatal(err)
-	}
-	detached, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		t.Fatalf("pid %q: %v", out, err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	live := s.Command(ctx, "echo started; exec sleep 600")
-	stdout, err := live.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := live.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "started\n" {
-		t.Fatalf("live session: %q, %v", line, err)
-	}
-
-	if !alive(detached) {
-		t.Fatalf("detached sleep %d is not running before Stop", detached)
-	}
-	if err := s.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- live.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the live session's ssh client did not end after Stop")
-	}
-	if alive(detached) {
-		t.Errorf("detached sleep %d survived Stop", detached)
-	}
-	for pid := range procs() {
-		if marked(pid, s.Port) && alive(pid) {
-			t.Errorf("process %d of a session survived Stop", pid)
-		}
-	}
-}
-
-func alive(pid int) bool {
-	p, ok := procs()[pid]
-	return ok && !p.zombie
 }
 
 func TestCommunicatorHCL(t *testing.T) {
