@@ -167,7 +167,7 @@ func TestFetchSecretsNeverShown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			outDir := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
-			args := append([]string{"fetch", "--lock", "flask.txt", "--out", outDir, "--source", tc.source, "--cache", filepath.Join(outDir+"-cache")}, target...)
+			args := append([]string{"fetch", "--lock", "flask.txt", "--out", outDir, "--source", tc.source, "--cache", filepath.Join(outDir + "-cache")}, target...)
 			for _, extra := range [][]string{nil, {"--json"}} {
 				out, errOut, code := pipbakeEnv(t, dir, append(tc.env, "NETRC=/nonexistent"), append(args, extra...)...)
 				if code != tc.code {
