@@ -203,3 +203,61 @@ func TestRequiresPython(t *testing.T) {
 		t.Fatalf("%s: %s", kind, why)
 	}
 }
+
+// TestLockFindLinksAndNoIndex: a requirements lock's --find-links (a page
+// of links, or a folder relative to the lock) with --no-index are its
+// sources; without any, the default index is PyPI.
+func TestLockFindLinksAndNoIndex(t *testing.T) {
+	x := newFakeIndex(t, demoAny)
+	x.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/links.html" {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<html><body><a href="files/` + demoAny.file + `#sha256=` + demoAny.sha() + `">` + demoAny.file + `</a></body></html>`))
+			return true
+		}
+		return false
+	}
+	dir := t.TempDir()
+	writeDists(t, filepath.Join(dir, "local"), extra)
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), []string{"--no-index", "--find-links " + x.srv.URL + "/links.html", "-f ./local"},
+		pinOf("demo", "1.0", demoAny), pinOf("extra-pkg", "2.0", extra))
+	o := options(t, lk)
+	res, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Wheels[0].Source != x.srv.URL+"/files/"+demoAny.file || res.Wheels[1].Source != filepath.Join(dir, "local", extra.file) {
+		t.Fatalf("sources: %+v", res.Wheels)
+	}
+	if got := strings.Join(x.Requests(), " "); got != "/links.html /files/"+demoAny.file {
+		t.Fatalf("requests: %s", got)
+	}
+
+	f := &fetcher{opts: o, red: &redactor{}}
+	f.creds = newCredentials(f.red)
+	srcs, err := f.lockSources(writeLock(t, filepath.Join(dir, "plain.txt"), nil, pinOf("demo", "1.0", demoAny)))
+	if err != nil || len(srcs) != 1 || srcs[0].String() != DefaultIndex {
+		t.Fatalf("default sources: %v %v", srcs, err)
+	}
+	if _, err := f.lockSources(writeLock(t, filepath.Join(dir, "none.txt"), []string{"--no-index"}, pinOf("demo", "1.0", demoAny))); err == nil ||
+		!strings.Contains(err.Error(), "no place to fetch from") {
+		t.Fatalf("no sources: %v", err)
+	}
+}
+
+// TestProgressBar draws to the Progress writer and finishes the line.
+func TestProgressBar(t *testing.T) {
+	dir := t.TempDir()
+	writeDists(t, dir, demoAny, extra)
+	o := options(t, writeLock(t, filepath.Join(dir, "r.txt"), nil, pinOf("demo", "1.0", demoAny), pinOf("extra-pkg", "2.0", extra)))
+	o.Sources = []string{dir}
+	var prog logBuffer
+	o.Progress = &prog
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	got := prog.String()
+	if !strings.Contains(got, "\rfetch [########################]    2/2 wheels") || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("progress: %q", got)
+	}
+}
