@@ -10,6 +10,19 @@
 // paths of pylock.toml files. A content-addressed cache keyed by sha256
 // makes a repeated fetch read no network. The output folder changes only
 // when every pin succeeded.
+//
+// A provisioner fetches for several locks at once, for a target described
+// by flags:
+//
+//	d := target.Description{PythonVersion: "3.11", Platforms: []string{"manylinux_2_36_x86_64"}}
+//	tags, _ := d.Tags()
+//	env, _ := d.Markers()
+//	res, err := fetch.Fetch(ctx, fetch.Options{Locks: []*lock.Lock{api, worker}, Out: "wheelhouse", Tags: tags, Env: env})
+//
+// or for a probed interpreter (target.Probe, then Target.Tags and
+// Target.Markers). A failure is an *Error listing every pin that failed
+// and why; errors.Is(err, fetch.SdistOnly) and the other Kinds test for
+// one kind.
 package fetch
 
 import (
