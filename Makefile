@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: demo test test-short build bench
+.PHONY: demo test test-short build bench generate
 
 # The main job on its embedded default: build examples/hello, install it
 # into ./out/hello with its pinned lock, and run it.
@@ -25,3 +25,10 @@ build:
 
 bench:
 	bench/install/run
+
+# Regenerate HCL2 specs and docs partials (packer-sdc). packer-sdc finds the
+# project by a directory named packer-plugin-*, so run it through one.
+generate:
+	$(GO) mod tidy
+	tmp=$$(mktemp -d) && ln -s "$(CURDIR)" "$$tmp/packer-plugin-pipbake" && \
+	  cd "$$tmp/packer-plugin-pipbake" && $(GO) generate ./... ; status=$$?; rm -rf "$$tmp"; exit $$status

@@ -1,19 +1,32 @@
 // Command packer-plugin-pipbake is the Packer plugin: the pipbake
-// provisioner and the pipbake-oci builder. Packer runs it; run it yourself
-// only as `packer-plugin-pipbake describe`.
+// provisioner and the pipbake-oci builder.
+//
+// The same binary is the pipbake agent: the provisioner uploads it to the
+// machine being baked as "pipbake", and under that name (or as
+// `packer-plugin-pipbake agent ...`) it runs the pipbake command line.
 package main
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 	sdkversion "github.com/hashicorp/packer-plugin-sdk/version"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "pipbake" {
+		cli.Main(os.Args[1:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		cli.Main(os.Args[2:])
+		return
+	}
 	set := plugin.NewSet()
 	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
 	if err := set.Run(); err != nil {

@@ -4,83 +4,9 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 )
 
-// exitError carries an exit status for main.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-const usage = `pipbake: bake pinned Python package sets into machine images
-
-Usage:
-  pipbake fetch   --lock FILE --out DIR [--source URL|DIR|s3://...] [target flags]
-  pipbake install --lock FILE --wheelhouse DIR --root DIR [flags]
-  pipbake install -f pipbake.hcl [--release ID]
-  pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
-  pipbake releases --root DIR [--json]
-  pipbake rollback --root DIR [--to ID]
-  pipbake demo     [--out DIR] [--python PATH]
-  pipbake version
-
-Run "pipbake COMMAND -h" for a command's flags.
-`
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err == nil {
-		return
-	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-		if ee.err == nil {
-			os.Exit(code)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "pipbake: %v\n", err)
-	os.Exit(code)
-}
-
-func run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return &exitError{code: 2}
-	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "fetch":
-		return cmdFetch(ctx, rest)
-	case "install":
-		return cmdInstall(ctx, rest)
-	case "verify":
-		return cmdVerify(rest)
-	case "releases":
-		return cmdReleases(rest)
-	case "rollback":
-		return cmdRollback(rest)
-	case "demo":
-		return cmdDemo(ctx, rest)
-	case "version", "--version":
-		fmt.Println(versionString())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return nil
-	}
-	fmt.Fprint(os.Stderr, usage)
-	return &exitError{code: 2, err: fmt.Errorf("unknown command %q", cmd)}
-}
+func main() { cli.Main(os.Args[1:]) }

@@ -80,6 +80,9 @@ type Result struct {
 	Pruned   []string         `json:"pruned"`
 	Skipped  bool             `json:"already_current"`
 	Duration time.Duration    `json:"duration_ns"`
+	// Unit is the systemd unit written for the set's service, if any
+	// (set by the caller that enables it).
+	Unit string `json:"unit,omitempty"`
 	// CompileErrors lists sources that did not compile (as pip, the
 	// install goes on without their bytecode).
 	CompileErrors []string `json:"compile_errors,omitempty"`
@@ -91,8 +94,31 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// Run installs set.
-func Run(ctx context.Context, set Set, opts Options) (res *Result, err error) {
+// Run installs set and makes it current: Stage, then Commit.
+func Run(ctx context.Context, set Set, opts Options) (*Result, error) {
+	st, err := Stage(ctx, set, opts)
+	if err != nil {
+		return nil, err
+	}
+	return st.Commit()
+}
+
+// Staged is a set installed and verified as a new release that is not yet
+// current. It holds the root's lock until Commit or Abort, so several sets
+// can be staged and then all made current together.
+type Staged struct {
+	set    Set
+	opts   Options
+	root   *release.Root
+	id     string
+	unlock func()
+	result *Result
+	done   bool
+}
+
+// Stage installs set as a new release without touching current. On error
+// nothing is left behind.
+func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	start := time.Now()
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -170,10 +196,18 @@ func Run(ctx context.Context, set Set, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	dir, err := root.Prepare(id)
 	if errors.Is(err, release.ErrCurrent) {
-		return alreadyCurrent(root, set, id, lk, tg, start)
+		res, err := alreadyCurrent(root, set, id, lk, tg, start)
+		if err != nil {
+			return nil, err
+		}
+		return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -220,22 +254,57 @@ func Run(ctx context.Context, set Set, opts Options) (res *Result, err error) {
 		_ = os.Remove(filepath.Join(dir, receipt.FileName))
 		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
 	}
-	if err := root.Switch(id); err != nil {
-		return nil, err
+	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
+		Duration: time.Since(start), CompileErrors: compileErrs}
+	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
+}
+
+// Commit makes the staged release current, prunes old releases and copies
+// the receipt to Options.ReceiptsDir.
+func (st *Staged) Commit() (*Result, error) {
+	if st.done {
+		return nil, errors.New("install: release already committed or aborted")
 	}
-	opts.logf("pipbake: %s: %s is current (%d files)", set.Name, id, rc.Files)
-	pruned, err := root.Prune(set.Keep)
-	if err != nil {
-		opts.logf("pipbake: %s: warning: %v", set.Name, err)
+	st.done = true
+	defer st.unlock()
+	res, set := st.result, st.set
+	if !res.Skipped {
+		start := time.Now()
+		if err := st.root.Switch(st.id); err != nil {
+			_ = st.root.Abort(st.id)
+			return nil, err
+		}
+		st.opts.logf("pipbake: %s: %s is current (%d files)", set.Name, st.id, res.Receipt.Files)
+		pruned, err := st.root.Prune(set.Keep)
+		if err != nil {
+			st.opts.logf("pipbake: %s: warning: %v", set.Name, err)
+		}
+		res.Pruned = pruned
+		res.Duration += time.Since(start)
 	}
-	if opts.ReceiptsDir != "" {
-		if err := copyReceipt(opts.ReceiptsDir, set.Name, dir); err != nil {
+	if st.opts.ReceiptsDir != "" {
+		if err := copyReceipt(st.opts.ReceiptsDir, set.Name, res.Path); err != nil {
 			return nil, fmt.Errorf("set %q: %w", set.Name, err)
 		}
 	}
-	return &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc, Pruned: pruned,
-		Duration: time.Since(start), CompileErrors: compileErrs}, nil
+	return res, nil
 }
+
+// Abort removes the staged release; current is untouched.
+func (st *Staged) Abort() error {
+	if st.done {
+		return nil
+	}
+	st.done = true
+	defer st.unlock()
+	if st.result.Skipped {
+		return nil
+	}
+	return st.root.Abort(st.id)
+}
+
+// Result is the staged release's description (Pruned is filled by Commit).
+func (st *Staged) Result() *Result { return st.result }
 
 func describe(ps []receipt.Problem) string {
 	var parts []string

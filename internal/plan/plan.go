@@ -34,34 +34,56 @@ type Plan struct {
 	Sets       []Set  `hcl:"set,block" json:"set"`
 }
 
-// Set is one `set` block.
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Set,Service
+//go:generate go tool packer-sdc struct-markdown
+
+// Set is one `set` block: a pinned package set installed into its own
+// release root.
 type Set struct {
-	Name      string `hcl:"name" json:"name"`
-	Lock      string `hcl:"lock" json:"lock"`
-	Root      string `hcl:"root" json:"root"`
-	Python    string `hcl:"python,optional" json:"python,omitempty"`
-	Keep      *int   `hcl:"keep,optional" json:"keep,omitempty"`
-	Compile   *bool  `hcl:"compile,optional" json:"compile,omitempty"`
-	Installer string `hcl:"installer,optional" json:"installer,omitempty"`
-	// Service, when set, runs the set as a systemd service enabled for
-	// the next boot.
-	Service *Service `hcl:"service,block" json:"service,omitempty"`
+	// The set's name, used in receipts, image tags and the systemd unit
+	// name. Unique within a plan.
+	Name string `hcl:"name" json:"name" mapstructure:"name" required:"true"`
+	// The lock file: pip-compile / uv output with `--hash` for every
+	// requirement, or a PEP 751 pylock.toml.
+	Lock string `hcl:"lock" json:"lock" mapstructure:"lock" required:"true"`
+	// The release root on the target: releases go to `<root>/releases/<id>`
+	// and `<root>/current` points at the active one.
+	Root string `hcl:"root" json:"root" mapstructure:"root" required:"true"`
+	// The target interpreter the environment is built on. Defaults to
+	// `python3`.
+	Python string `hcl:"python,optional" json:"python,omitempty" mapstructure:"python"`
+	// How many releases to keep in the root. Defaults to 5; the current
+	// release is never removed.
+	Keep *int `hcl:"keep,optional" json:"keep,omitempty" mapstructure:"keep"`
+	// Whether to write bytecode (.pyc) at install time. Defaults to true.
+	Compile *bool `hcl:"compile,optional" json:"compile,omitempty" mapstructure:"compile"`
+	// `native` (default: pipbake installs the wheels itself) or `pip`
+	// (the target's own pip, `--no-index --no-deps --require-hashes`).
+	Installer string `hcl:"installer,optional" json:"installer,omitempty" mapstructure:"installer"`
+	// Run the set as a systemd service enabled for the next boot.
+	Service *Service `hcl:"service,block" json:"service,omitempty" mapstructure:"service"`
 }
 
 // Service is a set's `service` block.
 type Service struct {
-	// Command is the service's command line; a first word without a
-	// slash names a program in the set's <root>/current/bin.
-	Command         string            `hcl:"command" json:"command"`
-	User            string            `hcl:"user,optional" json:"user,omitempty"`
-	Group           string            `hcl:"group,optional" json:"group,omitempty"`
-	Environment     map[string]string `hcl:"environment,optional" json:"environment,omitempty"`
-	EnvironmentFile string            `hcl:"environment_file,optional" json:"environment_file,omitempty"`
-	// WorkingDirectory defaults to <root>/current.
-	WorkingDirectory string   `hcl:"working_directory,optional" json:"working_directory,omitempty"`
-	After            []string `hcl:"after,optional" json:"after,omitempty"`
-	// Restart is systemd's Restart= (default on-failure).
-	Restart string `hcl:"restart,optional" json:"restart,omitempty"`
+	// The service's command line. A first word without a slash names a
+	// program in the set's `<root>/current/bin`.
+	Command string `hcl:"command" json:"command" mapstructure:"command" required:"true"`
+	// The user the service runs as; created as a system user if missing.
+	User string `hcl:"user,optional" json:"user,omitempty" mapstructure:"user"`
+	// The group the service runs as; created if missing.
+	Group string `hcl:"group,optional" json:"group,omitempty" mapstructure:"group"`
+	// Environment variables for the service.
+	Environment map[string]string `hcl:"environment,optional" json:"environment,omitempty" mapstructure:"environment"`
+	// A file of environment variables (systemd `EnvironmentFile=`), read at
+	// service start: keep secrets there, not in the image.
+	EnvironmentFile string `hcl:"environment_file,optional" json:"environment_file,omitempty" mapstructure:"environment_file"`
+	// The working directory. Defaults to `<root>/current`.
+	WorkingDirectory string `hcl:"working_directory,optional" json:"working_directory,omitempty" mapstructure:"working_directory"`
+	// Units to start after (systemd `After=`), besides network-online.target.
+	After []string `hcl:"after,optional" json:"after,omitempty" mapstructure:"after"`
+	// systemd's `Restart=`. Defaults to `on-failure`.
+	Restart string `hcl:"restart,optional" json:"restart,omitempty" mapstructure:"restart"`
 }
 
 // CompileOrDefault is Compile, true when unset.
@@ -127,52 +149,80 @@ func Parse(path string, src []byte) (*Plan, error) {
 // check validates values, reporting every problem with the line of the
 // set block it is in.
 func (pl *Plan) check(path string, f *hcl.File) error {
-	var problems []string
 	lines := setLines(f)
 	at := func(i int) string {
-		if i < len(lines) {
+		if i >= 0 && i < len(lines) {
 			return fmt.Sprintf("%s:%d", path, lines[i])
 		}
 		return path
 	}
+	var problems []string
 	if len(pl.Sets) == 0 {
 		problems = append(problems, path+": no set blocks: nothing to install")
 	}
-	names := map[string]int{}
-	for i, s := range pl.Sets {
-		if s.Name == "" {
-			problems = append(problems, at(i)+": set name must not be empty")
-		} else if j, dup := names[s.Name]; dup {
-			problems = append(problems, fmt.Sprintf("%s: set %q is defined twice (first at %s)", at(i), s.Name, at(j)))
-		} else {
-			names[s.Name] = i
+	for _, p := range CheckSets(pl.Sets) {
+		msg := p.Msg
+		if p.Other >= 0 {
+			msg += " (first at " + at(p.Other) + ")"
 		}
-		if s.Root == "" || !filepath.IsAbs(s.Root) {
-			problems = append(problems, fmt.Sprintf("%s: set %q: root %q must be an absolute path", at(i), s.Name, s.Root))
-		}
-		if s.Installer != "" && s.Installer != "native" && s.Installer != "pip" {
-			problems = append(problems, fmt.Sprintf("%s: set %q: installer %q must be \"native\" or \"pip\"", at(i), s.Name, s.Installer))
-		}
-		if s.Service != nil {
-			for _, p := range s.Service.Check() {
-				problems = append(problems, fmt.Sprintf("%s: set %q: service: %s", at(i), s.Name, p))
-			}
-		}
-		if s.Keep != nil && *s.Keep < 1 {
-			problems = append(problems, fmt.Sprintf("%s: set %q: keep must be at least 1", at(i), s.Name))
-		}
-	}
-	roots := map[string]string{}
-	for _, s := range pl.Sets {
-		if other, dup := roots[filepath.Clean(s.Root)]; dup && s.Root != "" {
-			problems = append(problems, fmt.Sprintf("%s: sets %q and %q share the root %s; each set needs its own", path, other, s.Name, s.Root))
-		}
-		roots[filepath.Clean(s.Root)] = s.Name
+		problems = append(problems, at(p.Set)+": "+msg)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "\n"))
 	}
 	return nil
+}
+
+// Problem is one invalid value in a list of sets.
+type Problem struct {
+	// Set is the index of the set it is in (-1: several sets).
+	Set int
+	// Other is the index of a set it conflicts with (-1: none).
+	Other int
+	Msg   string
+}
+
+// CheckSets validates sets, wherever they came from (a pipbake.hcl file or
+// the Packer provisioner's configuration), and returns every problem.
+func CheckSets(sets []Set) []Problem {
+	var out []Problem
+	add := func(i, other int, format string, args ...any) {
+		out = append(out, Problem{Set: i, Other: other, Msg: fmt.Sprintf(format, args...)})
+	}
+	names := map[string]int{}
+	roots := map[string]int{}
+	for i, s := range sets {
+		switch j, dup := names[s.Name]; {
+		case s.Name == "":
+			add(i, -1, "set name must not be empty")
+		case dup:
+			add(i, j, "set %q is defined twice", s.Name)
+		default:
+			names[s.Name] = i
+		}
+		if s.Lock == "" {
+			add(i, -1, "set %q: lock must be given", s.Name)
+		}
+		if s.Root == "" || !filepath.IsAbs(s.Root) {
+			add(i, -1, "set %q: root %q must be an absolute path", s.Name, s.Root)
+		} else if j, dup := roots[filepath.Clean(s.Root)]; dup {
+			add(i, j, "set %q: root %s is used by another set; each set needs its own", s.Name, s.Root)
+		} else {
+			roots[filepath.Clean(s.Root)] = i
+		}
+		if s.Installer != "" && s.Installer != "native" && s.Installer != "pip" {
+			add(i, -1, "set %q: installer %q must be \"native\" or \"pip\"", s.Name, s.Installer)
+		}
+		if s.Service != nil {
+			for _, p := range s.Service.Check() {
+				add(i, -1, "set %q: service: %s", s.Name, p)
+			}
+		}
+		if s.Keep != nil && *s.Keep < 1 {
+			add(i, -1, "set %q: keep must be at least 1", s.Name)
+		}
+	}
+	return out
 }
 
 // setLines returns the start line of each set block, in order.

@@ -47,8 +47,8 @@ type expect struct {
 	sha256 []byte // nil: no hash recorded
 	// alts are other accepted hashes: when two distributions ship the same
 	// path, the one installed later wins and both records stand.
-	alts [][]byte
-	size   int64  // -1: unknown
+	alts   [][]byte
+	size   int64 // -1: unknown
 	link   string
 	isLink bool
 	owner  string

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -49,6 +50,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
 	installer := fs.String("installer", install.Native, "`native` or pip")
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
+	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
@@ -61,6 +63,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs}
 	var sets []install.Set
+	services := map[string]*plan.Service{}
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" {
 			return &exitError{code: 2, err: errors.New("install: -f takes the sets from the plan; do not also give --lock or --root")}
@@ -76,6 +79,9 @@ func cmdInstall(ctx context.Context, args []string) error {
 			opts.Wheelhouse = pl.Wheelhouse
 		}
 		for _, s := range pl.Sets {
+			if s.Service != nil {
+				services[s.Name] = s.Service
+			}
 			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
 				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer})
 		}
@@ -95,19 +101,46 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if opts.Wheelhouse == "" {
 		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse or set wheelhouse in the plan")}
 	}
-	var results []*install.Result
+	// Stage every set, then make them all current together: a failure in
+	// any set leaves every root as it was.
+	var staged []*install.Staged
 	for _, s := range sets {
-		res, err := install.Run(ctx, s, opts)
+		st, err := install.Stage(ctx, s, opts)
 		if err != nil {
+			for _, done := range staged {
+				_ = done.Abort()
+			}
+			return err
+		}
+		staged = append(staged, st)
+	}
+	var results []*install.Result
+	for i, st := range staged {
+		s := sets[i]
+		res, err := st.Commit()
+		if err != nil {
+			for _, rest := range staged[i+1:] {
+				_ = rest.Abort()
+			}
 			return err
 		}
 		results = append(results, res)
+		if svc := services[s.Name]; svc != nil {
+			unit, err := service.Enable(service.Options{SysRoot: *sysroot}, s.Name, res.Root, svc)
+			if err != nil {
+				return err
+			}
+			res.Unit = unit
+		}
 		if !*asJSON && !*quiet {
 			if res.Skipped {
 				fmt.Printf("%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)
 			} else {
 				fmt.Printf("%s: installed release %s in %s (%d distributions, %d files, %.2fs)\n",
 					res.Set, res.Release, res.Root, len(res.Receipt.Distributions), res.Receipt.Files, res.Duration.Seconds())
+			}
+			if res.Unit != "" {
+				fmt.Printf("%s: service enabled for the next boot: %s\n", res.Set, res.Unit)
 			}
 		}
 	}
