@@ -88,12 +88,23 @@ func Probe(ctx context.Context, python string) (*Target, error) {
 		}
 		return nil, fmt.Errorf("probe python interpreter %q: %w: %s", exe, err, msg)
 	}
+	return Decode(stdout.Bytes(), exe)
+}
+
+// ProbeScript is the Python program Probe runs (stdlib only; prints one
+// JSON object). Run it elsewhere, e.g. on a remote machine with
+// `python3 -I -S probe.py`, and pass its output to Decode.
+func ProbeScript() []byte { return []byte(probeScript) }
+
+// Decode builds a Target from ProbeScript's output; exe is the interpreter
+// path it ran as.
+func Decode(out []byte, exe string) (*Target, error) {
 	var t Target
-	if err := json.Unmarshal(stdout.Bytes(), &t); err != nil {
+	if err := json.Unmarshal(out, &t); err != nil {
 		return nil, fmt.Errorf("probe python interpreter %q: decode its answer: %w", exe, err)
 	}
-	if t.Version[0] != 3 || t.Version[1] < 6 {
-		return nil, fmt.Errorf("python interpreter %q is Python %d.%d: pipbake needs Python 3.6 or newer", exe, t.Version[0], t.Version[1])
+	if t.Version[0] != 3 || t.Version[1] < 7 {
+		return nil, fmt.Errorf("python interpreter %q is Python %d.%d: pipbake needs Python 3.7 or newer", exe, t.Version[0], t.Version[1])
 	}
 	t.Executable = exe
 	for _, k := range []string{"purelib", "platlib", "scripts"} {

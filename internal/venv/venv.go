@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/umask"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -214,24 +215,5 @@ func quoteFor(script, s string) string {
 	case strings.HasSuffix(script, ".bat"):
 		return s
 	}
-	return ShellQuote(s)
-}
-
-// ShellQuote quotes s for a POSIX shell the way Python's shlex.quote does.
-func ShellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, r := range s {
-		if !(r == '_' || r == '@' || r == '%' || r == '+' || r == '=' || r == ':' || r == ',' || r == '.' || r == '/' || r == '-' ||
-			r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+	return shell.Quote(s)
 }

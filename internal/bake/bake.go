@@ -1,0 +1,388 @@
+// Package bake is the Packer host's side of baking package sets into a
+// machine: probe the machine's interpreters, choose (or fetch) exactly the
+// wheels each set needs, upload the agent, plan, locks and wheels as one tar
+// stream, run the agent there, and bring the receipts back.
+//
+// It talks to the machine through Remote, which the Packer provisioner
+// implements over any builder's communicator.
+package bake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/agent"
+	"github.com/pipbake/packer-plugin-pipbake/internal/bundle"
+	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
+)
+
+// Remote is the machine being baked.
+type Remote interface {
+	// Run runs a shell command line and returns its exit status.
+	Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error)
+	// Upload writes size bytes from r to the remote path.
+	Upload(ctx context.Context, path string, r io.Reader, size int64) error
+	// Download copies a remote file to w.
+	Download(ctx context.Context, path string, w io.Writer) error
+}
+
+// ReceiptsDir is where the agent keeps a copy of every set's receipt, so an
+// image can be inspected without knowing the roots.
+const ReceiptsDir = "/var/lib/pipbake/receipts"
+
+// Options describe one bake.
+type Options struct {
+	// Sets to install, with lock paths on this host.
+	Sets []plan.Set
+	// Wheelhouse is a local folder of wheels; or Sources are fetched from
+	// (what `pipbake fetch --source` takes), into Cache.
+	Wheelhouse string
+	Sources    []string
+	Cache      string
+	S3Endpoint string
+	// Release is the release id every set is installed under.
+	Release string
+	// Staging is the folder on the machine the bundle is unpacked into.
+	Staging string
+	// AgentPath overrides the agent binary (agent.For).
+	AgentPath string
+	// Command renders the command that runs the agent, given the agent's
+	// path and its arguments (already quoted); nil runs it directly.
+	Command func(agentPath, args string) (string, error)
+	// ReceiptOutput, when set, is a local folder that gets each set's
+	// receipt (<set>.json) and SBOM (<set>.cdx.json).
+	ReceiptOutput string
+	// SkipClean leaves the staging folder on the machine.
+	SkipClean bool
+	// Log gets progress messages; Output gets the agent's output lines.
+	Log, Output io.Writer
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// Result describes a finished bake.
+type Result struct {
+	Platform agent.Platform
+	// Receipts are the receipts brought back, by set name.
+	Receipts map[string]*receipt.Receipt
+	// Uploaded is the size of the bundle.
+	Uploaded int64
+	Wheels   int
+}
+
+// Run bakes opts.Sets into the machine behind r.
+func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
+	if opts.Staging == "" {
+		opts.Staging = "/tmp/pipbake"
+	}
+	if len(opts.Sets) == 0 {
+		return nil, fmt.Errorf("bake: no sets")
+	}
+	res = &Result{Receipts: map[string]*receipt.Receipt{}}
+	var out bytes.Buffer
+	if _, err := runChecked(ctx, r, "uname -s -m", &out); err != nil {
+		return nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
+	}
+	res.Platform, err = agent.ParseUname(out.String())
+	if err != nil {
+		return nil, err
+	}
+	bin, err := agent.For(res.Platform, opts.AgentPath)
+	if err != nil {
+		return nil, err
+	}
+	opts.logf("pipbake: machine is %s; agent: %s", res.Platform, bin.From)
+
+	staging := shell.Quote(opts.Staging)
+	if _, err := runChecked(ctx, r, "mkdir -p "+staging, nil); err != nil {
+		return nil, fmt.Errorf("create staging folder %s: %w", opts.Staging, err)
+	}
+	if !opts.SkipClean {
+		defer func() {
+			if _, cerr := runChecked(context.WithoutCancel(ctx), r, "rm -rf "+staging, nil); cerr != nil && err == nil {
+				err = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
+			}
+		}()
+	}
+
+	targets, err := probe(ctx, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "pipbake-bake-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	b, remotePlan, nwheels, err := assemble(ctx, opts, bin, targets, tmp)
+	if err != nil {
+		return nil, err
+	}
+	res.Wheels = nwheels
+	rd, size, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	opts.logf("pipbake: uploading agent, plan, %d locks and %d wheels as one %.1f MB stream", len(opts.Sets), nwheels, float64(size)/(1<<20))
+	uerr := r.Upload(ctx, opts.Staging+"/bundle.tar", rd, size)
+	rd.Close()
+	if uerr != nil {
+		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
+	}
+	res.Uploaded = size
+	if _, err := runChecked(ctx, r, "cd "+staging+" && tar -xf bundle.tar && rm -f bundle.tar", nil); err != nil {
+		return nil, fmt.Errorf("unpack the bundle in %s: %w", opts.Staging, err)
+	}
+
+	agentPath := opts.Staging + "/pipbake"
+	args := shell.Join("install", "-f", opts.Staging+"/plan.json", "--receipts-dir", ReceiptsDir)
+	command := "chmod +x " + shell.Quote(agentPath) + " && " + shell.Quote(agentPath) + " " + args
+	if opts.Command != nil {
+		if command, err = opts.Command(agentPath, args); err != nil {
+			return nil, err
+		}
+	}
+	tail := &tailWriter{max: 40}
+	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
+	if opts.Output != nil {
+		stdout, stderr = opts.Output, io.MultiWriter(opts.Output, tail)
+	}
+	code, err := r.Run(ctx, command, stdout, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("run pipbake on the machine: %w", err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
+	}
+	for _, s := range remotePlan.Sets {
+		rc, err := bringReceipt(ctx, r, s, opts.ReceiptOutput)
+		if err != nil {
+			return nil, err
+		}
+		res.Receipts[s.Name] = rc
+	}
+	return res, nil
+}
+
+// probe runs the probe script with each distinct interpreter of the sets.
+func probe(ctx context.Context, r Remote, opts Options) (map[string]*target.Target, error) {
+	script := target.ProbeScript()
+	path := opts.Staging + "/probe.py"
+	if err := r.Upload(ctx, path, bytes.NewReader(script), int64(len(script))); err != nil {
+		return nil, fmt.Errorf("upload the interpreter probe: %w", err)
+	}
+	out := map[string]*target.Target{}
+	for _, s := range opts.Sets {
+		py := pythonOf(s)
+		if out[py] != nil {
+			continue
+		}
+		var stdout bytes.Buffer
+		cmd := "env -u PYTHONPATH -u PYTHONHOME " + shell.Quote(py) + " -I -S " + shell.Quote(path)
+		if _, err := runChecked(ctx, r, cmd, &stdout); err != nil {
+			return nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
+		}
+		t, err := target.Decode(stdout.Bytes(), py)
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", s.Name, err)
+		}
+		opts.logf("pipbake: %s: Python %s at %s (%s)", s.Name, t.VersionFull, py, t.Platform)
+		out[py] = t
+	}
+	return out, nil
+}
+
+func pythonOf(s plan.Set) string {
+	if s.Python == "" {
+		return "python3"
+	}
+	return s.Python
+}
+
+// assemble chooses each set's wheels for its interpreter and builds the
+// bundle and the plan as the machine will read it.
+// Fetched wheels go under tmp, which must outlive the upload.
+func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[string]*target.Target, tmp string) (*bundle.Bundle, *plan.Plan, int, error) {
+	b := &bundle.Bundle{ModTime: time.Unix(0, 0)}
+	if bin.Path != "" {
+		if err := b.AddFile("pipbake", bin.Path, 0o755); err != nil {
+			return nil, nil, 0, err
+		}
+	} else {
+		b.AddBytes("pipbake", bin.Data, 0o755)
+	}
+	remote := &plan.Plan{Release: opts.Release, Wheelhouse: "wheels"}
+	wheels := map[string]string{} // bundle name -> local path
+	var problems []string
+	for i, s := range opts.Sets {
+		lk, err := lock.ParseFile(s.Lock)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("set %q: %v", s.Name, err))
+			continue
+		}
+		t := targets[pythonOf(s)]
+		pins, err := lk.ForEnv(t.Markers)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("set %q: %v", s.Name, err))
+			continue
+		}
+		supported, err := t.Tags()
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		dir := opts.Wheelhouse
+		if len(opts.Sources) > 0 {
+			if dir, err = fetchFor(ctx, opts, s, lk, t, filepath.Join(tmp, fmt.Sprint(i))); err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+		}
+		house, err := wheelhouse.Open(dir)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		choices, err := house.Choose(pins, supported)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("set %q (Python %s on the machine): %v", s.Name, t.VersionFull, err))
+			continue
+		}
+		for _, c := range choices {
+			wheels["wheels/"+c.Name.File] = c.Path
+		}
+		lockName := fmt.Sprintf("locks/%d-%s/%s", i, s.Name, filepath.Base(s.Lock))
+		if err := b.AddFile(lockName, s.Lock, 0o644); err != nil {
+			return nil, nil, 0, err
+		}
+		rs := s
+		rs.Lock = lockName
+		rs.Python = pythonOf(s)
+		remote.Sets = append(remote.Sets, rs)
+	}
+	if len(problems) > 0 {
+		return nil, nil, 0, fmt.Errorf("nothing was uploaded:\n%s", strings.Join(problems, "\n"))
+	}
+	names := make([]string, 0, len(wheels))
+	for n := range wheels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := b.AddFile(n, wheels[n], 0o644); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	pj, err := remote.JSON()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	b.AddBytes("plan.json", pj, 0o644)
+	return b, remote, len(names), nil
+}
+
+// fetchFor fetches a set's wheels for its interpreter into the wheelhouse
+// out on this host.
+func fetchFor(ctx context.Context, opts Options, s plan.Set, lk *lock.Lock, t *target.Target, out string) (string, error) {
+	supported, err := t.Tags()
+	if err != nil {
+		return "", err
+	}
+	_, err = fetch.Fetch(ctx, fetch.Options{Locks: []*lock.Lock{lk}, Out: out, Sources: opts.Sources, Tags: supported, Env: t.Markers,
+		Cache: opts.Cache, S3Endpoint: opts.S3Endpoint, Log: opts.Log})
+	if err != nil {
+		return "", fmt.Errorf("set %q: fetch wheels for Python %s: %w", s.Name, t.VersionFull, err)
+	}
+	return out, nil
+}
+
+// bringReceipt downloads a set's receipt and SBOM from its current release.
+func bringReceipt(ctx context.Context, r Remote, s plan.Set, outDir string) (*receipt.Receipt, error) {
+	var buf bytes.Buffer
+	path := s.Root + "/current/" + receipt.FileName
+	if err := r.Download(ctx, path, &buf); err != nil {
+		return nil, fmt.Errorf("set %q: download receipt %s: %w", s.Name, path, err)
+	}
+	var rc receipt.Receipt
+	if err := json.Unmarshal(buf.Bytes(), &rc); err != nil {
+		return nil, fmt.Errorf("set %q: receipt %s: %w", s.Name, path, err)
+	}
+	if outDir == "" {
+		return &rc, nil
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("receipt_output: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir, s.Name+".json"), buf.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("receipt_output: %w", err)
+	}
+	var sbom bytes.Buffer
+	sbomPath := s.Root + "/current/" + receipt.SBOMName
+	if err := r.Download(ctx, sbomPath, &sbom); err != nil {
+		return nil, fmt.Errorf("set %q: download SBOM %s: %w", s.Name, sbomPath, err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir, s.Name+".cdx.json"), sbom.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("receipt_output: %w", err)
+	}
+	return &rc, nil
+}
+
+// runChecked runs a command, failing with its stderr when it exits non-zero.
+func runChecked(ctx context.Context, r Remote, command string, stdout io.Writer) (int, error) {
+	var stderr bytes.Buffer
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	code, err := r.Run(ctx, command, stdout, &stderr)
+	if err != nil {
+		return code, err
+	}
+	if code != 0 {
+		return code, fmt.Errorf("`%s` exited with status %d: %s", command, code, strings.TrimSpace(stderr.String()))
+	}
+	return 0, nil
+}
+
+// tailWriter keeps the last lines written to it.
+type tailWriter struct {
+	max   int
+	lines []string
+	part  string
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	s := t.part + string(p)
+	parts := strings.Split(s, "\n")
+	t.part = parts[len(parts)-1]
+	for _, l := range parts[:len(parts)-1] {
+		t.lines = append(t.lines, l)
+		if len(t.lines) > t.max {
+			t.lines = t.lines[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	lines := t.lines
+	if t.part != "" {
+		lines = append(lines, t.part)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,154 @@
+package bake
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
+	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+)
+
+// local is this machine as a Remote: commands through sh, files on disk.
+// The SSH path through Packer is covered by the provisioner's tests.
+type local struct{ uploads []string }
+
+func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Env = target.CleanEnv(os.Environ())
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+func (l *local) Upload(ctx context.Context, path string, r io.Reader, size int64) error {
+	l.uploads = append(l.uploads, path)
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, r)
+	if err == nil && n != size {
+		err = io.ErrShortWrite
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (l *local) Download(ctx context.Context, path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+func TestBakeLocal(t *testing.T) {
+	py := corpustest.Python(t)
+	set := corpustest.Set(t)
+	flask, err := set.Closure(context.Background(), "flask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wheelhouse")
+	os.MkdirAll(wh, 0o755)
+	for _, w := range set.Wheels { // the whole corpus: only what the lock needs is uploaded
+		os.Symlink(w.Path, filepath.Join(wh, w.File))
+	}
+	lockPath := filepath.Join(dir, "api.txt")
+	if err := corpus.WriteRequirements(lockPath, flask); err != nil {
+		t.Fatal(err)
+	}
+	sysroot := filepath.Join(dir, "sysroot")
+	root := filepath.Join(dir, "srv", "api")
+	r := &local{}
+	var log, output bytes.Buffer
+	opts := Options{
+		Sets:          []plan.Set{{Name: "api", Lock: lockPath, Root: root, Python: py, Service: &plan.Service{Command: "flask run"}}},
+		Wheelhouse:    wh,
+		Release:       "r1",
+		Staging:       filepath.Join(dir, "staging"),
+		ReceiptOutput: filepath.Join(dir, "receipts"),
+		Log:           &log, Output: &output,
+	}
+	// a freshly built pipbake as the agent (this test binary is not one);
+	// receipts and units go to scratch folders instead of the host's
+	agentBin := filepath.Join(dir, "pipbake-agent")
+	if out, err := exec.Command("go", "build", "-o", agentBin, "../../cmd/pipbake").CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v\n%s", err, out)
+	}
+	opts.AgentPath = agentBin
+	opts.Command = func(agent, args string) (string, error) {
+		return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + strings.Replace(args, "/var/lib/pipbake/receipts", filepath.Join(dir, "var-lib"), 1) + " --system-root " + shell.Quote(sysroot), nil
+	}
+	res, err := Run(context.Background(), r, opts)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s\noutput:\n%s", err, log.String(), output.String())
+	}
+	if res.Wheels != len(flask) {
+		t.Errorf("uploaded %d wheels, the lock needs %d", res.Wheels, len(flask))
+	}
+	if rc := res.Receipts["api"]; rc == nil || rc.Release != "r1" || len(rc.Distributions) != len(flask) {
+		t.Fatalf("receipt: %+v", res.Receipts)
+	}
+	for _, f := range []string{"receipts/api.json", "receipts/api.cdx.json", "var-lib/api.json", "sysroot/etc/systemd/system/api.service"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
+		t.Errorf("staging folder not cleaned: %v", err)
+	}
+	if !strings.Contains(output.String(), "api: installed release r1") {
+		t.Errorf("agent output not streamed: %s", output.String())
+	}
+	// one upload of the probe and one of the bundle, nothing per file
+	if len(r.uploads) != 2 || !strings.HasSuffix(r.uploads[1], "bundle.tar") {
+		t.Errorf("uploads: %v", r.uploads)
+	}
+	out, err := exec.Command(filepath.Join(root, "current/bin/flask"), "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Flask 3.1.3") {
+		t.Fatalf("flask from current: %v %s", err, out)
+	}
+
+	// a retry of the same release is a no-op
+	if _, err := Run(context.Background(), r, opts); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+
+	// a tampered wheel fails with the package named; current stays r1
+	bad := filepath.Join(dir, "bad")
+	os.MkdirAll(bad, 0o755)
+	for _, w := range flask {
+		data, _ := os.ReadFile(w.Path)
+		if strings.HasPrefix(w.File, "werkzeug") {
+			data = append(data[:len(data)-30], bytes.Repeat([]byte{0}, 30)...)
+		}
+		os.WriteFile(filepath.Join(bad, w.File), data, 0o644)
+	}
+	opts.Wheelhouse, opts.Release = bad, "r2"
+	output.Reset()
+	_, err = Run(context.Background(), r, opts)
+	if err == nil || !strings.Contains(err.Error(), "werkzeug==3.1.8: hash mismatch") || !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("want a hash mismatch naming Werkzeug, got %v", err)
+	}
+	if cur, _ := os.Readlink(filepath.Join(root, "current")); cur != "releases/r1" {
+		t.Fatalf("current moved to %s", cur)
+	}
+}
