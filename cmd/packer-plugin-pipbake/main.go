@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
+	"github.com/pipbake/packer-plugin-pipbake/provisioner/pipbake"
 )
 
 func main() {
@@ -28,6 +29,7 @@ func main() {
 		return
 	}
 	set := plugin.NewSet()
+	set.RegisterProvisioner(plugin.DEFAULT_NAME, new(pipbake.Provisioner))
 	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
 	if err := set.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

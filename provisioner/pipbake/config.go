@@ -1,0 +1,62 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config
+//go:generate go tool packer-sdc struct-markdown
+
+package pipbake
+
+import (
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+)
+
+// Config is the `provisioner "pipbake"` block.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+
+	// The package sets to install, one `set` block each: `name`, `lock`
+	// (a lock file on the Packer host), `root`, and optionally `python`,
+	// `keep`, `compile`, `installer` and a `service` block. The same
+	// fields as the sets of the CLI's pipbake.hcl.
+	Sets []plan.Set `mapstructure:"set" required:"true"`
+	// A folder of wheels on the Packer host holding every wheel the locks
+	// pin (for example the output of `pipbake fetch`). Only the wheels the
+	// machine's interpreter needs are uploaded. Give this or `sources`.
+	Wheelhouse string `mapstructure:"wheelhouse"`
+	// Where to fetch the pinned wheels from on the Packer host, tried in
+	// order: simple-index URLs (PEP 503/691), `s3://bucket/prefix`, or
+	// folders. The wheels are chosen for the interpreter probed on the
+	// machine, verified against the lock and cached. Give this or
+	// `wheelhouse`.
+	Sources []string `mapstructure:"sources"`
+	// The fetch cache folder on the Packer host. Defaults to pipbake's
+	// user cache folder.
+	Cache string `mapstructure:"cache"`
+	// The endpoint of an S3-compatible store for `s3://` sources.
+	// Defaults to AWS_ENDPOINT_URL or AWS.
+	S3Endpoint string `mapstructure:"s3_endpoint"`
+	// The release id every set is installed under. Defaults to the UTC
+	// time the build started (e.g. `20261126T051502Z`), so a retried
+	// provisioner re-uses it.
+	Release string `mapstructure:"release"`
+	// The folder on the machine the agent, plan, locks and wheels are
+	// unpacked into. Defaults to `/tmp/pipbake-<release>`.
+	StagingDirectory string `mapstructure:"staging_directory"`
+	// Leave the staging folder on the machine.
+	SkipClean bool `mapstructure:"skip_clean"`
+	// The command that runs the agent. `{{.Agent}}` is the agent's path
+	// and `{{.Args}}` its arguments. Defaults to
+	// `chmod +x {{.Agent}} && {{.Agent}} {{.Args}}`; use
+	// `chmod +x {{.Agent}} && sudo -E {{.Agent}} {{.Args}}` when the
+	// communicator's user is not root.
+	ExecuteCommand string `mapstructure:"execute_command"`
+	// A folder on the Packer host that gets each set's receipt
+	// (`<set>.json`) and CycloneDX SBOM (`<set>.cdx.json`).
+	ReceiptOutput string `mapstructure:"receipt_output"`
+	// A pipbake binary to upload as the agent, for machines whose OS or
+	// architecture differs from the Packer host's when the plugin does not
+	// embed an agent for them.
+	AgentPath string `mapstructure:"agent_path"`
+
+	ctx interpolate.Context
+}
