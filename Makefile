@@ -1,6 +1,9 @@
 # pipbake's developer entry points. See README.md.
 
 GO ?= go
+# The tools the end-to-end tests use, built from the Go module proxy and
+# cached under ~/.cache/pipbake-dev/tools by .ci/tools.sh.
+export PIPBAKE_TOOLS ?= packer goreleaser amazon
 
 .PHONY: demo test test-short build bench generate
 
@@ -13,6 +16,7 @@ demo:
 # ~/.cache/pipbake-dev), then every test.
 test:
 	bash .ci/deps.sh
+	bash .ci/tools.sh >/dev/null
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 

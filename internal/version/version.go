@@ -1,6 +1,6 @@
 // Package version holds pipbake's version. Release builds set it with
 //
-//	-ldflags "-X github.com/pipbake/packer-plugin-pipbake/internal/version.String()=1.2.3
+//	-ldflags "-X github.com/pipbake/packer-plugin-pipbake/internal/version.Version=1.2.3
 //	          -X github.com/pipbake/packer-plugin-pipbake/internal/version.Prerelease="
 package version
 
