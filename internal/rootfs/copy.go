@@ -1,0 +1,124 @@
+package rootfs
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// CopyTree copies the tree src into the existing directory dst keeping
+// types, contents, modes, owners, times, the security.capability
+// attribute and hard links within the tree. Symbolic links are copied,
+// never followed.
+func CopyTree(dst, src string) error {
+	links := map[Inode]string{}
+	type dirTime struct {
+		path string
+		fi   os.FileInfo
+	}
+	var dirs []dirTime
+	asRoot := os.Geteuid() == 0
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, rel)
+		if rel == "." {
+			dirs = append(dirs, dirTime{out, fi})
+			return applyMeta(out, p, fi, asRoot)
+		}
+		mode := fi.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.Mkdir(out, 0o700); err != nil && !os.IsExist(err) {
+				return err
+			}
+			dirs = append(dirs, dirTime{out, fi})
+			return applyMeta(out, p, fi, asRoot)
+		case mode&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(target, out); err != nil {
+				return err
+			}
+			return applyMeta(out, p, fi, asRoot)
+		case mode.IsRegular():
+			ino, nlink := InodeOf(fi)
+			if nlink > 1 {
+				if first, ok := links[ino]; ok {
+					return os.Link(first, out)
+				}
+				links[ino] = out
+			}
+			if err := copyFile(out, p); err != nil {
+				return err
+			}
+			return applyMeta(out, p, fi, asRoot)
+		default: // devices, fifos, sockets, whiteouts
+			if err := copySpecial(out, fi); err != nil {
+				return fmt.Errorf("copy %s: %w", p, err)
+			}
+			return applyMeta(out, p, fi, asRoot)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].path > dirs[j].path })
+	for _, d := range dirs {
+		_ = setTime(d.path, d.fi.ModTime(), true)
+	}
+	return nil
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// applyMeta gives out src's owner, mode, capability and (except for
+// directories, done last) times.
+func applyMeta(out, src string, fi os.FileInfo, asRoot bool) error {
+	if asRoot {
+		uid, gid := Owner(fi)
+		if err := os.Lchown(out, uid, gid); err != nil {
+			return err
+		}
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return setTime(out, fi.ModTime(), false)
+	}
+	if err := os.Chmod(out, fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return err
+	}
+	copyXattrs(out, src)
+	if fi.IsDir() {
+		return nil
+	}
+	return setTime(out, fi.ModTime(), true)
+}
