@@ -1,0 +1,64 @@
+// Package amazon is the release catalog of AMIs in one region: a family's
+// images in release order and what uses each (launch template versions,
+// autoscaling groups, instances, launch configurations); promotion and
+// rollback of autoscaling groups through their launch templates, with
+// instance refreshes; pruning. Everything goes through aws-sdk-go-v2.
+//
+// Every change is planned first (PlanPromote, PlanRollback, PlanPrune): the
+// plan is what --dry-run prints and what Execute carries out, step by step,
+// reporting exactly how far it got when a step fails (PartialError).
+package amazon
+
+import (
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+)
+
+// Catalog is one region's catalog.
+type Catalog struct {
+	Region string
+	EC2    *ec2.Client
+	ASG    *autoscaling.Client
+	// Owners restrict which images count (DescribeImages' Owners);
+	// default "self", so an image shared by someone else never becomes a
+	// release of your family.
+	Owners []string
+	// PollInterval is how often a refresh's progress is read while
+	// waiting; default 15s.
+	PollInterval time.Duration
+	// Now is the clock for records; default time.Now.
+	Now func() time.Time
+}
+
+// New makes a catalog for cfg's region.
+func New(cfg aws.Config) *Catalog {
+	return &Catalog{
+		Region: cfg.Region,
+		EC2:    ec2.NewFromConfig(cfg),
+		ASG:    autoscaling.NewFromConfig(cfg),
+	}
+}
+
+func (c *Catalog) owners() []string {
+	if len(c.Owners) > 0 {
+		return c.Owners
+	}
+	return []string{"self"}
+}
+
+func (c *Catalog) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (c *Catalog) poll() time.Duration {
+	if c.PollInterval > 0 {
+		return c.PollInterval
+	}
+	return 15 * time.Second
+}

@@ -1,0 +1,324 @@
+package amazon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
+	"github.com/pipbake/packer-plugin-pipbake/internal/release"
+	"github.com/pipbake/packer-plugin-pipbake/internal/version"
+)
+
+// ChangeOptions are promote's and rollback's options.
+type ChangeOptions struct {
+	Group string
+	// Promote: Release (an id of the family the group runs, or of Family)
+	// or Image (an AMI id). Rollback: To, a release id or AMI id (default:
+	// the release before the one the group runs).
+	Release string
+	Image   string
+	To      string
+	// Family names the family for --release when the group does not run a
+	// release yet.
+	Family string
+	// NoRefresh skips the instance refresh.
+	NoRefresh bool
+	// MinHealthy is the refresh's MinHealthyPercentage (default 90);
+	// Warmup its InstanceWarmup in seconds (nil: the group's default).
+	MinHealthy int32
+	Warmup     *int32
+	// CancelRefresh cancels a refresh in progress instead of refusing.
+	CancelRefresh bool
+	// AllowFamilyChange lets promote move a group to another family.
+	AllowFamilyChange bool
+}
+
+// Refusal is a guard that stopped a plan: nothing was changed.
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return r.Reason }
+
+func refuse(format string, args ...any) error { return &Refusal{Reason: fmt.Sprintf(format, args...)} }
+
+// IsRefusal reports whether err is a guard's refusal.
+func IsRefusal(err error) bool {
+	var r *Refusal
+	return errors.As(err, &r)
+}
+
+// current is what a group runs now, as far as the catalog knows.
+type current struct {
+	grp   *Group
+	image *Image // nil when the image is gone
+	rel   catalog.Release
+	isRel bool
+}
+
+func (c *Catalog) current(ctx context.Context, name string) (*current, error) {
+	grp, err := c.Group(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cur := &current{grp: grp}
+	if grp.Image != "" {
+		im, err := c.Image(ctx, grp.Image)
+		switch {
+		case err == nil:
+			cur.image = im
+			cur.rel, cur.isRel = im.Release, im.IsRelease
+		case errors.Is(err, ErrImageNotFound):
+		default:
+			return nil, err
+		}
+	}
+	if !cur.isRel {
+		// The image is gone or untagged: the group's own record, when the
+		// image there is the one it runs.
+		if r, ok := catalog.FromTags(grp.Tags); ok && grp.Tags[TagGroupImage] == grp.Image {
+			cur.rel, cur.isRel = r, true
+		}
+	}
+	return cur, nil
+}
+
+// PlanPromote plans moving a group to a release (of the family it runs, or
+// o.Family) or to an image.
+func (c *Catalog) PlanPromote(ctx context.Context, o ChangeOptions) (*Plan, error) {
+	if (o.Release == "") == (o.Image == "") {
+		return nil, fmt.Errorf("promote: give a release or an image, not both or neither")
+	}
+	cur, err := c.current(ctx, o.Group)
+	if err != nil {
+		return nil, err
+	}
+	var to *Image
+	if o.Image != "" {
+		if to, err = c.Image(ctx, o.Image); err != nil {
+			if errors.Is(err, ErrImageNotFound) {
+				return nil, refuse("promote %s: image %s does not exist in %s", o.Group, o.Image, c.Region)
+			}
+			return nil, err
+		}
+	} else {
+		family := o.Family
+		if family == "" {
+			if !cur.isRel {
+				return nil, refuse("promote %s: the group runs %s, which is not a pipbake release, so its family is unknown: give --family or --image", o.Group, cur.grp.Image)
+			}
+			family = cur.rel.Family
+		}
+		list, err := c.familyImages(ctx, family)
+		if err != nil {
+			return nil, err
+		}
+		if to = findRelease(list, o.Release); to == nil {
+			return nil, refuse("promote %s: family %s has no release %s in %s (%s)", o.Group, family, o.Release, c.Region, releaseList(list))
+		}
+	}
+	if cur.isRel && to.IsRelease && to.Release.Family != cur.rel.Family && !o.AllowFamilyChange {
+		return nil, refuse("promote %s: the group runs family %s and %s is family %s; pass --allow-family-change to switch families", o.Group, cur.rel.Family, to.ID, to.Release.Family)
+	}
+	return c.plan(ctx, "promote", cur, to, o)
+}
+
+// PlanRollback plans moving a group back to the release before the one it
+// runs (or o.To), in the same family.
+func (c *Catalog) PlanRollback(ctx context.Context, o ChangeOptions) (*Plan, error) {
+	cur, err := c.current(ctx, o.Group)
+	if err != nil {
+		return nil, err
+	}
+	if !cur.isRel {
+		return nil, refuse("rollback %s: the group runs %s, which has no pipbake:family and pipbake:release tags, so there is no release to go back from; use `pipbake promote --asg %s --image AMI`", o.Group, cur.grp.Image, o.Group)
+	}
+	family := cur.rel.Family
+	list, err := c.familyImages(ctx, family)
+	if err != nil {
+		return nil, err
+	}
+	var to *Image
+	switch {
+	case strings.HasPrefix(o.To, "ami-"):
+		if to, err = c.Image(ctx, o.To); err != nil {
+			if errors.Is(err, ErrImageNotFound) {
+				return nil, refuse("rollback %s: image %s does not exist in %s", o.Group, o.To, c.Region)
+			}
+			return nil, err
+		}
+		if !to.IsRelease || to.Release.Family != family {
+			return nil, refuse("rollback %s: %s is not a release of family %s (it is %s); a rollback stays in the family the group runs", o.Group, o.To, family, describeFamily(to))
+		}
+	case o.To != "":
+		if to = findRelease(list, o.To); to == nil {
+			return nil, refuse("rollback %s: family %s has no release %s in %s (%s)", o.Group, family, o.To, c.Region, releaseList(list))
+		}
+	default:
+		for i := len(list) - 1; i >= 0; i-- {
+			if release.Less(list[i].Release.Release, cur.rel.Release) {
+				to = &list[i]
+				break
+			}
+		}
+		if to == nil {
+			return nil, refuse("rollback %s: it runs %s@%s, the oldest release of %s in %s: nothing earlier to go back to", o.Group, family, cur.rel.Release, family, c.Region)
+		}
+	}
+	return c.plan(ctx, "rollback", cur, to, o)
+}
+
+func describeFamily(im *Image) string {
+	if im.IsRelease {
+		return "family " + im.Release.Family
+	}
+	return "not a pipbake release"
+}
+
+func findRelease(list []Image, id string) *Image {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Release.Release == id {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func releaseList(list []Image) string {
+	if len(list) == 0 {
+		return "it has none there"
+	}
+	ids := make([]string, 0, len(list))
+	for _, im := range list {
+		if len(ids) == 0 || ids[len(ids)-1] != im.Release.Release {
+			ids = append(ids, im.Release.Release)
+		}
+	}
+	return "releases: " + strings.Join(ids, ", ")
+}
+
+// Group tags pipbake writes on a group it promotes, beside pipbake:family
+// and pipbake:release.
+const (
+	TagGroupImage      = "pipbake:image"
+	TagGroupLastChange = "pipbake:last-change"
+)
+
+// plan runs the guards and builds the plan.
+func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Image, o ChangeOptions) (*Plan, error) {
+	grp := cur.grp
+	what := fmt.Sprintf("%s %s", action, grp.Name)
+	if to.State != "available" {
+		return nil, refuse("%s: %s is %s, not available", what, to.Label(), to.State)
+	}
+	missing, err := c.missingSnapshots(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, refuse("%s: %s cannot launch: its snapshot %s is gone", what, to.Label(), strings.Join(missing, ", "))
+	}
+	if cur.image != nil && cur.image.Architecture != "" && to.Architecture != "" && cur.image.Architecture != to.Architecture {
+		return nil, refuse("%s: the group runs %s images (%s) and %s is %s", what, cur.image.Architecture, cur.image.ID, to.Label(), to.Architecture)
+	}
+	p := &Plan{
+		Action: action, Region: c.Region, Group: grp.Name,
+		TemplateID: grp.TemplateID, TemplateName: grp.TemplateName, VersionSpec: grp.VersionSpec, Mixed: grp.Mixed,
+		FromVersion: grp.Version, FromImage: grp.Image, From: cur.image, To: to,
+	}
+	active, err := c.activeRefresh(ctx, grp.Name)
+	if err != nil {
+		return nil, err
+	}
+	if active != nil {
+		if !o.CancelRefresh {
+			return nil, refuse("%s: instance refresh %s is %s (%d%% done); wait for it to end, or pass --cancel-refresh to cancel it first", what, active.ID, active.Status, active.Percentage)
+		}
+		p.CancelRefresh = active.ID
+	}
+	if grp.Image != to.ID {
+		p.NewVersion = grp.LatestVersion + 1
+		switch grp.VersionSpec {
+		case "$Default":
+			p.Switch = "default"
+		case "$Latest":
+			p.Switch = "latest"
+		default:
+			p.Switch = "group"
+		}
+		was := grp.Image
+		if cur.isRel {
+			was = fmt.Sprintf("%s %s", cur.rel, grp.Image)
+		}
+		p.Description = truncate(fmt.Sprintf("pipbake %s %s (was %s, version %d)", action, to.Label(), was, grp.Version), 255)
+		affects, err := c.affected(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		p.Affects = affects
+	}
+	if !o.NoRefresh {
+		minHealthy := o.MinHealthy
+		if minHealthy == 0 {
+			minHealthy = 90
+		}
+		if minHealthy < 0 || minHealthy > 100 {
+			return nil, fmt.Errorf("%s: --min-healthy %d is not a percentage", what, minHealthy)
+		}
+		p.Refresh = &RefreshSpec{SkipMatching: true, MinHealthy: minHealthy, Warmup: o.Warmup}
+	}
+	version := p.NewVersion
+	if version == 0 {
+		version = p.FromVersion
+	}
+	p.GroupTags = map[string]string{
+		TagGroupImage:      to.ID,
+		TagGroupLastChange: truncate(fmt.Sprintf("%s %s %s version %d by pipbake %s", c.now().Format("2006-01-02T15:04:05Z"), action, to.Label(), version, versionString()), catalog.MaxTagValue),
+	}
+	if to.IsRelease {
+		p.GroupTags[catalog.TagFamily] = to.Release.Family
+		p.GroupTags[catalog.TagRelease] = to.Release.Release
+	}
+	return p, nil
+}
+
+func versionString() string { return version.String() }
+
+// affected lists other groups whose launches the plan changes: those on
+// the same template's $Latest (a new version), and on $Default when the
+// default moves.
+func (c *Catalog) affected(ctx context.Context, p *Plan) ([]string, error) {
+	var out []string
+	pg := autoscaling.NewDescribeAutoScalingGroupsPaginator(c.ASG, &autoscaling.DescribeAutoScalingGroupsInput{})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list autoscaling groups in %s: %w", c.Region, err)
+		}
+		for _, g := range page.AutoScalingGroups {
+			name := aws.ToString(g.AutoScalingGroupName)
+			ref := groupTemplate(g)
+			if name == p.Group || ref == nil || (ref.id != p.TemplateID && ref.name != p.TemplateName) {
+				continue
+			}
+			switch {
+			case ref.version == "$Latest":
+				out = append(out, fmt.Sprintf("group %s uses $Latest of %s: it will launch %s too", name, p.template(), p.To.ID))
+			case ref.version == "$Default" && p.Switch == "default":
+				out = append(out, fmt.Sprintf("group %s uses $Default of %s: it will launch %s too", name, p.template(), p.To.ID))
+			}
+		}
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

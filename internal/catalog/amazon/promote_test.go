@@ -1,0 +1,282 @@
+package amazon_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+)
+
+type releases struct {
+	family string
+	ami    map[string]string
+}
+
+func bakeReleases(t *testing.T, e *amazontest.Env, ids ...string) releases {
+	t.Helper()
+	r := releases{family: amazontest.Unique("fam"), ami: map[string]string{}}
+	for _, id := range ids {
+		r.ami[id] = e.Bake(t, r.family, id, "x86_64")
+	}
+	return r
+}
+
+func mustPlan(t *testing.T) func(*amazon.Plan, error) *amazon.Plan {
+	return func(p *amazon.Plan, err error) *amazon.Plan {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
+func groupTags(t *testing.T, e *amazontest.Env, group string) map[string]string {
+	t.Helper()
+	out, err := e.ASG.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{group}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, tg := range out.AutoScalingGroups[0].Tags {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m
+}
+
+func TestPromoteThenRollBackTwice(t *testing.T) {
+	e := amazontest.New(t)
+	ctx := context.Background()
+	rel := bakeReleases(t, e, "1", "2", "3")
+	lt := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	group := amazontest.Unique("web")
+	e.Group(t, group, lt, "$Default", 1)
+
+	// Dry run: the plan, and nothing changes.
+	warmup := int32(30)
+	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "3", MinHealthy: 75, Warmup: &warmup}))
+	text := p.String()
+	for _, want := range []string{
+		"promote autoscaling group " + group,
+		"the group uses $Default",
+		"before: version 1, " + rel.family + "@1 (" + rel.ami["1"] + ")",
+		"after:  version 2, " + rel.family + "@3 (" + rel.ami["3"] + ")",
+		"1. create version 2 of launch template",
+		"with ImageId " + rel.ami["3"],
+		"2. make version 2 the default version",
+		"3. tag group " + group,
+		"4. start an instance refresh of " + group + " (skip matching, min healthy 75%, warmup 30s)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan lacks %q:\n%s", want, text)
+		}
+	}
+	if v, im := e.GroupImage(t, group); v != 1 || im != rel.ami["1"] {
+		t.Fatalf("planning changed the group: version %d %s", v, im)
+	}
+
+	// Execute the same plan, waiting for the refresh.
+	var lines []string
+	res, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{Wait: true, Progress: func(s string) { lines = append(lines, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != 2 || !res.Created || res.Refresh == nil || res.Refresh.Status != "Successful" {
+		t.Fatalf("result %+v %+v", res, res.Refresh)
+	}
+	if log := strings.Join(lines, "\n"); !strings.Contains(log, "InProgress, 50% done") || !strings.Contains(log, "Successful, 100% done") {
+		t.Errorf("progress:\n%s", log)
+	}
+	if v, im := e.GroupImage(t, group); v != 2 || im != rel.ami["3"] {
+		t.Fatalf("after promote: version %d %s", v, im)
+	}
+	refs := e.Front.Refreshes(group)
+	if len(refs) != 1 || refs[0].Params.Get("Preferences.SkipMatching") != "true" || refs[0].Params.Get("Preferences.MinHealthyPercentage") != "75" ||
+		refs[0].Params.Get("Preferences.InstanceWarmup") != "30" {
+		t.Errorf("refresh request: %+v", refs)
+	}
+	tags := groupTags(t, e, group)
+	if tags["pipbake:family"] != rel.family || tags["pipbake:release"] != "3" || tags["pipbake:image"] != rel.ami["3"] ||
+		!strings.Contains(tags["pipbake:last-change"], "promote "+rel.family+"@3") {
+		t.Errorf("group tags: %v", tags)
+	}
+
+	// Roll back: 2, then 1, then nothing earlier.
+	for _, want := range []string{"2", "1"} {
+		p := mustPlan(t)(e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group}))
+		if p.To.ID != rel.ami[want] || p.Action != "rollback" {
+			t.Fatalf("rollback plan goes to %s, want release %s:\n%s", p.To.Label(), want, p)
+		}
+		if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{Wait: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, im := e.GroupImage(t, group); im != rel.ami[want] {
+			t.Fatalf("after rollback the group launches %s, want %s", im, rel.ami[want])
+		}
+	}
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
+	if !amazon.IsRefusal(err) || !strings.Contains(err.Error(), "the oldest release of "+rel.family+" in us-east-1: nothing earlier to go back to") {
+		t.Fatalf("rollback from the oldest: %v", err)
+	}
+
+	// The record: each version's description.
+	out, err := e.EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(lt)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := map[int64]string{}
+	for _, v := range out.LaunchTemplateVersions {
+		desc[aws.ToInt64(v.VersionNumber)] = aws.ToString(v.VersionDescription)
+	}
+	if !strings.HasPrefix(desc[3], "pipbake rollback "+rel.family+"@2") || !strings.Contains(desc[4], "(was "+rel.family+"@2 "+rel.ami["2"]+", version 3)") {
+		t.Errorf("descriptions: %v", desc)
+	}
+	// pipbake images shows them.
+	list, err := e.Catalog.Images(ctx, rel.family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, u := range list[0].UsedBy {
+		if u.Kind == "launch-template-version" && u.Version == 4 && u.Default && strings.HasPrefix(u.Description, "pipbake rollback") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("release 1's uses: %+v", list[0].UsedBy)
+	}
+
+	// Rollback --to a release and promoting what the group already runs.
+	p = mustPlan(t)(e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group, To: "1", NoRefresh: true}))
+	if p.NewVersion != 0 || p.Refresh != nil || !strings.Contains(p.String(), "the group already launches this image") {
+		t.Errorf("no-op plan:\n%s", p)
+	}
+}
+
+func TestPromoteGroupsOnLatestAndOnANumber(t *testing.T) {
+	e := amazontest.New(t)
+	ctx := context.Background()
+	rel := bakeReleases(t, e, "1", "2")
+
+	// $Latest: creating the version is the switch; another group on the
+	// template's $Default is not affected, one on $Latest is.
+	lt := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	latest, other, def := amazontest.Unique("latest"), amazontest.Unique("other"), amazontest.Unique("def")
+	e.Group(t, latest, lt, "$Latest", 0)
+	e.Group(t, other, lt, "$Latest", 0)
+	e.Group(t, def, lt, "$Default", 0)
+	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: latest, Release: "2", NoRefresh: true}))
+	if p.Switch != "latest" || len(p.Affects) != 1 || !strings.Contains(p.Affects[0], "group "+other+" uses $Latest") || strings.Contains(p.String(), "2. make version") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, latest); v != 2 || im != rel.ami["2"] {
+		t.Errorf("$Latest group: version %d %s", v, im)
+	}
+	if v, im := e.GroupImage(t, def); v != 1 || im != rel.ami["1"] {
+		t.Errorf("$Default group moved: version %d %s", v, im)
+	}
+	if len(e.Front.Refreshes(latest)) != 0 {
+		t.Error("--no-refresh started a refresh")
+	}
+
+	// A group naming version 1: the group itself is updated.
+	lt2 := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	pinned := amazontest.Unique("pinned")
+	e.Group(t, pinned, lt2, "1", 0)
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: pinned, Image: rel.ami["2"]}))
+	if p.Switch != "group" || !strings.Contains(p.String(), "update group "+pinned+" to launch template version 2 (it names version 1)") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.Catalog.Group(ctx, pinned)
+	if err != nil || g.VersionSpec != "2" || g.Image != rel.ami["2"] || g.DefaultVersion != 1 {
+		t.Fatalf("pinned group after promote: %+v %v", g, err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := amazontest.New(t)
+	ctx := context.Background()
+	rel := bakeReleases(t, e, "1", "2", "3")
+	otherFamily := e.Bake(t, amazontest.Unique("other"), "1", "x86_64")
+	arm := e.Bake(t, rel.family, "4", "arm64")
+	lt := e.Template(t, amazontest.Unique("lt"), rel.ami["2"])
+	group := amazontest.Unique("web")
+	e.Group(t, group, lt, "$Default", 0)
+
+	refused := func(name string, err error, want string) {
+		t.Helper()
+		if !amazon.IsRefusal(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a refusal with %q", name, err, want)
+		}
+	}
+	_, err := e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group, To: otherFamily})
+	refused("another family", err, "is not a release of family "+rel.family)
+	_, err = e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Image: otherFamily})
+	refused("promote to another family", err, "pass --allow-family-change")
+	_, err = e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "4"})
+	refused("architecture", err, "the group runs x86_64 images ("+rel.ami["2"]+") and "+rel.family+"@4 ("+arm+") is arm64")
+	_, err = e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "9"})
+	refused("unknown release", err, "has no release 9 in us-east-1 (releases: 1, 2, 3, 4)")
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group, To: "ami-0000000000000dead"})
+	refused("unknown image", err, "image ami-0000000000000dead does not exist")
+
+	// An image that is not available yet (moto's are at once: the front
+	// shows it pending).
+	e.Front.Rewrite("DescribeImages", func(b []byte) []byte {
+		if strings.Contains(string(b), rel.ami["1"]) {
+			return []byte(strings.Replace(string(b), "<imageState>available</imageState>", "<imageState>pending</imageState>", 1))
+		}
+		return b
+	})
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
+	refused("pending", err, rel.family+"@1 ("+rel.ami["1"]+") is pending, not available")
+	e.Front.Rewrite("DescribeImages", func(b []byte) []byte { return b })
+
+	// A snapshot that is gone.
+	im, err := e.Catalog.Image(ctx, rel.ami["1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Front.Inject(asgfrontFault("DescribeSnapshots", im.Snapshots[0]))
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
+	refused("snapshot gone", err, "its snapshot "+im.Snapshots[0]+" is gone")
+
+	// A refresh in progress.
+	e.Front.SetOutcome("InProgress", "")
+	if _, err := e.ASG.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{AutoScalingGroupName: aws.String(group)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "3"})
+	refused("refresh in progress", err, "is InProgress (0% done); wait for it to end, or pass --cancel-refresh")
+	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "3", CancelRefresh: true}))
+	if !strings.Contains(p.String(), "1. cancel instance refresh") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	e.Front.SetOutcome("Successful", "")
+	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	refs := e.Front.Refreshes(group)
+	if len(refs) != 2 || refs[1].Status != "Cancelled" || refs[0].Status != "Successful" {
+		t.Errorf("refreshes: %+v", refs)
+	}
+}
+
+func asgfrontFault(action, snapshot string) asgfront.Fault {
+	return asgfront.Fault{Service: "ec2", Action: action, Code: "InvalidSnapshot.NotFound", Message: "The snapshot '" + snapshot + "' does not exist.",
+		Match: func(v url.Values) bool { return v.Get("SnapshotId.1") == snapshot }}
+}

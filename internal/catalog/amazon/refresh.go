@@ -1,0 +1,163 @@
+package amazon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+)
+
+// Refresh is an instance refresh's state.
+type Refresh struct {
+	ID         string    `json:"id"`
+	Group      string    `json:"group"`
+	Status     string    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	Percentage int32     `json:"percentage"`
+	ToUpdate   int32     `json:"instances_to_update"`
+	Started    time.Time `json:"started,omitzero"`
+}
+
+func (r *Refresh) String() string {
+	s := fmt.Sprintf("instance refresh %s of %s: %s, %d%% done, %d instances to update", r.ID, r.Group, r.Status, r.Percentage, r.ToUpdate)
+	if r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
+}
+
+// Active reports whether the refresh has not ended.
+func (r *Refresh) Active() bool {
+	switch astypes.InstanceRefreshStatus(r.Status) {
+	case astypes.InstanceRefreshStatusPending, astypes.InstanceRefreshStatusInProgress, astypes.InstanceRefreshStatusCancelling,
+		astypes.InstanceRefreshStatusRollbackInProgress, astypes.InstanceRefreshStatusBaking:
+		return true
+	}
+	return false
+}
+
+func refreshFrom(r astypes.InstanceRefresh) *Refresh {
+	return &Refresh{
+		ID: aws.ToString(r.InstanceRefreshId), Group: aws.ToString(r.AutoScalingGroupName), Status: string(r.Status),
+		Reason: aws.ToString(r.StatusReason), Percentage: aws.ToInt32(r.PercentageComplete), ToUpdate: aws.ToInt32(r.InstancesToUpdate),
+		Started: aws.ToTime(r.StartTime),
+	}
+}
+
+// Refreshes lists a group's instance refreshes, newest first.
+func (c *Catalog) Refreshes(ctx context.Context, group string) ([]*Refresh, error) {
+	var out []*Refresh
+	p := autoscaling.NewDescribeInstanceRefreshesPaginator(c.ASG, &autoscaling.DescribeInstanceRefreshesInput{AutoScalingGroupName: aws.String(group)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describe instance refreshes of %s: %w", group, err)
+		}
+		for _, r := range page.InstanceRefreshes {
+			out = append(out, refreshFrom(r))
+		}
+	}
+	return out, nil
+}
+
+func (c *Catalog) activeRefresh(ctx context.Context, group string) (*Refresh, error) {
+	list, err := c.Refreshes(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range list {
+		if r.Active() {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+func (c *Catalog) refresh(ctx context.Context, group, id string) (*Refresh, error) {
+	out, err := c.ASG.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+		AutoScalingGroupName: aws.String(group), InstanceRefreshIds: []string{id},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe instance refresh %s of %s: %w", id, group, err)
+	}
+	if len(out.InstanceRefreshes) == 0 {
+		return nil, fmt.Errorf("instance refresh %s of %s not found", id, group)
+	}
+	return refreshFrom(out.InstanceRefreshes[0]), nil
+}
+
+// WaitRefresh polls a refresh until it ends, reporting each change of
+// status or progress; it fails unless the refresh ends Successful.
+func (c *Catalog) WaitRefresh(ctx context.Context, group, id string, progress func(string)) (*Refresh, error) {
+	last := ""
+	for {
+		r, err := c.refresh(ctx, group, id)
+		if err != nil {
+			return nil, err
+		}
+		if line := r.String(); line != last && progress != nil {
+			progress(line)
+			last = line
+		}
+		if !r.Active() {
+			if r.Status != string(astypes.InstanceRefreshStatusSuccessful) {
+				return r, fmt.Errorf("instance refresh %s of %s ended %s%s", id, group, r.Status, reasonSuffix(r.Reason))
+			}
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return r, fmt.Errorf("wait for instance refresh %s of %s: %w (it goes on)", id, group, ctx.Err())
+		case <-time.After(c.poll()):
+		}
+	}
+}
+
+func reasonSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func (c *Catalog) startRefresh(ctx context.Context, group string, spec *RefreshSpec) (string, error) {
+	out, err := c.ASG.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{
+		AutoScalingGroupName: aws.String(group),
+		Strategy:             astypes.RefreshStrategyRolling,
+		Preferences: &astypes.RefreshPreferences{
+			SkipMatching:         aws.Bool(spec.SkipMatching),
+			MinHealthyPercentage: aws.Int32(spec.MinHealthy),
+			InstanceWarmup:       spec.Warmup,
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("start instance refresh of %s: %w", group, err)
+	}
+	return aws.ToString(out.InstanceRefreshId), nil
+}
+
+func (c *Catalog) cancelRefresh(ctx context.Context, group, id string, progress func(string)) error {
+	if _, err := c.ASG.CancelInstanceRefresh(ctx, &autoscaling.CancelInstanceRefreshInput{AutoScalingGroupName: aws.String(group)}); err != nil {
+		return fmt.Errorf("cancel instance refresh %s of %s: %w", id, group, err)
+	}
+	for {
+		r, err := c.refresh(ctx, group, id)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(r.String())
+		}
+		if !r.Active() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for instance refresh %s of %s to stop: %w", id, group, ctx.Err())
+		case <-time.After(c.poll()):
+		}
+	}
+}
