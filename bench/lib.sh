@@ -17,19 +17,30 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 # timeit NAME SETUP_FN RUN_FN: runs SETUP_FN then times RUN_FN, RUNS times;
 # records the median in the associative array T[NAME].
-declare -A T
+declare -A T S
 timeit() {
-  local name=$1 setup=$2 body=$3 i t0 t1 samples=()
-  for ((i = 0; i < RUNS; i++)); do
-    $setup
-    sync
-    t0=$(now)
-    $body >/dev/null 2>&1 || { echo "bench: $name failed; rerun with output:" >&2; $setup; $body; exit 1; }
-    t1=$(now)
-    samples+=("$(echo "$t1 - $t0" | bc -l)")
-  done
-  T[$name]=$(printf '%s\n' "${samples[@]}" | median)
-  printf '  %-34s %7.2f s   (runs: %s)\n' "$name" "${T[$name]}" "$(printf '%.2f ' "${samples[@]}")"
+  local name=$1 setup=$2 body=$3 i
+  for ((i = 0; i < RUNS; i++)); do sample "$name" "$setup" "$body"; done
+  report "$name"
+}
+
+# sample NAME SETUP_FN RUN_FN: one timed run, appended to S[NAME]. Callers
+# that interleave cases (A B A B ...) spread the machine's load over all.
+sample() {
+  local name=$1 setup=$2 body=$3 t0 t1
+  $setup
+  sync
+  t0=$(now)
+  $body >/dev/null 2>&1 || { echo "bench: $name failed; rerun with output:" >&2; $setup; $body; exit 1; }
+  t1=$(now)
+  S[$name]+="$(echo "$t1 - $t0" | bc -l) "
+}
+
+# report NAME: the median of NAME's samples into T[NAME], printed.
+report() {
+  local name=$1
+  T[$name]=$(printf '%s\n' ${S[$name]} | median)
+  printf '  %-34s %7.2f s   (runs: %s)\n' "$name" "${T[$name]}" "$(printf '%.2f ' ${S[$name]})"
 }
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
