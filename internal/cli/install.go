@@ -52,6 +52,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
+	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
 	if err := parse(fs, args); err != nil {
@@ -61,7 +62,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs}
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	if *planFile != "" {

@@ -68,6 +68,10 @@ type Options struct {
 	Jobs int
 	// Version is pipbake's version for receipts.
 	Version string
+	// ReleaseCache, when set, is a folder of finished releases (cache.go):
+	// a set found there is restored instead of installed, and a set
+	// installed is stored there when the folder is writable.
+	ReleaseCache string
 }
 
 // Result describes a finished install.
@@ -221,6 +225,15 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 		}
 	}()
 
+	if opts.ReleaseCache != "" {
+		res, err := restoreCached(set, root.Dir, id, lk, tg, dir, opts, start)
+		if err != nil {
+			return nil, err
+		}
+		if res != nil {
+			return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
+		}
+	}
 	env, err := venv.Create(tg, dir, dir)
 	if err != nil {
 		return nil, err
@@ -253,6 +266,9 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if !rep.Clean() {
 		_ = os.Remove(filepath.Join(dir, receipt.FileName))
 		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
+	}
+	if opts.ReleaseCache != "" {
+		storeFresh(set, root.Dir, id, lk, tg, dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
 		Duration: time.Since(start), CompileErrors: compileErrs}
