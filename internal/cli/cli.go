@@ -30,6 +30,12 @@ Usage:
   pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
+  pipbake images   --family F [--region R ...] [--json]   | --repo REF
+  pipbake promote  --asg NAME (--release ID | --image AMI) [--dry-run] [--wait] [--no-refresh]
+  pipbake promote  --repo REF --release ID --tag TAG [--dry-run]
+  pipbake rollback --asg NAME [--to ID] [--dry-run] [--wait] [--no-refresh] [--cancel-refresh]
+  pipbake rollback --repo REF --tag TAG [--to ID] [--dry-run]
+  pipbake prune    --family F --keep N [--dry-run | --yes]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version
 
@@ -74,7 +80,16 @@ func run(ctx context.Context, args []string) error {
 	case "releases":
 		return cmdReleases(rest)
 	case "rollback":
+		if IsCatalogRollback(rest) {
+			return cmdCatalogRollback(ctx, rest)
+		}
 		return cmdRollback(rest)
+	case "images":
+		return cmdImages(ctx, rest)
+	case "promote":
+		return cmdPromote(ctx, rest)
+	case "prune":
+		return cmdPrune(ctx, rest)
 	case "demo":
 		return cmdDemo(ctx, rest)
 	case "version", "--version":

@@ -1,0 +1,496 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/registry"
+	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
+)
+
+// out is where the catalog commands print (tests swap it).
+var out io.Writer = os.Stdout
+
+const catalogUsage = `
+The release catalog: images tagged pipbake:family and pipbake:release (by
+the pipbake-release post-processor, or by hand) are releases of a family.
+
+  pipbake images   --family F [--region R ...] [--json]
+  pipbake images   --repo REF [--json]
+  pipbake promote  --asg NAME (--release ID | --image AMI) [--dry-run] [--wait] [--no-refresh]
+                   [--min-healthy 90] [--warmup S] [--cancel-refresh]
+  pipbake promote  --repo REF --release ID|sha256:... --tag TAG [--dry-run]
+  pipbake rollback --asg NAME [--to ID|AMI] [--dry-run] [--wait] [--no-refresh] [--cancel-refresh]
+  pipbake rollback --repo REF --tag TAG [--to ID|sha256:...] [--dry-run]
+  pipbake prune    --family F --keep N [--dry-run | --yes]
+
+AWS credentials and region come from the AWS default chain (environment,
+profiles, SSO, roles); --profile and --region choose, --endpoint-url (or
+AWS_ENDPOINT_URL) points at an emulator. Registry credentials come from the
+docker config and, for ECR, from the AWS chain.
+
+Flags:
+`
+
+// awsFlags are the flags every AWS catalog command takes.
+type awsFlags struct {
+	regions     listFlag
+	profile     string
+	endpoint    string
+	maxAttempts int
+	owners      listFlag
+}
+
+func (a *awsFlags) add(fs *flag.FlagSet, multiRegion bool) {
+	help := "AWS `region` (default: the AWS chain's)"
+	if multiRegion {
+		help += "; repeat for several"
+	}
+	fs.Var(&a.regions, "region", help)
+	fs.StringVar(&a.profile, "profile", "", "AWS shared config `profile`")
+	fs.StringVar(&a.endpoint, "endpoint-url", "", "AWS endpoint `URL` (an emulator); default AWS_ENDPOINT_URL or AWS")
+	fs.IntVar(&a.maxAttempts, "max-attempts", amazon.DefaultMaxAttempts, "attempts per AWS call; throttling and transient errors are retried with backoff")
+	fs.Var(&a.owners, "owner", "image `owner` (account id, self, amazon) whose images count; repeatable (default self)")
+}
+
+func (a *awsFlags) catalog(ctx context.Context, region string) (*amazon.Catalog, error) {
+	cfg, err := amazon.LoadConfig(ctx, amazon.Options{Region: region, Profile: a.profile, Endpoint: a.endpoint, MaxAttempts: a.maxAttempts})
+	if err != nil {
+		return nil, err
+	}
+	c := amazon.New(cfg)
+	c.Owners = a.owners
+	if s := os.Getenv("PIPBAKE_REFRESH_POLL"); s != "" {
+		if d, err := time.ParseDuration(s); err == nil && d > 0 {
+			c.PollInterval = d
+		}
+	}
+	return c, nil
+}
+
+func (a *awsFlags) region() string {
+	if len(a.regions) > 0 {
+		return a.regions[len(a.regions)-1]
+	}
+	return ""
+}
+
+func catalogFlags(name string) *flag.FlagSet {
+	fs := newFlags(name)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pipbake %s ...\n%s", name, catalogUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// IsCatalogRollback reports whether rollback's arguments name an
+// autoscaling group or a repository (the catalog's rollback) rather than a
+// local release root.
+func IsCatalogRollback(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name := strings.TrimLeft(a, "-")
+		if a == name {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if name == "asg" || name == "repo" {
+			return true
+		}
+	}
+	return false
+}
+
+func registryCatalog(ctx context.Context, repo string) (*registry.Catalog, error) {
+	return registry.New(repo, remote.WithAuthFromKeychain(ociimage.Keychain(ctx)))
+}
+
+func cmdImages(ctx context.Context, args []string) error {
+	fs := catalogFlags("images")
+	var af awsFlags
+	af.add(fs, true)
+	family := fs.String("family", "", "the image `family` (pipbake:family)")
+	repo := fs.String("repo", "", "a registry `repository` (host/path) instead of AMIs")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *repo != "" {
+		c, err := registryCatalog(ctx, *repo)
+		if err != nil {
+			return usageErr("images: %v", err)
+		}
+		list, err := c.Images(ctx)
+		if err != nil {
+			return err
+		}
+		if *family != "" {
+			list = registry.Releases(list, *family)
+		}
+		if *asJSON {
+			return printJSONTo(list)
+		}
+		printRegistryImages(c.Repo.String(), list)
+		return nil
+	}
+	if *family == "" {
+		return usageErr("images: --family or --repo is required")
+	}
+	regions := []string(af.regions)
+	if len(regions) == 0 {
+		regions = []string{""}
+	}
+	var all []amazon.Image
+	for _, r := range regions {
+		c, err := af.catalog(ctx, r)
+		if err != nil {
+			return err
+		}
+		list, err := c.Images(ctx, *family)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			all = append(all, list...)
+			continue
+		}
+		printImages(*family, c.Region, list)
+	}
+	if *asJSON {
+		if all == nil {
+			all = []amazon.Image{}
+		}
+		return printJSONTo(all)
+	}
+	return nil
+}
+
+func printJSONTo(v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printImages(family, region string, list []amazon.Image) {
+	if len(list) == 0 {
+		fmt.Fprintf(out, "%s: no releases of %s\n", region, family)
+		return
+	}
+	fmt.Fprintf(out, "%s: %d releases of %s, oldest first\n", region, len(list), family)
+	rows := [][]string{{"RELEASE", "IMAGE", "STATE", "CREATED", "ARCH", "SETS"}}
+	for _, im := range list {
+		rows = append(rows, []string{im.Release.Release, im.ID, im.State, im.Created.Format("2006-01-02T15:04:05Z"), im.Architecture, im.Release.Sets})
+	}
+	widths := columnWidths(rows)
+	for i, row := range rows {
+		fmt.Fprintf(out, "  %s\n", formatRow(row, widths))
+		if i == 0 {
+			continue
+		}
+		for _, u := range list[i-1].UsedBy {
+			line := u.String()
+			if u.Description != "" {
+				line += ": " + u.Description
+			}
+			fmt.Fprintf(out, "  %s  used by %s\n", strings.Repeat(" ", widths[0]), line)
+		}
+	}
+}
+
+func printRegistryImages(repo string, list []registry.Image) {
+	if len(list) == 0 {
+		fmt.Fprintf(out, "%s: no images\n", repo)
+		return
+	}
+	fmt.Fprintf(out, "%s: %d images, releases first, oldest first\n", repo, len(list))
+	rows := [][]string{{"FAMILY", "RELEASE", "DIGEST", "CREATED", "TAGS", "PLATFORMS"}}
+	for _, im := range list {
+		created := ""
+		if !im.Created.IsZero() {
+			created = im.Created.Format("2006-01-02T15:04:05Z")
+		}
+		rows = append(rows, []string{dash(im.Release.Family), dash(im.Release.Release), im.Digest, created, strings.Join(im.Tags, ","), strings.Join(im.Platforms, ",")})
+	}
+	widths := columnWidths(rows)
+	for _, row := range rows {
+		fmt.Fprintf(out, "  %s\n", formatRow(row, widths))
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func columnWidths(rows [][]string) []int {
+	w := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			if len(c) > w[i] {
+				w[i] = len(c)
+			}
+		}
+	}
+	return w
+}
+
+func formatRow(row []string, widths []int) string {
+	var b strings.Builder
+	for i, c := range row {
+		if i == len(row)-1 {
+			b.WriteString(c)
+			break
+		}
+		b.WriteString(c + strings.Repeat(" ", widths[i]-len(c)+2))
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// changeFlags are promote's and rollback's.
+type changeFlags struct {
+	awsFlags
+	asg, repo, tag, family     string
+	dryRun, wait, noRefresh    bool
+	cancelRefresh, allowFamily bool
+	minHealthy, warmup         int
+	asJSON                     bool
+}
+
+func (c *changeFlags) add(fs *flag.FlagSet) {
+	c.awsFlags.add(fs, false)
+	fs.StringVar(&c.asg, "asg", "", "the autoscaling group's `name`")
+	fs.StringVar(&c.repo, "repo", "", "a registry `repository` (host/path) whose --tag moves")
+	fs.StringVar(&c.tag, "tag", "", "with --repo: the `tag` to move (e.g. prod)")
+	fs.StringVar(&c.family, "family", "", "the `family` of --release when the group or tag runs none yet")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "print the plan and change nothing")
+	fs.BoolVar(&c.wait, "wait", false, "follow the instance refresh until it ends; fail unless it succeeds")
+	fs.BoolVar(&c.noRefresh, "no-refresh", false, "do not start an instance refresh (new instances get the image; running ones keep theirs)")
+	fs.BoolVar(&c.cancelRefresh, "cancel-refresh", false, "cancel an instance refresh in progress instead of refusing")
+	fs.IntVar(&c.minHealthy, "min-healthy", 90, "the refresh's minimum healthy `percentage`")
+	fs.IntVar(&c.warmup, "warmup", -1, "the refresh's instance warmup in `seconds` (default: the group's)")
+	fs.BoolVar(&c.asJSON, "json", false, "print the plan (and result) as JSON")
+	fs.BoolVar(&c.allowFamily, "allow-family-change", false, "let promote move a group to another family")
+}
+
+func (c *changeFlags) options() amazon.ChangeOptions {
+	o := amazon.ChangeOptions{
+		Group: c.asg, Family: c.family, NoRefresh: c.noRefresh, MinHealthy: int32(c.minHealthy),
+		CancelRefresh: c.cancelRefresh, AllowFamilyChange: c.allowFamily,
+	}
+	if c.warmup >= 0 {
+		w := int32(c.warmup)
+		o.Warmup = &w
+	}
+	return o
+}
+
+func cmdPromote(ctx context.Context, args []string) error {
+	fs := catalogFlags("promote")
+	var cf changeFlags
+	cf.add(fs)
+	rel := fs.String("release", "", "the release `id` to promote (with --repo also a digest sha256:...)")
+	image := fs.String("image", "", "the `AMI` to promote")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case cf.asg != "" && cf.repo != "":
+		return usageErr("promote: give --asg or --repo, not both")
+	case cf.repo != "":
+		if *rel == "" || cf.tag == "" {
+			return usageErr("promote: --repo needs --release and --tag")
+		}
+		c, err := registryCatalog(ctx, cf.repo)
+		if err != nil {
+			return usageErr("promote: %v", err)
+		}
+		p, err := c.PlanPromote(ctx, *rel, cf.tag, cf.family)
+		return runRegistryPlan(ctx, c, p, err, cf)
+	case cf.asg == "":
+		return usageErr("promote: --asg or --repo is required")
+	case (*rel == "") == (*image == ""):
+		return usageErr("promote: give --release or --image")
+	}
+	c, err := cf.catalog(ctx, cf.region())
+	if err != nil {
+		return err
+	}
+	o := cf.options()
+	o.Release, o.Image = *rel, *image
+	p, err := c.PlanPromote(ctx, o)
+	return runPlan(ctx, c, p, err, cf)
+}
+
+func cmdCatalogRollback(ctx context.Context, args []string) error {
+	fs := catalogFlags("rollback")
+	var cf changeFlags
+	cf.add(fs)
+	to := fs.String("to", "", "the release `id` (or AMI, or digest) to go back to (default: the one before)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case cf.asg != "" && cf.repo != "":
+		return usageErr("rollback: give --asg or --repo, not both")
+	case cf.repo != "":
+		if cf.tag == "" {
+			return usageErr("rollback: --repo needs --tag")
+		}
+		c, err := registryCatalog(ctx, cf.repo)
+		if err != nil {
+			return usageErr("rollback: %v", err)
+		}
+		p, err := c.PlanRollback(ctx, cf.tag, *to)
+		return runRegistryPlan(ctx, c, p, err, cf)
+	}
+	c, err := cf.catalog(ctx, cf.region())
+	if err != nil {
+		return err
+	}
+	o := cf.options()
+	o.To = *to
+	p, err := c.PlanRollback(ctx, o)
+	return runPlan(ctx, c, p, err, cf)
+}
+
+// runPlan prints the plan and, unless --dry-run, executes that same plan.
+func runPlan(ctx context.Context, c *amazon.Catalog, p *amazon.Plan, err error, cf changeFlags) error {
+	if err != nil {
+		if amazon.IsRefusal(err) {
+			return fmt.Errorf("refused, nothing was changed: %w", err)
+		}
+		return err
+	}
+	if cf.asJSON && cf.dryRun {
+		return printJSONTo(p)
+	}
+	if !cf.asJSON {
+		fmt.Fprint(out, p.String())
+	}
+	if cf.dryRun {
+		fmt.Fprintln(out, "dry run: nothing was changed")
+		return nil
+	}
+	progress := func(s string) {
+		if !cf.asJSON {
+			fmt.Fprintln(out, "  "+s)
+		}
+	}
+	res, err := c.Execute(ctx, p, amazon.ExecOptions{Wait: cf.wait, Progress: progress})
+	if cf.asJSON {
+		if jerr := printJSONTo(map[string]any{"plan": p, "result": res}); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !cf.asJSON {
+		fmt.Fprintf(out, "%s: group %s launches version %d (%s)\n", p.Action, p.Group, res.Version, p.To.Label())
+	}
+	return nil
+}
+
+func runRegistryPlan(ctx context.Context, c *registry.Catalog, p *registry.Plan, err error, cf changeFlags) error {
+	if err != nil {
+		var r *registry.Refusal
+		if errors.As(err, &r) {
+			return fmt.Errorf("refused, nothing was changed: %w", err)
+		}
+		return err
+	}
+	if cf.asJSON {
+		if err := printJSONTo(p); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(out, p.String())
+	}
+	if cf.dryRun {
+		if !cf.asJSON {
+			fmt.Fprintln(out, "dry run: nothing was changed")
+		}
+		return nil
+	}
+	if err := c.Execute(ctx, p); err != nil {
+		return err
+	}
+	if !cf.asJSON {
+		fmt.Fprintf(out, "%s: %s:%s points at %s\n", p.Action, p.Repo, p.Tag, p.To.Label())
+	}
+	return nil
+}
+
+func cmdPrune(ctx context.Context, args []string) error {
+	fs := catalogFlags("prune")
+	var af awsFlags
+	af.add(fs, false)
+	family := fs.String("family", "", "the image `family`")
+	keep := fs.Int("keep", 0, "keep the newest `N` releases (and every image in use)")
+	dryRun := fs.Bool("dry-run", false, "print what would be deleted (the default without --yes)")
+	yes := fs.Bool("yes", false, "deregister the images and delete their snapshots")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *family == "":
+		return usageErr("prune: --family is required")
+	case *keep < 1:
+		return usageErr("prune: --keep N (at least 1) is required")
+	case *dryRun && *yes:
+		return usageErr("prune: give --dry-run or --yes, not both")
+	}
+	c, err := af.catalog(ctx, af.region())
+	if err != nil {
+		return err
+	}
+	p, err := c.PlanPrune(ctx, *family, *keep)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := printJSONTo(p); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(out, p.String())
+	}
+	if !*yes {
+		if !*asJSON && len(p.Delete) > 0 {
+			fmt.Fprintln(out, "dry run: nothing was deleted; pass --yes to delete")
+		}
+		return nil
+	}
+	deleted, err := c.ExecutePrune(ctx, p, func(s string) {
+		if !*asJSON {
+			fmt.Fprintln(out, "  "+s)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(out, "prune: %d images deleted\n", len(deleted))
+	}
+	return nil
+}

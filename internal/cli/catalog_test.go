@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+)
+
+func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }
+
+// pipbake runs the command line in process and returns what it printed
+// and its exit code (as Main would exit).
+func pipbake(t *testing.T, args ...string) (string, int, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	old := out
+	out = &buf
+	defer func() { out = old }()
+	err := run(context.Background(), args)
+	code := 0
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+	}
+	return buf.String(), code, err
+}
+
+func awsEnv(t *testing.T, e *amazontest.Env) {
+	for _, kv := range e.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("PIPBAKE_REFRESH_POLL", "5ms")
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	s, code, err := pipbake(t, args...)
+	if code != 0 {
+		t.Fatalf("pipbake %s: exit %d: %v\n%s", strings.Join(args, " "), code, err, s)
+	}
+	return s
+}
+
+func has(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}
+
+func TestCatalogCommandsOnAnAutoscalingGroup(t *testing.T) {
+	e := amazontest.New(t)
+	awsEnv(t, e) // AWS_ENDPOINT_URL, AWS_REGION and keys, as a user would set them
+	family := amazontest.Unique("cli")
+	ami := map[string]string{}
+	for _, r := range []string{"1", "2", "3"} {
+		ami[r] = e.Bake(t, family, r, "x86_64")
+	}
+	lt := e.Template(t, amazontest.Unique("lt"), ami["1"])
+	group := amazontest.Unique("web")
+	e.Group(t, group, lt, "$Default", 1)
+
+	s := mustRun(t, "images", "--family", family)
+	has(t, "images", s, "us-east-1: 3 releases of "+family, "RELEASE  IMAGE", "1        "+ami["1"]+"  available", "used by autoscaling group "+group, "used by launch template")
+
+	s = mustRun(t, "promote", "--asg", group, "--release", "3", "--dry-run", "--warmup", "60")
+	has(t, "promote --dry-run", s, "before: version 1, "+family+"@1 ("+ami["1"]+")", "after:  version 2, "+family+"@3 ("+ami["3"]+")",
+		"min healthy 90%, warmup 60s", "dry run: nothing was changed")
+	if _, im := e.GroupImage(t, group); im != ami["1"] {
+		t.Fatal("--dry-run changed the group")
+	}
+	s = mustRun(t, "promote", "--asg", group, "--release", "3", "--wait")
+	has(t, "promote", s, "created version 2", "Successful, 100% done", "promote: group "+group+" launches version 2 ("+family+"@3")
+
+	s = mustRun(t, "rollback", "--asg", group, "--dry-run")
+	has(t, "rollback --dry-run", s, "rollback autoscaling group", "after:  version 3, "+family+"@2 ("+ami["2"]+")")
+	mustRun(t, "rollback", "--asg", group, "--wait")
+	mustRun(t, "rollback", "--asg="+group)
+	if _, im := e.GroupImage(t, group); im != ami["1"] {
+		t.Fatalf("after two rollbacks the group launches %s, want %s", im, ami["1"])
+	}
+	s, code, _ := pipbake(t, "rollback", "--asg", group)
+	if code != 1 {
+		t.Errorf("rollback from the oldest: exit %d", code)
+	}
+	_, _, err := pipbake(t, "rollback", "--asg", group)
+	if err == nil || !strings.Contains(err.Error(), "refused, nothing was changed: rollback "+group+": it runs "+family+"@1") {
+		t.Errorf("refusal: %v", err)
+	}
+
+	s = mustRun(t, "images", "--family", family, "--json")
+	has(t, "images --json", s, `"kind": "launch-template-version"`, `"description": "pipbake rollback `+family+`@1`)
+
+	s = mustRun(t, "prune", "--family", family, "--keep", "1")
+	has(t, "prune", s, "keep   "+family+"@3", "nothing to delete")
+	e.Bake(t, family, "0", "x86_64")
+	s = mustRun(t, "prune", "--family", family, "--keep", "1")
+	has(t, "prune dry run", s, "delete "+family+"@0", "dry run: nothing was deleted; pass --yes to delete")
+	s = mustRun(t, "prune", "--family", family, "--keep", "1", "--yes")
+	has(t, "prune --yes", s, "deregistered "+family+"@0", "prune: 1 images deleted")
+
+	// Bad input: exit 2 for usage, 1 with the cause for the rest.
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"promote", "--asg", group}, 2, "give --release or --image"},
+		{[]string{"promote", "--asg", group, "--release", "1", "--image", "ami-1"}, 2, "give --release or --image"},
+		{[]string{"promote", "--release", "1"}, 2, "--asg or --repo is required"},
+		{[]string{"prune", "--family", family}, 2, "--keep N"},
+		{[]string{"prune", "--family", family, "--keep", "1", "--dry-run", "--yes"}, 2, "not both"},
+		{[]string{"images"}, 2, "--family or --repo is required"},
+		{[]string{"promote", "--asg", "no-such-group", "--image", ami["1"]}, 1, `autoscaling group "no-such-group" in us-east-1: autoscaling group not found`},
+	} {
+		_, code, err := pipbake(t, tc.args...)
+		if code != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d, %v; want exit %d with %q", tc.args, code, err, tc.code, tc.want)
+		}
+	}
+	if strings.Contains(s, "testing") {
+		t.Error("credentials in the output")
+	}
+}
+
+func TestRollbackDispatch(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--root", "/opt/api"}, false},
+		{[]string{"--root", "/opt/api", "--to", "3"}, false},
+		{[]string{"--asg", "web"}, true},
+		{[]string{"-asg=web", "--dry-run"}, true},
+		{[]string{"--repo", "r/x", "--tag", "prod"}, true},
+		{[]string{"--root", "asg"}, false},
+	} {
+		if got := IsCatalogRollback(tc.args); got != tc.want {
+			t.Errorf("%v: %v", tc.args, got)
+		}
+	}
+	// The local rollback is still there.
+	_, code, err := pipbake(t, "rollback")
+	if code != 2 || !strings.Contains(err.Error(), "--root is required") {
+		t.Errorf("rollback without flags: %d %v", code, err)
+	}
+}
+
+func TestCatalogCommandsOnARegistry(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/team/api"
+	digest := map[string]string{}
+	for _, r := range []string{"1", "2"} {
+		img, _ := random.Image(32, 1)
+		cf, _ := img.ConfigFile()
+		cf = cf.DeepCopy()
+		cf.Config.Labels = catalog.Release{Family: "api", Release: r}.Tags()
+		img, _ = mutate.ConfigFile(img, cf)
+		tag, _ := name.NewTag(repo + ":" + r)
+		if err := remote.Write(tag, img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		digest[r] = d.String()
+	}
+	s := mustRun(t, "images", "--repo", repo)
+	has(t, "images --repo", s, "2 images", "api     1        "+digest["1"])
+	s = mustRun(t, "promote", "--repo", repo, "--release", "2", "--tag", "prod")
+	has(t, "promote --repo", s, "before: the tag does not exist", "promote: "+repo+":prod points at api@2")
+	s = mustRun(t, "rollback", "--repo", repo, "--tag", "prod", "--dry-run")
+	has(t, "rollback --repo --dry-run", s, "after:  api@1", "dry run")
+	mustRun(t, "rollback", "--repo", repo, "--tag", "prod")
+	d, err := remote.Head(mustTag(t, repo+":prod"))
+	if err != nil || d.Digest.String() != digest["1"] {
+		t.Fatalf("prod: %v %v", d, err)
+	}
+	_, code, err := pipbake(t, "rollback", "--repo", repo, "--tag", "prod")
+	if code != 1 || !strings.Contains(err.Error(), "nothing earlier to go back to") {
+		t.Errorf("rollback from the oldest: %d %v", code, err)
+	}
+	_, code, err = pipbake(t, "promote", "--repo", repo, "--release", "1")
+	if code != 2 || !strings.Contains(err.Error(), "--repo needs --release and --tag") {
+		t.Errorf("promote without --tag: %d %v", code, err)
+	}
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
