@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
+	"github.com/pipbake/packer-plugin-pipbake/post-processor/release"
 	"github.com/pipbake/packer-plugin-pipbake/provisioner/pipbake"
 )
 
@@ -30,6 +31,7 @@ func main() {
 	}
 	set := plugin.NewSet()
 	set.RegisterProvisioner(plugin.DEFAULT_NAME, new(pipbake.Provisioner))
+	set.RegisterPostProcessor("release", new(release.PostProcessor))
 	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
 	if err := set.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
