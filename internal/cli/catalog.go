@@ -405,7 +405,7 @@ func runPlan(ctx context.Context, c *amazon.Catalog, p *amazon.Plan, err error, 
 		return err
 	}
 	if !cf.asJSON {
-		fmt.Fprintf(out, "%s: group %s launches version %d (%s)\n", p.Action, p.Group, res.Version, p.To.Label())
+		fmt.Fprintf(out, "%s: group %s launches version %d: %s\n", p.Action, p.Group, res.Version, p.To.Label())
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func TestCatalogCommandsOnAnAutoscalingGroup(t *testing.T) {
 		t.Fatal("--dry-run changed the group")
 	}
 	s = mustRun(t, "promote", "--asg", group, "--release", "3", "--wait")
-	has(t, "promote", s, "created version 2", "Successful, 100% done", "promote: group "+group+" launches version 2 ("+family+"@3")
+	has(t, "promote", s, "created version 2", "Successful, 100% done", "promote: group "+group+" launches version 2: "+family+"@3 ("+ami["3"]+")")
 
 	s = mustRun(t, "rollback", "--asg", group, "--dry-run")
 	has(t, "rollback --dry-run", s, "rollback autoscaling group", "after:  version 3, "+family+"@2 ("+ami["2"]+")")

@@ -253,7 +253,7 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 		if cur.isRel {
 			was = fmt.Sprintf("%s %s", cur.rel, grp.Image)
 		}
-		p.Description = truncate(fmt.Sprintf("pipbake %s %s (was %s, version %d)", action, to.Label(), was, grp.Version), 255)
+		p.Description = truncate(fmt.Sprintf("pipbake %s %s (was %s, version %d)", action, plainLabel(to), was, grp.Version), 255)
 		affects, err := c.affected(ctx, p)
 		if err != nil {
 			return nil, err
@@ -276,13 +276,21 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 	}
 	p.GroupTags = map[string]string{
 		TagGroupImage:      to.ID,
-		TagGroupLastChange: truncate(fmt.Sprintf("%s %s %s version %d by pipbake %s", c.now().Format("2006-01-02T15:04:05Z"), action, to.Label(), version, versionString()), catalog.MaxTagValue),
+		TagGroupLastChange: truncate(fmt.Sprintf("%s %s %s version %d by pipbake %s", c.now().Format("2006-01-02T15:04:05Z"), action, plainLabel(to), version, versionString()), catalog.MaxTagValue),
 	}
 	if to.IsRelease {
 		p.GroupTags[catalog.TagFamily] = to.Release.Family
 		p.GroupTags[catalog.TagRelease] = to.Release.Release
 	}
 	return p, nil
+}
+
+// plainLabel is "family@release ami-..." or the id alone.
+func plainLabel(im *Image) string {
+	if im.IsRelease {
+		return fmt.Sprintf("%s %s", im.Release, im.ID)
+	}
+	return im.ID
 }
 
 func versionString() string { return version.String() }
