@@ -195,6 +195,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 	}
 	action := form.Get("Action")
+	if target := r.Header.Get("X-Amz-Target"); action == "" && target != "" {
+		// JSON-protocol services (ECR, ...): Service_Version.Action.
+		action = target[strings.LastIndex(target, ".")+1:]
+	}
 
 	f.mu.Lock()
 	if action != "" {

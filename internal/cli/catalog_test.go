@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
 
 func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }
@@ -94,6 +95,8 @@ func TestCatalogCommandsOnAnAutoscalingGroup(t *testing.T) {
 	s = mustRun(t, "promote", "--asg", group, "--release", "3", "--wait")
 	has(t, "promote", s, "created version 2", "Successful, 100% done", "promote: group "+group+" launches version 2: "+family+"@3 ("+ami["3"]+")")
 
+	s = mustRun(t, "rollback", "--asg", group, "--dry-run", "--json")
+	has(t, "rollback --dry-run --json", s, `"action": "rollback"`, `"new_version": 3`, `"switch": "default"`, `"min_healthy_percentage": 90`)
 	s = mustRun(t, "rollback", "--asg", group, "--dry-run")
 	has(t, "rollback --dry-run", s, "rollback autoscaling group", "after:  version 3, "+family+"@2 ("+ami["2"]+")")
 	mustRun(t, "rollback", "--asg", group, "--wait")
@@ -214,4 +217,28 @@ func mustTag(t *testing.T, s string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+// TestECRCredentials: registry commands authenticate to ECR hosts through
+// aws-sdk-go-v2's GetAuthorizationToken (here moto's), with the AWS chain
+// the other commands use.
+func TestECRCredentials(t *testing.T) {
+	e := amazontest.New(t)
+	awsEnv(t, e)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg, err := name.NewRegistry("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := ociimage.Keychain(context.Background()).Resolve(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := auth.Authorization()
+	if err != nil || cfg.Username != "AWS" || cfg.Password == "" {
+		t.Fatalf("ECR credentials: %+v %v", cfg, err)
+	}
+	if e.Front.Calls("GetAuthorizationToken") != 1 {
+		t.Errorf("GetAuthorizationToken calls: %d", e.Front.Calls("GetAuthorizationToken"))
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
@@ -279,4 +280,33 @@ func TestRefusals(t *testing.T) {
 func asgfrontFault(action, snapshot string) asgfront.Fault {
 	return asgfront.Fault{Service: "ec2", Action: action, Code: "InvalidSnapshot.NotFound", Message: "The snapshot '" + snapshot + "' does not exist.",
 		Match: func(v url.Values) bool { return v.Get("SnapshotId.1") == snapshot }}
+}
+
+func TestPromoteAMixedInstancesGroup(t *testing.T) {
+	e := amazontest.New(t)
+	ctx := context.Background()
+	rel := bakeReleases(t, e, "1", "2")
+	lt := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	group := amazontest.Unique("mixed")
+	_, err := e.ASG.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(group), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), AvailabilityZones: []string{amazontest.Region + "a"},
+		MixedInstancesPolicy: &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{
+			LaunchTemplateSpecification: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt), Version: aws.String("1")},
+			Overrides: []astypes.LaunchTemplateOverrides{{InstanceType: aws.String("t3.micro")}, {InstanceType: aws.String("t3.small")}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "2", NoRefresh: true}))
+	if !p.Mixed || p.Switch != "group" || !strings.Contains(p.String(), "through its mixed instances policy") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.Catalog.Group(ctx, group)
+	if err != nil || !g.Mixed || g.VersionSpec != "2" || g.Image != rel.ami["2"] {
+		t.Fatalf("after promote: %+v %v", g, err)
+	}
 }
