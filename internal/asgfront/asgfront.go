@@ -177,7 +177,7 @@ func (f *Front) Refreshes(group string) []Refresh {
 	return out
 }
 
-var credentialRe = regexp.MustCompile(`Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request`)
+var credentialRe = regexp.MustCompile(`Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request`)
 
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -186,9 +186,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	service := ""
+	service, region := "", "us-east-1"
 	if m := credentialRe.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		service = m[1]
+		region, service = m[1], m[2]
 	}
 	var form url.Values
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -221,7 +221,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if service == "autoscaling" {
 		switch action {
 		case "StartInstanceRefresh":
-			f.start(w, form)
+			f.start(w, region, form)
 			return
 		case "DescribeInstanceRefreshes":
 			f.describe(w, form)
@@ -308,11 +308,11 @@ func active(status string) bool {
 
 // groupExists asks moto, with an unsigned-but-scoped query request as moto
 // accepts.
-func (f *Front) groupExists(name string) (bool, error) {
+func (f *Front) groupExists(region, name string) (bool, error) {
 	v := url.Values{"Action": {"DescribeAutoScalingGroups"}, "Version": {"2011-01-01"}, "AutoScalingGroupNames.member.1": {name}}
 	req, _ := http.NewRequest(http.MethodPost, f.upstream.String()+"/", strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=asgfront/20240101/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=asgfront/20240101/"+region+"/autoscaling/aws4_request, SignedHeaders=host, Signature=0")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false, err
@@ -325,9 +325,9 @@ func (f *Front) groupExists(name string) (bool, error) {
 	return bytes.Contains(b, []byte("<AutoScalingGroupName>"+esc(name)+"</AutoScalingGroupName>")), nil
 }
 
-func (f *Front) start(w http.ResponseWriter, form url.Values) {
+func (f *Front) start(w http.ResponseWriter, region string, form url.Values) {
 	group := form.Get("AutoScalingGroupName")
-	ok, err := f.groupExists(group)
+	ok, err := f.groupExists(region, group)
 	if err != nil {
 		f.writeError(w, "autoscaling", 500, "InternalFailure", err.Error())
 		return

@@ -86,6 +86,9 @@ func TestCatalogCommandsOnAnAutoscalingGroup(t *testing.T) {
 	s := mustRun(t, "images", "--family", family)
 	has(t, "images", s, "us-east-1: 3 releases of "+family, "RELEASE  IMAGE", "1        "+ami["1"]+"  available", "used by autoscaling group "+group, "used by launch template")
 
+	s = mustRun(t, "images", "--family", family, "--region", "us-east-1", "--region", "eu-west-1")
+	has(t, "images in two regions", s, "us-east-1: 3 releases of "+family, "eu-west-1: no releases of "+family)
+
 	s = mustRun(t, "promote", "--asg", group, "--release", "3", "--dry-run", "--warmup", "60")
 	has(t, "promote --dry-run", s, "before: version 1, "+family+"@1 ("+ami["1"]+")", "after:  version 2, "+family+"@3 ("+ami["3"]+")",
 		"min healthy 90%, warmup 60s", "dry run: nothing was changed")
