@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 	sdkversion "github.com/hashicorp/packer-plugin-sdk/version"
 
+	"github.com/pipbake/packer-plugin-pipbake/builder/oci"
+	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 	"github.com/pipbake/packer-plugin-pipbake/post-processor/release"
@@ -21,6 +23,10 @@ import (
 )
 
 func main() {
+	// The pipbake-oci builder re-executes this binary to run each
+	// operation in a fresh mount namespace chrooted into the image's root
+	// (internal/chroot); that hidden subcommand is dispatched here.
+	chroot.MaybeHelper(os.Args)
 	if filepath.Base(os.Args[0]) == "pipbake" {
 		cli.Main(os.Args[1:])
 		return
@@ -32,6 +38,7 @@ func main() {
 	set := plugin.NewSet()
 	set.RegisterProvisioner(plugin.DEFAULT_NAME, new(pipbake.Provisioner))
 	set.RegisterPostProcessor("release", new(release.PostProcessor))
+	set.RegisterBuilder("oci", new(oci.Builder))
 	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
 	if err := set.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,44 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// stepProvision runs the template's provisioners through the
+// communicator (as Packer's common provisioning step does, without the
+// download machinery that step's package brings in).
+type stepProvision struct{}
+
+func (s *stepProvision) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	hook := state.Get("hook").(packersdk.Hook)
+	ui := state.Get("ui").(packersdk.Ui)
+	comm := state.Get("communicator").(packersdk.Communicator)
+	b := state.Get(stateBuild).(*build)
+	data := map[string]interface{}{
+		"ID":                "pipbake-oci",
+		"ConnType":          "chroot",
+		"Host":              "",
+		"Port":              0,
+		"User":              "root",
+		"Password":          "",
+		"SSHPublicKey":      "",
+		"SSHPrivateKey":     "",
+		"WinRMPassword":     "",
+		"PackerRunUUID":     os.Getenv("PACKER_RUN_UUID"),
+		"PackerHTTPAddr":    "",
+		"PackerHTTPIP":      "",
+		"PackerHTTPPort":    "",
+		"SourceImageDigest": b.base.Digest.String(),
+	}
+	if err := hook.Run(ctx, packersdk.HookProvision, ui, comm, data); err != nil {
+		return halt(state, fmt.Errorf("provisioning: %w", err))
+	}
+	return multistep.ActionContinue
+}
+
+func (s *stepProvision) Cleanup(multistep.StateBag) {}
