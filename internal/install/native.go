@@ -80,7 +80,18 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 			jobs = append(jobs, ref{in, i})
 		}
 	}
-	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].in.JobSize(jobs[a].i) > jobs[b].in.JobSize(jobs[b].i) })
+	// Bytecode is the long pole: when compiling, write the .py files first
+	// so the compiler pool is busy from the start while the rest extracts;
+	// within each group, biggest first.
+	sort.SliceStable(jobs, func(a, b int) bool {
+		ja, jb := jobs[a], jobs[b]
+		if compile {
+			if pa, pb := ja.in.JobIsPython(ja.i), jb.in.JobIsPython(jb.i); pa != pb {
+				return pa
+			}
+		}
+		return ja.in.JobSize(ja.i) > jb.in.JobSize(jb.i)
+	})
 
 	workers := opts.Jobs
 	if workers <= 0 {

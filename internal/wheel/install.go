@@ -201,6 +201,9 @@ func (in *Install) Jobs() int { return len(in.jobs) }
 // JobSize is the uncompressed size of job i, for scheduling big members first.
 func (in *Install) JobSize(i int) int64 { return int64(in.jobs[i].f.UncompressedSize64) }
 
+// JobIsPython reports whether job i writes a .py file (one OnPython gets).
+func (in *Install) JobIsPython(i int) bool { return in.jobs[i].python }
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // Extract writes member job i and checks it against RECORD. It is safe to
