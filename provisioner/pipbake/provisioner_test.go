@@ -1,0 +1,66 @@
+package pipbake
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrepareReportsEveryError(t *testing.T) {
+	var p Provisioner
+	err := p.Prepare(map[string]interface{}{
+		"set": []map[string]interface{}{
+			{"name": "api", "lock": "/nonexistent/api.txt", "root": "relative/root", "installer": "conda"},
+			{"name": "api", "lock": "/nonexistent/api.txt", "root": "/opt/api2", "service": map[string]interface{}{"command": "", "restart": "sometimes"}},
+		},
+		"wheelhouse":      "/nonexistent/wheels",
+		"sources":         []string{"https://pypi.example/simple"},
+		"release":         "../escape",
+		"agent_path":      "/nonexistent/pipbake",
+		"execute_command": "{{.Agent}} {{.Nope}}",
+	})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{
+		`set[0]: set "api": root "relative/root" must be an absolute path`,
+		`set[0]: set "api": installer "conda"`,
+		`set[1]: set "api" is defined twice`,
+		`set[1]: set "api": service: command must not be empty`,
+		`restart "sometimes"`,
+		`set[0] "api": lock: stat /nonexistent/api.txt`,
+		"wheelhouse and sources: give one, not both",
+		"release: release id \"../escape\"",
+		"agent_path: stat /nonexistent/pipbake",
+		"execute_command: render",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestPrepareDefaults(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "api.txt")
+	os.WriteFile(lock, []byte("six==1.17.0 --hash=sha256:"+strings.Repeat("0", 64)+"\n"), 0o644)
+	var p Provisioner
+	if err := p.Prepare(map[string]interface{}{
+		"set":        []map[string]interface{}{{"name": "api", "lock": lock, "root": "/opt/api"}},
+		"wheelhouse": dir,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := p.config
+	if c.Release == "" || c.StagingDirectory != "/tmp/pipbake-"+c.Release || c.ExecuteCommand != DefaultExecuteCommand {
+		t.Errorf("defaults: %+v", c)
+	}
+	cmd, err := p.command("/tmp/s/pipbake", "install -f /tmp/s/plan.json")
+	if err != nil || cmd != "chmod +x /tmp/s/pipbake && /tmp/s/pipbake install -f /tmp/s/plan.json" {
+		t.Errorf("command: %q %v", cmd, err)
+	}
+	if err := (&Provisioner{}).Prepare(map[string]interface{}{"wheelhouse": dir}); err == nil || !strings.Contains(err.Error(), "at least one `set` block") {
+		t.Errorf("no sets: %v", err)
+	}
+}
