@@ -17,6 +17,9 @@ import (
 // app (embedded in this binary) into a wheelhouse, install it with its
 // pinned lock as a release under <out>/hello, and run it from current.
 func cmdDemo(ctx context.Context, args []string) error {
+	if wantsOCI(args) { // demo_oci.go: the same app baked into an OCI image
+		return cmdDemoOCI(ctx, args)
+	}
 	fs := newFlags("demo")
 	out := fs.String("out", "out", "output `folder`")
 	python := fs.String("python", "python3", "target `interpreter`")
