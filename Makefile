@@ -36,3 +36,11 @@ generate:
 	$(GO) mod tidy
 	tmp=$$(mktemp -d) && ln -s "$(CURDIR)" "$$tmp/packer-plugin-pipbake" && \
 	  cd "$$tmp/packer-plugin-pipbake" && $(GO) generate ./... ; status=$$?; rm -rf "$$tmp"; exit $$status
+
+# Regenerate the docs partials (generate), then render .web-docs/, the
+# plugin's docs for Packer's integration portal, from the templates in
+# docs/ (.web-docs/scripts/render.go). Tests in cmd/packer-plugin-pipbake
+# fail when docs-partials/ or .web-docs/ is stale.
+.PHONY: docs
+docs: generate
+	$(GO) run .web-docs/scripts/render.go
