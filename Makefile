@@ -44,3 +44,11 @@ generate:
 .PHONY: docs
 docs: generate
 	$(GO) run .web-docs/scripts/render.go
+
+# Build a snapshot release with goreleaser (.goreleaser.yml) into a
+# temporary folder and check what it made: the linux targets by default,
+# every platform with RELEASE_CHECK=all.
+.PHONY: release-check
+RELEASE_CHECK ?= linux
+release-check:
+	bash .ci/release-check.sh $(RELEASE_CHECK)
