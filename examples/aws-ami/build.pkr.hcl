@@ -1,0 +1,171 @@
+# Bakes one release of an API into an AMI: a Debian 12 instance, the API's
+# pinned packages installed by pipbake as a systemd service, and the
+# release catalog's tags on the AMI and its snapshot. Build one AMI per
+# release, e.g. from CI:
+#
+#   pipbake fetch --lock locks/api.txt --out wheels \
+#     --python-version 3.11 --platform manylinux_2_36_x86_64
+#   packer init examples/aws-ami
+#   packer build -var release=2026.11.26 -var lock=locks/api.txt \
+#     -var wheelhouse=wheels examples/aws-ami
+#
+# See README.md for the variables and for rolling back.
+
+packer {
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.8.0"
+    }
+    pipbake = {
+      source  = "github.com/pipbake/pipbake"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "release" {
+  type        = string
+  description = "The release id: a tag, a version or a CI build number. One AMI per release."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", var.release))
+    error_message = "The release must be 1 to 100 letters, digits, '.', '_' and '-', starting with a letter or digit: it is part of the AMI's name."
+  }
+}
+
+variable "family" {
+  type        = string
+  default     = "api-node"
+  description = "The image family (pipbake:family): the releases rollback chooses from."
+}
+
+variable "lock" {
+  type        = string
+  description = "The API's hashed lock file (pip-compile --generate-hashes or uv output, or pylock.toml)."
+}
+
+variable "wheelhouse" {
+  type        = string
+  default     = "wheels"
+  description = "A folder with every wheel the lock pins for the image's Python (pipbake fetch writes one)."
+}
+
+variable "set_name" {
+  type        = string
+  default     = "api"
+  description = "The package set's name: its systemd unit, its receipt and its entry in pipbake:sets."
+}
+
+variable "app_version" {
+  type        = string
+  default     = ""
+  description = "The version recorded for the set in pipbake:sets; defaults to the release."
+}
+
+variable "service_command" {
+  type        = string
+  default     = "gunicorn --bind 0.0.0.0:8080 api.wsgi:app"
+  description = "The service's command line; a first word without a slash is a program in the set's bin folder."
+}
+
+variable "region" {
+  type    = string
+  default = "eu-west-1"
+}
+
+variable "instance_type" {
+  type    = string
+  default = "t3.small"
+}
+
+variable "subnet_id" {
+  type        = string
+  default     = ""
+  description = "The subnet of the build instance; empty for the default VPC."
+}
+
+variable "skip_region_validation" {
+  type        = bool
+  default     = false
+  description = "Accept a region the amazon plugin does not know (new regions, emulators)."
+}
+
+variable "receipt_output" {
+  type        = string
+  default     = "receipts"
+  description = "Where the set's receipt and SBOM are copied on the Packer host."
+}
+
+locals {
+  ami_name = "${var.family}-${var.release}"
+  sets     = "${var.set_name}@${var.app_version != "" ? var.app_version : var.release}"
+  release_tags = {
+    "pipbake:family"  = var.family
+    "pipbake:release" = var.release
+    "pipbake:sets"    = local.sets
+  }
+}
+
+source "amazon-ebs" "api" {
+  region                 = var.region
+  skip_region_validation = var.skip_region_validation
+  instance_type          = var.instance_type
+  subnet_id              = var.subnet_id
+  ssh_username           = "admin"
+
+  source_ami_filter {
+    filters = {
+      name                = "debian-12-amd64-*"
+      architecture        = "x86_64"
+      root-device-type    = "ebs"
+      virtualization-type = "hvm"
+    }
+    owners      = ["136693071363"] # Debian
+    most_recent = true
+  }
+
+  ami_name        = local.ami_name
+  ami_description = "${var.family} release ${var.release} (${local.sets}), baked by pipbake"
+
+  # An AMI is a release from the moment it exists: these tags are what
+  # `pipbake images`, `promote` and `rollback` read.
+  tags          = merge(local.release_tags, { Name = local.ami_name })
+  snapshot_tags = merge(local.release_tags, { Name = local.ami_name })
+  run_tags      = { Name = "packer ${local.ami_name}" }
+}
+
+build {
+  sources = ["source.amazon-ebs.api"]
+
+  provisioner "pipbake" {
+    wheelhouse     = var.wheelhouse
+    release        = var.release
+    receipt_output = var.receipt_output
+    # Debian's admin user is not root.
+    execute_command = "chmod +x {{.Agent}} && sudo -E {{.Agent}} {{.Args}}"
+
+    set {
+      name   = var.set_name
+      lock   = var.lock
+      root   = "/opt/${var.set_name}"
+      python = "/usr/bin/python3"
+
+      service {
+        command = var.service_command
+        user    = var.set_name
+      }
+    }
+  }
+
+  # The AMI's id, for the CI job to print or pass on.
+  post-processor "manifest" {
+    output     = "packer-manifest.json"
+    strip_path = true
+    custom_data = {
+      family  = var.family
+      release = var.release
+      sets    = local.sets
+    }
+  }
+}
