@@ -81,6 +81,11 @@ type Config struct {
 	// copy of the cached base, compared after the build) or `auto`
 	// (default: overlay where the kernel allows it).
 	Rootfs string `mapstructure:"rootfs"`
+	// Where the build's scratch root (the overlay's upper directory, or
+	// the copy) lives while provisioners run. Defaults to `/dev/shm` when
+	// it is a tmpfs with at least 4 GiB free (the root is thrown away after
+	// the build, so it need not reach a disk), else `cache_dir`.
+	BuildDir string `mapstructure:"build_dir"`
 
 	ctx interpolate.Context
 }

@@ -39,6 +39,7 @@ type FlatConfig struct {
 	CacheDir            *string           `mapstructure:"cache_dir" cty:"cache_dir" hcl:"cache_dir"`
 	ReleaseCache        *bool             `mapstructure:"release_cache" cty:"release_cache" hcl:"release_cache"`
 	Rootfs              *string           `mapstructure:"rootfs" cty:"rootfs" hcl:"rootfs"`
+	BuildDir            *string           `mapstructure:"build_dir" cty:"build_dir" hcl:"build_dir"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -82,6 +83,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"cache_dir":                  &hcldec.AttrSpec{Name: "cache_dir", Type: cty.String, Required: false},
 		"release_cache":              &hcldec.AttrSpec{Name: "release_cache", Type: cty.Bool, Required: false},
 		"rootfs":                     &hcldec.AttrSpec{Name: "rootfs", Type: cty.String, Required: false},
+		"build_dir":                  &hcldec.AttrSpec{Name: "build_dir", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -51,6 +51,7 @@ variable "target" { type = string }
 variable "layout" { type = string }
 variable "registry" { type = string }
 variable "cache_dir" { type = string }
+variable "build_dir" { type = string }
 variable "wheelhouse" { type = string }
 variable "hello_lock" { type = string }
 variable "api_lock" { type = string }
@@ -61,6 +62,7 @@ source "pipbake-oci" "app" {
   output_oci_layout   = var.layout
   insecure_registries = [var.registry]
   cache_dir           = var.cache_dir
+  build_dir           = var.build_dir
   family              = "web"
   entrypoint          = ["/opt/hello/current/bin/hello"]
   env = {
@@ -150,7 +152,7 @@ func TestPackerBuildOCI(t *testing.T) {
 	tpl := p.WriteFile("oci.pkr.hcl", template)
 	vars := func(tag, layout, wheelhouse, helloLock string) []string {
 		return []string{"-var", "base=" + base, "-var", "target=" + reg.Host + "/web/app:" + tag, "-var", "layout=" + layout,
-			"-var", "registry=" + reg.Host, "-var", "cache_dir=" + cache, "-var", "wheelhouse=" + wheelhouse,
+			"-var", "registry=" + reg.Host, "-var", "cache_dir=" + cache, "-var", "build_dir=" + filepath.Join(work, "builds"), "-var", "wheelhouse=" + wheelhouse,
 			"-var", "hello_lock=" + helloLock, "-var", "api_lock=" + apiLock}
 	}
 	p.FmtCheck(tpl).Must(t)
@@ -285,7 +287,7 @@ func TestPackerBuildOCI(t *testing.T) {
 	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), cache) {
 		t.Error("a mount under the cache outlived the build")
 	}
-	if ents, _ := os.ReadDir(filepath.Join(cache, "builds")); len(ents) != 0 {
+	if ents, _ := os.ReadDir(filepath.Join(work, "builds", "pipbake-oci-builds")); len(ents) != 0 {
 		t.Errorf("build folders left: %v", ents)
 	}
 }
@@ -316,6 +318,7 @@ source "pipbake-oci" "x" {
   base              = "oci-layout:%s"
   output_oci_layout = "%s"
   cache_dir         = "%s"
+  build_dir         = "%s"
   rootfs            = "copy"
 }
 
@@ -325,18 +328,63 @@ build {
     inline = ["echo partial > /etc/partial", "exit 3"]
   }
 }
-`, baseLayout, layout, cache))
+`, baseLayout, layout, cache, filepath.Join(work, "builds")))
 	p.Init(tpl).Must(t)
 	p.Build(tpl).Fails(t, "exit status: 3")
 	if _, err := os.Stat(layout); !os.IsNotExist(err) {
 		t.Errorf("a layout was written: %v", err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(cache, "builds")); len(ents) != 0 {
+	if ents, _ := os.ReadDir(filepath.Join(work, "builds", "pipbake-oci-builds")); len(ents) != 0 {
 		t.Errorf("build folders left: %v", ents)
 	}
 	if ents, _ := filepath.Glob(filepath.Join(work, ".out.*")); len(ents) != 0 {
 		t.Errorf("layout leftovers: %v", ents)
 	}
+
+	// A failed push: no layout either (the push comes first).
+	tpl2 := p.WriteFile("push.pkr.hcl", strings.Replace(strings.Replace(read(t, tpl), "exit 3", "true", 1),
+		`output_oci_layout = "`, `target = "127.0.0.1:1/nowhere/app:1"
+  insecure_registries = ["127.0.0.1:1"]
+  output_oci_layout = "`, 1))
+	p.Build(tpl2).Fails(t, "push 127.0.0.1:1/nowhere/app:1")
+	if _, err := os.Stat(layout); !os.IsNotExist(err) {
+		t.Errorf("a layout was written after a failed push: %v", err)
+	}
+
+	// Ctrl-C in the middle of a provisioner: packer is interrupted, the
+	// command's namespace dies with its mounts, the build folder goes.
+	tpl3 := p.WriteFile("slow.pkr.hcl", strings.Replace(read(t, tpl), "exit 3", "sleep 600", 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	r := p.RunContext(ctx, "build", "-color=false", tpl3)
+	if r.Err == nil {
+		t.Fatal("the interrupted build succeeded")
+	}
+	time.Sleep(time.Second)
+	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), work) {
+		t.Error("a mount outlived the interrupted build")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(work, "builds", "pipbake-oci-builds")); len(ents) != 0 {
+		t.Errorf("build folders left after the interrupt: %v", ents)
+	}
+	if _, err := os.Stat(layout); !os.IsNotExist(err) {
+		t.Errorf("a layout was written by the interrupted build: %v", err)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, pr := range procs {
+		if b, _ := os.ReadFile(pr); bytes.Contains(b, []byte("sleep\x00600")) {
+			t.Errorf("%s: the provisioner's sleep still runs", pr)
+		}
+	}
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func buildChangedHello(t *testing.T, dir string) wheelpack.Result {

@@ -113,6 +113,29 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 			jobs = append(jobs, job{changes: parts[i], createdBy: fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", st.Name, st.Release, "/"+st.Root), set: i})
 		}
 	}
+	// Store the sets' new releases in the release cache while the layers
+	// are compressed.
+	harvested := make(chan struct{})
+	go func() {
+		defer close(harvested)
+		if !*b.cfg.ReleaseCache {
+			return
+		}
+		for _, st := range b.sets {
+			relDir := st.Root + "/releases/" + st.Release
+			abs, _, err := view.Lstat(relDir)
+			if err != nil {
+				continue
+			}
+			rc, err := receipt.Read(abs)
+			if err != nil {
+				continue
+			}
+			if err := install.StoreRelease(releaseCacheDir(b.cfg), install.KeyOfReceipt(rc, "/"+st.Root), abs); err != nil {
+				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
+			}
+		}
+	}()
 	store := &layer.Store{Dir: filepath.Join(b.cfg.CacheDir, "layers")}
 	comp := layer.Compression(b.cfg.Compression)
 	results := make([]*layer.Result, len(jobs))
@@ -152,22 +175,7 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 	}
 	ui.Say(fmt.Sprintf("%d change(s) in %d layer(s) (%v)", len(changes), len(b.layers), time.Since(start).Round(time.Millisecond)))
 
-	if *b.cfg.ReleaseCache {
-		for _, st := range b.sets {
-			relDir := st.Root + "/releases/" + st.Release
-			abs, _, err := view.Lstat(relDir)
-			if err != nil {
-				continue
-			}
-			rc, err := receipt.Read(abs)
-			if err != nil {
-				continue
-			}
-			if err := install.StoreRelease(releaseCacheDir(b.cfg), install.KeyOfReceipt(rc, "/"+st.Root), abs); err != nil {
-				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
-			}
-		}
-	}
+	<-harvested
 	return multistep.ActionContinue
 }
 

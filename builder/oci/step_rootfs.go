@@ -59,7 +59,7 @@ func (s *stepRootfs) Run(ctx context.Context, state multistep.StateBag) multiste
 	if err := chroot.Supported(); err != nil {
 		return halt(state, fmt.Errorf("pipbake-oci: %w (run packer as root)", err))
 	}
-	builds := filepath.Join(b.cfg.CacheDir, "builds")
+	builds := filepath.Join(buildDir(b.cfg), "pipbake-oci-builds")
 	if err := os.MkdirAll(builds, 0o700); err != nil {
 		return halt(state, err)
 	}
@@ -155,6 +155,21 @@ func (s *stepRootfs) Cleanup(state multistep.StateBag) {
 		s.root.lock.Close()
 	}
 }
+
+// buildDir is where build roots go: build_dir, else /dev/shm when it is
+// a roomy tmpfs, else the cache folder.
+func buildDir(c *Config) string {
+	if c.BuildDir != "" {
+		return c.BuildDir
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err == nil && st.Type == tmpfsMagic && uint64(st.Bavail)*uint64(st.Bsize) >= 4<<30 {
+		return "/dev/shm"
+	}
+	return c.CacheDir
+}
+
+const tmpfsMagic = 0x01021994
 
 // removeStaleBuilds removes build folders no running build holds (left by
 // a killed Packer), so a retry starts clean.

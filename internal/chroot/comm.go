@@ -34,7 +34,12 @@ func (c *Communicator) ctx() context.Context {
 
 // Start runs cmd.Command with /bin/sh -c in the root.
 func (c *Communicator) Start(ctx context.Context, cmd *packersdk.RemoteCmd) error {
+	// Either the caller's context or the build's (Ctx) ends the command.
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx(), cancel)
 	go func() {
+		defer cancel()
+		defer stop()
 		code, err := c.Session.Run(ctx, cmd.Command, cmd.Stdin, cmd.Stdout, cmd.Stderr)
 		if err != nil {
 			if cmd.Stderr != nil {

@@ -74,6 +74,7 @@ func (e Excludes) Match(rel string) bool {
 // in base) are dropped.
 func FromUpper(upper string, base rootfs.View, ex Excludes) ([]Change, error) {
 	var out []Change
+	newDir := "" // "dir/" while walking below a directory new to base
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -92,10 +93,21 @@ func FromUpper(upper string, base rootfs.View, ex Excludes) ([]Change, error) {
 		if err != nil {
 			return err
 		}
+		if newDir != "" && strings.HasPrefix(rel, newDir) {
+			// Below a directory the base does not have: all new.
+			if !rootfs.IsWhiteout(fi) {
+				out = append(out, Change{rel, Write})
+			}
+			return nil
+		}
+		newDir = ""
 		_, bfi, berr := base.Lstat(rel)
 		inBase := berr == nil
 		if berr != nil && !errors.Is(berr, fs.ErrNotExist) {
 			return berr
+		}
+		if !inBase && fi.IsDir() {
+			newDir = rel + "/"
 		}
 		if rootfs.IsWhiteout(fi) {
 			if inBase {

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // CopyTree copies the tree src into the existing directory dst keeping
@@ -14,6 +16,53 @@ import (
 // attribute and hard links within the tree. Symbolic links are copied,
 // never followed.
 func CopyTree(dst, src string) error {
+	// Regular files' contents are copied by a pool of workers; everything
+	// else happens in walk order.
+	type job struct {
+		out, src string
+		fi       os.FileInfo
+	}
+	jobs := make(chan job, 256)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var copyErr error
+	workers := 2 * runtime.NumCPU()
+	if workers > 8 {
+		workers = 8
+	}
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				err := copyFile(j.out, j.src)
+				if err == nil {
+					err = applyMeta(j.out, j.src, j.fi, os.Geteuid() == 0)
+				}
+				if err != nil {
+					errOnce.Do(func() { copyErr = err })
+				}
+			}
+		}()
+	}
+	err := copyTree(dst, src, func(out, src string, fi os.FileInfo) error {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		f.Close()
+		jobs <- job{out, src, fi}
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return copyErr
+}
+
+func copyTree(dst, src string, regular func(out, src string, fi os.FileInfo) error) error {
 	links := map[Inode]string{}
 	type dirTime struct {
 		path string
@@ -63,10 +112,7 @@ func CopyTree(dst, src string) error {
 				}
 				links[ino] = out
 			}
-			if err := copyFile(out, p); err != nil {
-				return err
-			}
-			return applyMeta(out, p, fi, asRoot)
+			return regular(out, p, fi)
 		default: // devices, fifos, sockets, whiteouts
 			if err := copySpecial(out, fi); err != nil {
 				return fmt.Errorf("copy %s: %w", p, err)
@@ -90,7 +136,7 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
