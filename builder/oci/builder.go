@@ -145,6 +145,14 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		&stepLayers{},
 		&stepImage{},
 	}
+	// An interrupt (Packer's Cancel) ends whatever runs in the root at once,
+	// so the provisioner waiting on it returns and the steps clean up; if
+	// Packer itself goes away, clean up and exit rather than linger.
+	stopCancel := context.AfterFunc(ctx, func() { bd.closeSession() })
+	defer stopCancel()
+	watchdog := make(chan struct{})
+	defer close(watchdog)
+	go watchParent(watchdog, bd)
 	b.runner = &multistep.BasicRunner{Steps: steps}
 	b.runner.Run(ctx, state)
 	if err, ok := state.GetOk("error"); ok {
@@ -163,6 +171,28 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 }
 
 const stateBuild = "pipbake-oci"
+
+// watchParent ends the build's commands, removes its root and exits when
+// the process that started the plugin (Packer) is gone.
+func watchParent(done chan struct{}, bd *build) {
+	ppid := os.Getppid()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if os.Getppid() != ppid {
+				bd.closeSession()
+				if r := bd.root; r != nil {
+					os.RemoveAll(r.Dir)
+				}
+				os.Exit(1)
+			}
+		}
+	}
+}
 
 // halt records err and stops the build.
 func halt(state multistep.StateBag, err error) multistep.StepAction {

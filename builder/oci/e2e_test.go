@@ -8,9 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -354,12 +356,34 @@ build {
 	// Ctrl-C in the middle of a provisioner: packer is interrupted, the
 	// command's namespace dies with its mounts, the build folder goes.
 	tpl3 := p.WriteFile("slow.pkr.hcl", strings.Replace(read(t, tpl), "exit 3", "sleep 600", 1))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
-	r := p.RunContext(ctx, "build", "-color=false", tpl3)
-	if r.Err == nil {
-		t.Fatal("the interrupted build succeeded")
+	// As a terminal does, the interrupt goes to packer's process group
+	// (packer wraps itself in a second process).
+	cmd := exec.Command(p.Bin, "build", "-color=false", tpl3)
+	cmd.Dir, cmd.Env = p.Dir, p.Env()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(buf.String(), "Provisioning with shell script") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err == nil {
+			t.Fatalf("the interrupted build succeeded:\n%s", buf.String())
+		}
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("packer did not stop within a minute of the interrupt:\n%s", buf.String())
+	}
+	t.Logf("interrupted build:\n%s", buf.String())
 	time.Sleep(time.Second)
 	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), work) {
 		t.Error("a mount outlived the interrupted build")

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"sync"
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
@@ -22,6 +23,7 @@ type build struct {
 	root *buildRoot
 
 	// stepCommunicator
+	mu      sync.Mutex
 	session *chroot.Session
 
 	// stepLayers
@@ -32,6 +34,16 @@ type build struct {
 
 	// stepImage
 	artifact *Artifact
+}
+
+// closeSession ends every operation running in the root.
+func (b *build) closeSession() {
+	b.mu.Lock()
+	s := b.session
+	b.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
 }
 
 // bakedSet is one pipbake set found in the root after provisioning.

@@ -46,12 +46,21 @@ func (s *stepCommunicator) Run(ctx context.Context, state multistep.StateBag) mu
 	if err != nil {
 		return halt(state, err)
 	}
+	b.mu.Lock()
 	b.session = &chroot.Session{Spec: spec, Self: self}
+	b.mu.Unlock()
 	state.Put("communicator", &chroot.Communicator{Session: b.session, Ctx: ctx})
 	state.Get("ui").(packersdk.Ui).Say(fmt.Sprintf("Provisioning inside the root (chroot; epoch %d)", b.epoch.Unix()))
 	return multistep.ActionContinue
 }
 
-func (s *stepCommunicator) Cleanup(multistep.StateBag) {}
+// Cleanup ends whatever a provisioner left running in the root (an
+// interrupted command keeps running otherwise: Packer's communicator calls
+// carry no cancellation), before the root is removed.
+func (s *stepCommunicator) Cleanup(state multistep.StateBag) {
+	if b, ok := state.Get(stateBuild).(*build); ok {
+		b.closeSession()
+	}
+}
 
 func releaseCacheDir(c *Config) string { return filepath.Join(c.CacheDir, "releases") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -113,6 +114,17 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 			jobs = append(jobs, job{changes: parts[i], createdBy: fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", st.Name, st.Release, "/"+st.Root), set: i})
 		}
 	}
+	// Which sets' releases were in the release cache before this build
+	// (restored, so their layers are probably unchanged).
+	cachedBefore := make([]bool, len(b.sets))
+	for i, st := range b.sets {
+		if abs, _, err := view.Lstat(st.Root + "/releases/" + st.Release); err == nil {
+			if rc, err := receipt.Read(abs); err == nil {
+				_, serr := os.Stat(filepath.Join(releaseCacheDir(b.cfg), install.KeyOfReceipt(rc, "/"+st.Root).String()))
+				cachedBefore[i] = serr == nil
+			}
+		}
+	}
 	// Store the sets' new releases in the release cache while the layers
 	// are compressed.
 	harvested := make(chan struct{})
@@ -151,7 +163,13 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = store.Build(func(w io.Writer) error { return layer.WriteTar(w, view, j.changes, b.epoch) }, comp)
+			write := func(w io.Writer) error { return layer.WriteTar(w, view, j.changes, b.epoch) }
+			if j.set >= 0 && !cachedBefore[j.set] {
+				// A set installed (not restored) in this build: a new layer.
+				results[i], errs[i] = store.BuildNew(write, comp)
+			} else {
+				results[i], errs[i] = store.Build(write, comp)
+			}
 		}()
 	}
 	wg.Wait()

@@ -237,6 +237,26 @@ func TestOverlayRootAndReadOnlyBind(t *testing.T) {
 	}
 }
 
+func TestCloseEndsLeftoverCommands(t *testing.T) {
+	root := hostRoot(t)
+	s := &chroot.Session{Spec: chroot.Spec{Dir: root, Env: []string{"PATH=/bin:/usr/bin"}}}
+	done := make(chan struct{})
+	go func() {
+		s.Run(context.Background(), "sleep 300", nil, nil, nil)
+		close(done)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the command")
+	}
+	if _, err := s.Run(context.Background(), "true", nil, nil, nil); err == nil {
+		t.Error("a closed session still runs commands")
+	}
+}
+
 func TestCancelEndsEverything(t *testing.T) {
 	root := hostRoot(t)
 	s := &chroot.Session{Spec: chroot.Spec{Dir: root, Env: []string{"PATH=/bin:/usr/bin"}}}

@@ -86,6 +86,49 @@ type Session struct {
 	Self string
 
 	mu sync.Mutex
+
+	// live tracks operations in flight, so Close can end them.
+	liveMu sync.Mutex
+	live   map[*int]context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// track registers an operation; the returned context ends when Close is
+// called, and done must be called when the operation has ended.
+func (s *Session) track(ctx context.Context) (context.Context, func(), error) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if s.closed {
+		return nil, nil, errors.New("chroot: session closed")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	key := new(int)
+	if s.live == nil {
+		s.live = map[*int]context.CancelFunc{}
+	}
+	s.live[key] = cancel
+	s.wg.Add(1)
+	return ctx, func() {
+		cancel()
+		s.liveMu.Lock()
+		delete(s.live, key)
+		s.liveMu.Unlock()
+		s.wg.Done()
+	}, nil
+}
+
+// Close ends every operation still running (a command a provisioner left
+// behind when it was interrupted, say: its whole namespace is killed) and
+// waits for them; later operations fail.
+func (s *Session) Close() {
+	s.liveMu.Lock()
+	s.closed = true
+	for _, cancel := range s.live {
+		cancel()
+	}
+	s.liveMu.Unlock()
+	s.wg.Wait()
 }
 
 // Supported reports whether this machine can run helpers (Linux, root).
@@ -112,6 +155,11 @@ func (s *Session) command(ctx context.Context, op string, args ...string) (*exec
 
 // Run runs a shell command line in the root and returns its exit status.
 func (s *Session) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	ctx, done, err := s.track(ctx)
+	if err != nil {
+		return -1, err
+	}
+	defer done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd, err := s.command(ctx, "run", command)
@@ -136,10 +184,10 @@ func (s *Session) Run(ctx context.Context, command string, stdin io.Reader, stdo
 		return -1, fmt.Errorf("chroot: start helper: %w", err)
 	}
 	pw.Close()
-	done := make(chan struct{})
-	go func() { io.Copy(&helperErr, pr); pr.Close(); close(done) }()
+	copied := make(chan struct{})
+	go func() { io.Copy(&helperErr, pr); pr.Close(); close(copied) }()
 	werr := cmd.Wait()
-	<-done
+	<-copied
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
@@ -161,6 +209,11 @@ func (s *Session) Run(ctx context.Context, command string, stdin io.Reader, stdo
 
 // file runs a file operation, with its errors on stderr.
 func (s *Session) file(ctx context.Context, stdin io.Reader, stdout io.Writer, op string, args ...string) error {
+	ctx, done, err := s.track(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd, err := s.command(ctx, op, args...)

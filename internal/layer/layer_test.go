@@ -241,6 +241,13 @@ func TestStoreCachesByDiffID(t *testing.T) {
 		if err != nil || !r2.Cached || r2.Digest != r1.Digest {
 			t.Fatalf("second build: %v cached=%v %v %v", err, r2.Cached, r2.Digest, r1.Digest)
 		}
+		// BuildNew finds it too, and makes the same blob in a fresh store.
+		if r4, err := s.BuildNew(write, c); err != nil || !r4.Cached || r4.Digest != r1.Digest {
+			t.Fatalf("BuildNew: %v %v", err, r4)
+		}
+		if r5, _ := (&layer.Store{Dir: t.TempDir()}).BuildNew(write, c); r5.Digest != r1.Digest || r5.DiffID != r1.DiffID {
+			t.Errorf("BuildNew made another blob")
+		}
 		// A fresh store compresses to the same blob.
 		r3, _ := (&layer.Store{Dir: t.TempDir()}).Build(write, c)
 		if r3.Digest != r1.Digest {

@@ -72,25 +72,40 @@ type Result struct {
 	Cached bool
 }
 
-// Build writes a layer with write (called once to hash the tar and, when
-// the store does not have its blob yet, once more to compress it).
+// Build writes a layer with write: called once to hash the tar and, when
+// the store does not have its blob yet, once more to compress it.
 func (s *Store) Build(write func(io.Writer) error, c Compression) (*Result, error) {
+	return s.build(write, c, true)
+}
+
+// BuildNew is Build for a layer that is probably not stored yet: the tar
+// is written once, compressed while it is hashed, and the blob is dropped
+// if the store turns out to have it.
+func (s *Store) BuildNew(write func(io.Writer) error, c Compression) (*Result, error) {
+	return s.build(write, c, false)
+}
+
+func (s *Store) build(write func(io.Writer) error, c Compression, hashFirst bool) (*Result, error) {
 	if c == "" {
 		c = Gzip
 	}
 	if _, err := c.writer(io.Discard); err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	if err := write(h); err != nil {
-		return nil, err
-	}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	mapPath := filepath.Join(s.Dir, "diffids", string(c), diffID.Hex)
-	if data, err := os.ReadFile(mapPath); err == nil {
-		if r, err := s.open(strings.TrimSpace(string(data)), diffID, c); err == nil {
-			r.Cached = true
-			return r, nil
+	var diffID v1.Hash
+	var mapPath string
+	if hashFirst {
+		h := sha256.New()
+		if err := write(h); err != nil {
+			return nil, err
+		}
+		diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+		mapPath = filepath.Join(s.Dir, "diffids", string(c), diffID.Hex)
+		if data, err := os.ReadFile(mapPath); err == nil {
+			if r, err := s.open(strings.TrimSpace(string(data)), diffID, c); err == nil {
+				r.Cached = true
+				return r, nil
+			}
 		}
 	}
 
@@ -122,7 +137,16 @@ func (s *Store) Build(write func(io.Writer) error, c Compression) (*Result, erro
 	if err := tmp.Close(); err != nil {
 		return nil, err
 	}
-	if got := hex.EncodeToString(h2.Sum(nil)); got != diffID.Hex {
+	if got := hex.EncodeToString(h2.Sum(nil)); !hashFirst {
+		diffID = v1.Hash{Algorithm: "sha256", Hex: got}
+		mapPath = filepath.Join(s.Dir, "diffids", string(c), diffID.Hex)
+		if data, err := os.ReadFile(mapPath); err == nil {
+			if r, err := s.open(strings.TrimSpace(string(data)), diffID, c); err == nil {
+				r.Cached = true
+				return r, nil
+			}
+		}
+	} else if got != diffID.Hex {
 		return nil, fmt.Errorf("layer: the files changed while the layer was written (diff id %s, then sha256:%s)", diffID, got)
 	}
 	digest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(bh.Sum(nil))}
