@@ -15,7 +15,6 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
-	"golang.org/x/sys/unix"
 )
 
 func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *venv.Env, dists []*installedDist, digests []string, opts Options) (*receipt.Receipt, error) {
@@ -103,15 +102,4 @@ func writeReceipt(dir string, rc *receipt.Receipt) error {
 	}
 	// the receipt last: its presence marks the release complete
 	return receipt.WriteFile(dir, receipt.FileName, data)
-}
-
-// syncTree flushes the filesystem holding dir, so a release whose receipt
-// exists has all its files on disk too.
-func syncTree(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }

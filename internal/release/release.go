@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // ReceiptName is the file whose presence marks a release complete.
@@ -182,15 +181,9 @@ func (r *Root) Lock() (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock release root %s: %w", r.Dir, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			fmt.Fprintf(os.Stderr, "pipbake: waiting for another pipbake working on %s\n", r.Dir)
-			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock release root %s: %w", r.Dir, err)
-		}
+	if err := lockFile(f, func() { fmt.Fprintf(os.Stderr, "pipbake: waiting for another pipbake working on %s\n", r.Dir) }); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock release root %s: %w", r.Dir, err)
 	}
 	return func() { f.Close() }, nil
 }
