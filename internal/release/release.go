@@ -18,7 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
 )
 
 // ReceiptName is the file whose presence marks a release complete.
