@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -221,5 +222,32 @@ func TestECRRegion(t *testing.T) {
 		if got := ociimage.ECRRegion(host); got != want {
 			t.Errorf("%s: %q, want %q", host, got, want)
 		}
+	}
+}
+
+func TestOpenDockerArchiveAndPlatform(t *testing.T) {
+	img := baseImage(t)
+	file := filepath.Join(t.TempDir(), "base.tar")
+	tag, _ := name.NewTag("example.com/base:1")
+	if err := tarball.WriteToFile(file, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	kc := ociimage.WithKeychain(authn.NewMultiKeychain())
+	b, err := ociimage.Open(ociimage.DockerArchivePrefix+file, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Layers()
+	got, _ := b.Image.Layers()
+	wd, _ := want[0].DiffID()
+	gd, _ := got[0].DiffID()
+	if len(got) != 1 || wd != gd || b.Config.OS != "linux" {
+		t.Errorf("docker archive: %d layers, %s vs %s", len(got), gd, wd)
+	}
+	if _, err := ociimage.Open(ociimage.DockerArchivePrefix+file, kc, ociimage.WithPlatform(v1.Platform{OS: "linux", Architecture: "arm64"})); err == nil {
+		t.Error("an amd64 base opened for linux/arm64")
+	}
+	if _, err := ociimage.ParsePlatform("linux"); err == nil {
+		t.Error("platform without an architecture accepted")
 	}
 }
