@@ -7,6 +7,7 @@ package provision
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -64,6 +65,11 @@ func TestBenchProvision(t *testing.T) {
 	if err := corpus.WriteRequirements(lock, set.Wheels); err != nil {
 		t.Fatal(err)
 	}
+	// the agent release builds embed: a lean pipbake (-tags pipbake_agent)
+	agent := filepath.Join(work, "pipbake-agent")
+	if out, err := exec.Command("go", "build", "-tags", "pipbake_agent", "-trimpath", "-ldflags", "-s -w", "-o", agent, "../../cmd/pipbake").CombinedOutput(); err != nil {
+		t.Fatalf("build the agent: %v\n%s", err, out)
+	}
 	p := packertest.New(t, packertest.Options{Quiet: true})
 	srv := sshtarget.StartT(t, sshtarget.Options{})
 	p.InstallPlugin()
@@ -80,6 +86,7 @@ func TestBenchProvision(t *testing.T) {
 		templates["pipbake/"+key] = p.WriteFile("pipbake-"+key+".pkr.hcl", fmt.Sprintf(header, comm, fmt.Sprintf(`
   provisioner "pipbake" {
     wheelhouse = %q
+    agent_path = %q
     set {
       name    = "corpus"
       lock    = %q
@@ -88,7 +95,7 @@ func TestBenchProvision(t *testing.T) {
       compile = %v
     }
   }
-`, wheels, lock, filepath.Join(machine, "pipbake"), py, compile)))
+`, wheels, agent, lock, filepath.Join(machine, "pipbake"), py, compile)))
 		templates["file+shell/"+key] = p.WriteFile("peer-"+key+".pkr.hcl", fmt.Sprintf(header, comm, fmt.Sprintf(`
   provisioner "shell" {
     inline = ["mkdir -p %[1]s/upload/wheels"]

@@ -151,3 +151,19 @@ set {
 		t.Fatalf("missing flags: exit %d", code)
 	}
 }
+
+// TestLeanAgentBuild builds the agent release builds embed (-tags
+// pipbake_agent) and checks it installs but carries no catalog commands.
+func TestLeanAgentBuild(t *testing.T) {
+	agent := filepath.Join(t.TempDir(), "pipbake")
+	if out, err := exec.Command("go", "build", "-tags", "pipbake_agent", "-o", agent, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(agent, "install", "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "-wheelhouse") {
+		t.Errorf("install -h: %v\n%s", err, out)
+	}
+	out, err := exec.Command(agent, "promote", "--asg", "x").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown command "promote"`) {
+		t.Errorf("the lean agent should not promote: %v %s", err, out)
+	}
+}

@@ -50,8 +50,9 @@ type Binary struct {
 	From string
 }
 
-// For returns the agent for p: override (agent_path) when set, else the
-// running executable when it was built for p, else an embedded agent.
+// For returns the agent for p: override (agent_path) when set, else an
+// embedded agent (release builds: a lean pipbake of a few MB), else the
+// running executable when it was built for p (the whole plugin).
 func For(p Platform, override string) (*Binary, error) {
 	if override != "" {
 		st, err := os.Stat(override)
@@ -63,15 +64,15 @@ func For(p Platform, override string) (*Binary, error) {
 		}
 		return &Binary{Path: override, From: "agent_path " + override}, nil
 	}
+	if data, ok := embedded[p.String()]; ok {
+		return &Binary{Data: data, From: "the agent embedded for " + p.String()}, nil
+	}
 	if p.OS == runtime.GOOS && p.Arch == runtime.GOARCH && runtime.GOOS == "linux" {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("find the running plugin binary to upload as the agent: %w", err)
 		}
 		return &Binary{Path: exe, From: "this plugin (" + p.String() + ")"}, nil
-	}
-	if data, ok := embedded[p.String()]; ok {
-		return &Binary{Data: data, From: "the agent embedded for " + p.String()}, nil
 	}
 	have := make([]string, 0, len(embedded))
 	for k := range embedded {

@@ -70,9 +70,10 @@ func run(ctx context.Context, args []string) error {
 		return &exitError{code: 2}
 	}
 	cmd, rest := args[0], args[1:]
+	if f, ok := fullCommands[cmd]; ok { // full.go: not in the lean agent build
+		return f(ctx, rest)
+	}
 	switch cmd {
-	case "fetch":
-		return cmdFetch(ctx, rest)
 	case "install":
 		return cmdInstall(ctx, rest)
 	case "verify":
@@ -80,18 +81,10 @@ func run(ctx context.Context, args []string) error {
 	case "releases":
 		return cmdReleases(rest)
 	case "rollback":
-		if IsCatalogRollback(rest) {
-			return cmdCatalogRollback(ctx, rest)
+		if done, err := catalogRollback(ctx, rest); done {
+			return err
 		}
 		return cmdRollback(rest)
-	case "images":
-		return cmdImages(ctx, rest)
-	case "promote":
-		return cmdPromote(ctx, rest)
-	case "prune":
-		return cmdPrune(ctx, rest)
-	case "demo":
-		return cmdDemo(ctx, rest)
 	case "version", "--version":
 		fmt.Println(versionString())
 		return nil

@@ -1,3 +1,5 @@
+//go:build !pipbake_agent
+
 package cli
 
 import (
