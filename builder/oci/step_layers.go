@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -115,35 +114,35 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 		}
 	}
 	// Which sets' releases were in the release cache before this build
-	// (restored, so their layers are probably unchanged).
+	// (restored, so their layers are probably unchanged), and their keys.
 	cachedBefore := make([]bool, len(b.sets))
+	keys := make([]*install.CacheKey, len(b.sets))
 	for i, st := range b.sets {
 		if abs, _, err := view.Lstat(st.Root + "/releases/" + st.Release); err == nil {
 			if rc, err := receipt.Read(abs); err == nil {
-				_, serr := os.Stat(filepath.Join(releaseCacheDir(b.cfg), install.KeyOfReceipt(rc, "/"+st.Root).String()))
-				cachedBefore[i] = serr == nil
+				k := install.KeyOfReceipt(rc, "/"+st.Root)
+				keys[i] = &k
+				cachedBefore[i] = install.HasEntry(releaseCacheDir(b.cfg), k)
 			}
 		}
 	}
-	// Store the sets' new releases in the release cache while the layers
-	// are compressed.
+	// Without a layer per set, new releases are stored as folders, copied
+	// while the layers are compressed.
 	harvested := make(chan struct{})
 	go func() {
 		defer close(harvested)
-		if !*b.cfg.ReleaseCache {
+		if !*b.cfg.ReleaseCache || *b.cfg.LayerPerSet {
 			return
 		}
-		for _, st := range b.sets {
-			relDir := st.Root + "/releases/" + st.Release
-			abs, _, err := view.Lstat(relDir)
+		for i, st := range b.sets {
+			if keys[i] == nil || cachedBefore[i] {
+				continue
+			}
+			abs, _, err := view.Lstat(st.Root + "/releases/" + st.Release)
 			if err != nil {
 				continue
 			}
-			rc, err := receipt.Read(abs)
-			if err != nil {
-				continue
-			}
-			if err := install.StoreRelease(releaseCacheDir(b.cfg), install.KeyOfReceipt(rc, "/"+st.Root), abs); err != nil {
+			if err := install.StoreRelease(releaseCacheDir(b.cfg), *keys[i], abs); err != nil {
 				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
 			}
 		}
@@ -194,6 +193,20 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 	ui.Say(fmt.Sprintf("%d change(s) in %d layer(s) (%v)", len(changes), len(b.layers), time.Since(start).Round(time.Millisecond)))
 
 	<-harvested
+	// With a layer per set, a new release is stored as its layer's blob
+	// (a hard link) and the place of the release in it.
+	if *b.cfg.ReleaseCache && *b.cfg.LayerPerSet {
+		for i, st := range b.sets {
+			if keys[i] == nil || cachedBefore[i] || st.Layer == nil {
+				continue
+			}
+			blob := filepath.Join(store.Dir, "blobs", st.Layer.Digest.Algorithm, st.Layer.Digest.Hex)
+			le := install.LayerEntry{Prefix: st.Root + "/releases/" + st.Release, Compression: string(comp), Digest: st.Layer.Digest.String()}
+			if err := install.StoreLayerEntry(releaseCacheDir(b.cfg), *keys[i], blob, le); err != nil {
+				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
+			}
+		}
+	}
 	return multistep.ActionContinue
 }
 

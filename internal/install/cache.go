@@ -70,15 +70,20 @@ func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts O
 }
 
 // restoreCached fills the new release dir from the cache when it holds the
-// key; it returns nil when it does not.
+// key (as a folder, or as a layer entry); it returns nil when it does not.
 func restoreCached(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, dir string, opts Options, start time.Time) (*Result, error) {
 	key := keyOf(set, rootDir, id, lk, tg, opts).String()
 	src := filepath.Join(opts.ReleaseCache, key)
-	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err != nil {
+	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err == nil {
+		if err := rootfs.CopyTree(dir, src); err != nil {
+			return nil, fmt.Errorf("set %q: restore release %s from the cache %s: %w", set.Name, id, src, err)
+		}
+	} else if le, err := readLayerEntry(opts.ReleaseCache, key); err == nil {
+		if err := le.extract(dir); err != nil {
+			return nil, fmt.Errorf("set %q: restore release %s from the cache %s: %w", set.Name, id, src+LayerEntrySuffix, err)
+		}
+	} else {
 		return nil, nil
-	}
-	if err := rootfs.CopyTree(dir, src); err != nil {
-		return nil, fmt.Errorf("set %q: restore release %s from the cache %s: %w", set.Name, id, src, err)
 	}
 	rc, err := receipt.Read(dir)
 	if err != nil {

@@ -2,7 +2,12 @@ package install
 
 import (
 	"bytes"
+	"compress/gzip"
+	"time"
+
 	"context"
+	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
+	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +60,34 @@ func TestReleaseCache(t *testing.T) {
 	if err != nil || !rep.Clean() {
 		t.Fatalf("verify: %v", err)
 	}
+	// The same release stored as a layer entry (as the OCI builder does):
+	// a gzip layer tar holding api/releases/r1, hard-linked.
+	layerCache := filepath.Join(t.TempDir(), "layers")
+	blob := filepath.Join(t.TempDir(), "blob")
+	writeLayer(t, blob, filepath.Dir(root), "api/releases/r1")
+	rc1, _ := receipt.Read(filepath.Join(root, "releases", "r1"))
+	key := KeyOfReceipt(rc1, root)
+	if err := StoreLayerEntry(layerCache, key, blob, LayerEntry{Prefix: "api/releases/r1", Compression: "gzip"}); err != nil {
+		t.Fatal(err)
+	}
+	if !HasEntry(layerCache, key) {
+		t.Fatal("HasEntry: no")
+	}
+	os.RemoveAll(root)
+	log.Reset()
+	lopts := opts
+	lopts.ReleaseCache = layerCache
+	if _, err := Run(context.Background(), set, lopts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "restored release r1 from the release cache") {
+		t.Fatalf("not restored from the layer entry:\n%s", log.String())
+	}
+	if third := snapshot(t, filepath.Join(root, "releases", "r1")); third != first {
+		t.Fatal("the release restored from a layer differs")
+	}
+	run(t, filepath.Join(root, "current", "bin", "flask"), "--version")
+
 	// Another release id is a different key: installed, not restored.
 	log.Reset()
 	opts.Release = "r2"
@@ -100,4 +133,26 @@ func snapshot(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// writeLayer writes the tree under base/rel as a gzip layer tar at blob,
+// with names relative to base.
+func writeLayer(t *testing.T, blob, base, rel string) {
+	t.Helper()
+	var changes []layer.Change
+	filepath.Walk(filepath.Join(base, rel), func(p string, fi os.FileInfo, err error) error {
+		r, _ := filepath.Rel(base, p)
+		changes = append(changes, layer.Change{Path: filepath.ToSlash(r), Kind: layer.Write})
+		return err
+	})
+	f, err := os.Create(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	if err := layer.WriteTar(zw, rootfs.View{Dirs: []string{base}}, changes, time.Unix(1764133200, 0)); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	f.Close()
 }
