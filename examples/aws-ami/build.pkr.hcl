@@ -97,6 +97,46 @@ variable "receipt_output" {
   description = "Where the set's receipt and SBOM are copied on the Packer host."
 }
 
+variable "source_ami" {
+  type        = string
+  default     = ""
+  description = "An AMI to start from instead of the newest Debian 12 (the tests use moto's)."
+}
+
+variable "ssh_username" {
+  type    = string
+  default = "admin"
+}
+
+variable "ssh_host" {
+  type        = string
+  default     = ""
+  description = "Connect here instead of the launched instance's address (the tests point it at a loopback sshd)."
+}
+
+variable "ssh_port" {
+  type    = number
+  default = 22
+}
+
+variable "ssh_private_key_file" {
+  type        = string
+  default     = ""
+  description = "A private key for ssh_username; empty: Packer makes a temporary key pair."
+}
+
+variable "root" {
+  type        = string
+  default     = ""
+  description = "The set's release root; empty: /opt/<set_name>."
+}
+
+variable "execute_command" {
+  type        = string
+  default     = "chmod +x {{.Agent}} && sudo -E {{.Agent}} {{.Args}}"
+  description = "How the agent runs; Debian's admin user needs sudo."
+}
+
 locals {
   ami_name = "${var.family}-${var.release}"
   sets     = "${var.set_name}@${var.app_version != "" ? var.app_version : var.release}"
@@ -112,17 +152,24 @@ source "amazon-ebs" "api" {
   skip_region_validation = var.skip_region_validation
   instance_type          = var.instance_type
   subnet_id              = var.subnet_id
-  ssh_username           = "admin"
+  ssh_username           = var.ssh_username
+  ssh_host               = var.ssh_host
+  ssh_port               = var.ssh_port
+  ssh_private_key_file   = var.ssh_private_key_file
+  source_ami             = var.source_ami
 
-  source_ami_filter {
-    filters = {
-      name                = "debian-12-amd64-*"
-      architecture        = "x86_64"
-      root-device-type    = "ebs"
-      virtualization-type = "hvm"
+  dynamic "source_ami_filter" {
+    for_each = var.source_ami == "" ? ["debian-12"] : []
+    content {
+      filters = {
+        name                = "debian-12-amd64-*"
+        architecture        = "x86_64"
+        root-device-type    = "ebs"
+        virtualization-type = "hvm"
+      }
+      owners      = ["136693071363"] # Debian
+      most_recent = true
     }
-    owners      = ["136693071363"] # Debian
-    most_recent = true
   }
 
   ami_name        = local.ami_name
@@ -139,23 +186,31 @@ build {
   sources = ["source.amazon-ebs.api"]
 
   provisioner "pipbake" {
-    wheelhouse     = var.wheelhouse
-    release        = var.release
-    receipt_output = var.receipt_output
-    # Debian's admin user is not root.
-    execute_command = "chmod +x {{.Agent}} && sudo -E {{.Agent}} {{.Args}}"
+    wheelhouse      = var.wheelhouse
+    release         = var.release
+    receipt_output  = var.receipt_output
+    execute_command = var.execute_command
 
     set {
-      name   = var.set_name
-      lock   = var.lock
-      root   = "/opt/${var.set_name}"
-      python = "/usr/bin/python3"
+      name = var.set_name
+      lock = var.lock
+      root = var.root != "" ? var.root : "/opt/${var.set_name}"
 
-      service {
-        command = var.service_command
-        user    = var.set_name
+      dynamic "service" {
+        for_each = var.service_command != "" ? [var.service_command] : []
+        content {
+          command = service.value
+          user    = var.set_name
+        }
       }
     }
+  }
+
+  # Tags the AMI and its snapshot with the release's receipts and lock
+  # hashes too (pipbake:receipt-sha256, pipbake:lock-sha256), in every region.
+  post-processor "pipbake-release" {
+    family       = var.family
+    receipts_dir = var.receipt_output
   }
 
   # The AMI's id, for the CI job to print or pass on.
