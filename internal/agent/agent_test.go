@@ -24,8 +24,13 @@ func TestFor(t *testing.T) {
 	self := Platform{runtime.GOOS, runtime.GOARCH}
 	if runtime.GOOS == "linux" {
 		b, err := For(self, "")
-		if err != nil || b.Path == "" {
-			t.Fatalf("matching platform: %v %+v", err, b)
+		switch {
+		case err != nil:
+			t.Fatalf("matching platform: %v", err)
+		case len(embedded) > 0 && (b.Data == nil || !strings.Contains(b.From, "embedded")):
+			t.Fatalf("a release build should upload its lean embedded agent, got %s", b.From)
+		case len(embedded) == 0 && b.Path == "":
+			t.Fatalf("a build from source should upload itself, got %s", b.From)
 		}
 	}
 	p := filepath.Join(t.TempDir(), "pipbake")
