@@ -5,11 +5,18 @@ GO ?= go
 # cached under ~/.cache/pipbake-dev/tools by .ci/tools.sh.
 export PIPBAKE_TOOLS ?= packer goreleaser amazon
 
-.PHONY: demo test test-short build bench generate
+.PHONY: demo demo-native test test-short build bench generate
 
-# The main job on its embedded default: build examples/hello, install it
-# into ./out/hello with its pinned lock, and run it.
+# The main job on its embedded default: bake examples/hello (embedded in
+# pipbake) into an OCI image under ./out/hello-oci with the pipbake-oci
+# builder and the pipbake provisioner, on a Debian base made once with
+# debootstrap and cached, then run the app from the image. Needs root.
 demo:
+	@command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+	$(GO) run ./cmd/pipbake demo --oci
+
+# The same app installed natively into ./out/hello and run from current.
+demo-native:
 	$(GO) run ./cmd/pipbake demo
 
 # Everything the tests need (Debian packages, tools cached under
