@@ -33,18 +33,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh := filepath.Join(base, "wheels")
-	if err := os.MkdirAll(wh, 0o755); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	built, err := hello.Build(wh)
+	wh, lockPath, err := buildHello(base)
 	if err != nil {
-		return fmt.Errorf("demo: build the hello app: %w", err)
-	}
-	fmt.Printf("built %s (sha256 %s)\n", built.File, built.SHA256)
-	lockPath := filepath.Join(base, "requirements.txt")
-	if err := os.WriteFile(lockPath, hello.Lock, 0o644); err != nil {
-		return fmt.Errorf("demo: write lock: %w", err)
+		return err
 	}
 	res, err := install.Run(ctx, install.Set{Name: "hello", Lock: lockPath, Python: *python, Root: base, Compile: true},
 		install.Options{Release: *rel, Wheelhouse: wh, Log: os.Stderr, Version: version.String()})
@@ -62,4 +53,23 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("\nnext: pipbake releases --root %s; pipbake verify --root %s\n", base, base)
 	return nil
+}
+
+// buildHello builds the embedded hello app into <dir>/wheels and writes its
+// pinned lock to <dir>/requirements.txt, for both demos.
+func buildHello(dir string) (wheelhouse, lockPath string, err error) {
+	wheelhouse = filepath.Join(dir, "wheels")
+	if err := os.MkdirAll(wheelhouse, 0o755); err != nil {
+		return "", "", fmt.Errorf("demo: %w", err)
+	}
+	built, err := hello.Build(wheelhouse)
+	if err != nil {
+		return "", "", fmt.Errorf("demo: build the hello app: %w", err)
+	}
+	fmt.Printf("built %s (sha256 %s)\n", built.File, built.SHA256)
+	lockPath = filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(lockPath, hello.Lock, 0o644); err != nil {
+		return "", "", fmt.Errorf("demo: write lock: %w", err)
+	}
+	return wheelhouse, lockPath, nil
 }

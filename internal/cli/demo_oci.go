@@ -60,18 +60,9 @@ func cmdDemoOCI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh := filepath.Join(dir, "wheels")
-	if err := os.MkdirAll(wh, 0o755); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	built, err := hello.Build(wh)
+	wh, lockPath, err := buildHello(dir)
 	if err != nil {
-		return fmt.Errorf("demo: build the hello app: %w", err)
-	}
-	fmt.Printf("built %s (sha256 %s)\n", built.File, built.SHA256)
-	lockPath := filepath.Join(dir, "requirements.txt")
-	if err := os.WriteFile(lockPath, hello.Lock, 0o644); err != nil {
-		return fmt.Errorf("demo: write lock: %w", err)
+		return err
 	}
 	if _, ok := debianbase.Cached(debianbase.Options{}); !ok {
 		fmt.Println("making the Debian base image with Python (debootstrap, one to two minutes, cached after)")
