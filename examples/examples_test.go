@@ -95,8 +95,7 @@ func TestValidate(t *testing.T) {
 	})
 
 	t.Run("aws-ami", func(t *testing.T) {
-		amazon := amazonPlugin(t)
-		p.Run("plugins", "install", "--path", amazon, "github.com/hashicorp/amazon").Must(t)
+		p.InstallAmazon(t)
 		tpl, _ := filepath.Abs("aws-ami")
 		p.Init(tpl).Must(t)
 		vars := []string{"-var", "release=1.4.2", "-var", "lock=" + lock, "-var", "wheelhouse=" + wheels}
@@ -107,25 +106,6 @@ func TestValidate(t *testing.T) {
 		p.Validate(tpl, "-var", "release=1.4.2", "-var", "lock="+filepath.Join(work, "missing.txt"), "-var", "wheelhouse="+wheels).
 			Fails(t, "lock")
 	})
-}
-
-// amazonPlugin is the packer-plugin-amazon .ci/tools.sh builds
-// ($PIPBAKE_PACKER_PLUGIN_AMAZON, else its cache); missing, the test skips,
-// or fails when PIPBAKE_E2E_REQUIRED is set.
-func amazonPlugin(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("PIPBAKE_PACKER_PLUGIN_AMAZON")
-	if bin == "" {
-		bin = filepath.Join(packertest.CacheDir(), "tools", "bin", "packer-plugin-amazon")
-	}
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		msg := "no packer-plugin-amazon at " + bin + "; run PIPBAKE_TOOLS=amazon .ci/tools.sh"
-		if packertest.Required() {
-			t.Fatal(msg + " (PIPBAKE_E2E_REQUIRED is set)")
-		}
-		t.Skip(msg)
-	}
-	return bin
 }
 
 // TestCIExamples checks the CI files against what they run: every -var

@@ -179,7 +179,10 @@ source "amazon-ebs" "api" {
   # `pipbake images`, `promote` and `rollback` read.
   tags          = merge(local.release_tags, { Name = local.ami_name })
   snapshot_tags = merge(local.release_tags, { Name = local.ami_name })
-  run_tags      = { Name = "packer ${local.ami_name}" }
+
+  # The build instance's name; kept off the AMI, whose tags are the above.
+  run_tags          = { Name = "packer ${local.ami_name}" }
+  skip_ami_run_tags = true
 }
 
 build {
@@ -206,8 +209,9 @@ build {
     }
   }
 
-  # Tags the AMI and its snapshot with the release's receipts and lock
-  # hashes too (pipbake:receipt-sha256, pipbake:lock-sha256), in every region.
+  # Tags the AMI and its snapshot from the receipts the provisioner brought
+  # back: the set's installed version, pipbake:receipt-sha256 and
+  # pipbake:lock-sha256, in every region the AMI is in.
   post-processor "pipbake-release" {
     family       = var.family
     receipts_dir = var.receipt_output

@@ -93,6 +93,26 @@ func FindPacker() (string, error) {
 	return p, nil
 }
 
+// InstallAmazon installs packer-plugin-amazon as .ci/tools.sh builds it
+// (PIPBAKE_TOOLS=amazon): $PIPBAKE_PACKER_PLUGIN_AMAZON, else the tools
+// cache. Without it tb skips, or fails when Required(); tb may be a
+// subtest of the Packer's test.
+func (p *Packer) InstallAmazon(tb testing.TB) {
+	tb.Helper()
+	bin := os.Getenv("PIPBAKE_PACKER_PLUGIN_AMAZON")
+	if bin == "" {
+		bin = filepath.Join(CacheDir(), "tools", "bin", "packer-plugin-amazon")
+	}
+	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		msg := "packertest: no packer-plugin-amazon at " + bin + "; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON"
+		if Required() {
+			tb.Fatal(msg + " (PIPBAKE_E2E_REQUIRED is set)")
+		}
+		tb.Skip(msg)
+	}
+	p.Run("plugins", "install", "--path", bin, "github.com/hashicorp/amazon").Must(tb)
+}
+
 // Options configure New.
 type Options struct {
 	// Packer is the binary to run; default FindPacker().

@@ -43,6 +43,7 @@ const Region = mototest.Region
 
 var (
 	motoURL string
+	motoLog string   // moto_server's output, shown when a test fails
 	motoErr string   // why there is no moto
 	base    sync.Map // arch -> AMI id
 )
@@ -60,14 +61,14 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	proc, url, err := startMoto(bin, dir)
+	proc, url, logPath, err := startMoto(bin, dir)
 	if err != nil {
 		// A moto that is installed but does not start is a failure, not a
 		// skip.
 		fmt.Fprintf(os.Stderr, "amazontest: %v\n", err)
 		return 1
 	}
-	motoURL = url
+	motoURL, motoLog = url, logPath
 	code := m.Run()
 	proc.stop()
 	return code
@@ -88,19 +89,19 @@ func (p *motoProc) stop() {
 	}
 }
 
-func startMoto(bin, dir string) (*motoProc, string, error) {
+func startMoto(bin, dir string) (*motoProc, string, string, error) {
 	var last string
 	for try := 0; try < 3; try++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		logPath := filepath.Join(dir, fmt.Sprintf("moto-%d.log", try))
 		logf, err := os.Create(logPath)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		p := &motoProc{cmd: exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), exited: make(chan struct{})}
 		p.cmd.Env = cleanEnv(os.Environ())
@@ -108,14 +109,14 @@ func startMoto(bin, dir string) (*motoProc, string, error) {
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
-			return nil, "", fmt.Errorf("start moto_server: %w", err)
+			return nil, "", "", fmt.Errorf("start moto_server: %w", err)
 		}
 		go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 			if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 				c.Close()
-				return p, "http://" + addr, nil
+				return p, "http://" + addr, logPath, nil
 			}
 			select {
 			case <-p.exited:
@@ -127,7 +128,7 @@ func startMoto(bin, dir string) (*motoProc, string, error) {
 		b, _ := os.ReadFile(logPath)
 		last = string(b)
 	}
-	return nil, "", fmt.Errorf("moto_server did not start:\n%s", last)
+	return nil, "", "", fmt.Errorf("moto_server did not start:\n%s", last)
 }
 
 func cleanEnv(env []string) []string {
@@ -168,6 +169,7 @@ type Env struct {
 func New(tb testing.TB) *Env {
 	tb.Helper()
 	front := asgfront.Start(tb, MotoURL(tb))
+	logMotoOnFailure(tb)
 	cfg, err := amazon.LoadConfig(context.Background(), amazon.Options{
 		Region: Region, Endpoint: front.URL, MaxAttempts: 5, MaxBackoff: 20 * time.Millisecond,
 		Credentials: credentials.NewStaticCredentialsProvider(mototest.AccessKey, mototest.SecretKey, ""),
@@ -178,6 +180,30 @@ func New(tb testing.TB) *Env {
 	c := amazon.New(cfg)
 	c.PollInterval = 5 * time.Millisecond
 	return &Env{Front: front, Config: cfg, Catalog: c, EC2: c.EC2, ASG: c.ASG}
+}
+
+// logMotoOnFailure shows the end of moto_server's output when the test
+// fails: a 500 from moto says why only there.
+func logMotoOnFailure(tb testing.TB) {
+	st, err := os.Stat(motoLog)
+	if err != nil {
+		return
+	}
+	from := st.Size()
+	tb.Cleanup(func() {
+		if !tb.Failed() {
+			return
+		}
+		b, err := os.ReadFile(motoLog)
+		if err != nil || int64(len(b)) <= from {
+			return
+		}
+		b = b[from:]
+		if len(b) > 8<<10 {
+			b = b[len(b)-8<<10:]
+		}
+		tb.Logf("moto_server's output during the test (the end):\n%s", b)
+	})
 }
 
 // Environ is the environment for a pipbake process that talks to this
