@@ -231,7 +231,9 @@ func (in *Install) Extract(i int) error {
 		n, err = in.writeScript(out, io.TeeReader(rc, h), &in.done[i])
 	} else {
 		bp := bufPool.Get().(*[]byte)
-		n, err = io.CopyBuffer(out, io.TeeReader(rc, h), *bp)
+		// writerOnly: *os.File's ReadFrom would copy through a fresh 32 KiB
+		// buffer of its own for every member.
+		n, err = io.CopyBuffer(writerOnly{out}, io.TeeReader(rc, h), *bp)
 		bufPool.Put(bp)
 	}
 	if err == nil && (exec || j.script) {
@@ -259,6 +261,9 @@ func (in *Install) Extract(i int) error {
 	}
 	return nil
 }
+
+// writerOnly hides every method but Write.
+type writerOnly struct{ io.Writer }
 
 func createFile(dest string, mode os.FileMode) (*os.File, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | noFollow

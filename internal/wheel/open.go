@@ -38,6 +38,7 @@ type Wheel struct {
 	Metadata Metadata
 
 	file    *os.File
+	unmap   func() error
 	zr      *zip.Reader
 	members map[string]*zip.File
 }
@@ -112,11 +113,21 @@ func Open(p string) (w *Wheel, err error) {
 	if err != nil {
 		return nil, &Error{File: base, Msg: "stat", Err: err}
 	}
-	zr, err := zip.NewReader(f, st.Size())
+	data, unmap, err := mapFile(f, st.Size())
+	if err != nil {
+		return nil, &Error{File: base, Msg: "read", Err: err}
+	}
+	defer func() {
+		if err != nil {
+			unmap()
+		}
+	}()
+	zr, err := zip.NewReader(memReader(data), st.Size())
 	if err != nil {
 		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
 	}
-	w = &Wheel{Path: p, Name: name, file: f, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
+	zr.RegisterDecompressor(zip.Deflate, newInflater)
+	w = &Wheel{Path: p, Name: name, file: f, unmap: unmap, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
 	if err := w.index(); err != nil {
 		return nil, err
 	}
@@ -135,8 +146,18 @@ func Open(p string) (w *Wheel, err error) {
 	return w, nil
 }
 
-// Close releases the archive.
-func (w *Wheel) Close() error { return w.file.Close() }
+// Close releases the archive; its members cannot be read after.
+func (w *Wheel) Close() error {
+	if w.unmap == nil {
+		return nil
+	}
+	err := w.unmap()
+	w.unmap = nil
+	if cerr := w.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Members returns the archive's file members (directories excluded).
 func (w *Wheel) Members() []*zip.File {

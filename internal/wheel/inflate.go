@@ -1,0 +1,59 @@
+package wheel
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	kflate "github.com/klauspost/compress/flate"
+)
+
+// readFile reads all size bytes of f into memory (where mapping is not
+// possible).
+func readFile(f *os.File, size int64) ([]byte, func() error, error) {
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+		return nil, nil, err
+	}
+	return data, func() error { return nil }, nil
+}
+
+// Deflated members are inflated with klauspost/compress's decoder, which
+// takes about half the CPU of compress/flate's: inflating is most of
+// pipbake's own work in an install. Decoders are pooled across members and
+// wheels.
+var inflaters sync.Pool
+
+func newInflater(r io.Reader) io.ReadCloser {
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if err := fr.(kflate.Resetter).Reset(r, nil); err == nil {
+			return &inflater{fr: fr}
+		}
+	}
+	return &inflater{fr: kflate.NewReader(r)}
+}
+
+// inflater returns its decoder to the pool on Close.
+type inflater struct{ fr io.ReadCloser }
+
+func (z *inflater) Read(p []byte) (int, error) {
+	if z.fr == nil {
+		return 0, errors.New("read of a closed member")
+	}
+	return z.fr.Read(p)
+}
+
+func (z *inflater) Close() error {
+	if z.fr == nil {
+		return nil
+	}
+	err := z.fr.Close()
+	inflaters.Put(z.fr)
+	z.fr = nil
+	return err
+}
+
+// memReader is a zip source over a wheel's bytes.
+func memReader(data []byte) *bytes.Reader { return bytes.NewReader(data) }
