@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 //go:embed worker.py
@@ -135,39 +136,63 @@ func (p *Pool) fail(err error) {
 	p.errOnce.Do(func() { p.err = err })
 }
 
+// depth is how many requests each worker has queued ahead of the one it
+// compiles, so it never waits for this side between files (thousands of
+// small files make that round trip add up).
+const depth = 4
+
 func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, stderr *strings.Builder) {
 	defer p.wg.Done()
-	dead := false
+	inflight := make(chan Job, depth)
+	var dead atomic.Bool
+	answered := make(chan struct{})
+	go func() { // answers come back in request order
+		defer close(answered)
+		for j := range inflight {
+			if dead.Load() {
+				j.Done(Result{Source: j.Source, Err: errors.New("bytecode compiler exited")})
+				continue
+			}
+			res, err := readAnswer(stdout, j)
+			if err != nil {
+				dead.Store(true)
+				p.fail(fmt.Errorf("bytecode compiler %q failed: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
+				res = Result{Source: j.Source, Err: err}
+			}
+			j.Done(res)
+		}
+	}()
+	writeFailed := false
 	for {
 		j, ok := p.next()
 		if !ok {
 			break
 		}
-		if dead {
+		if writeFailed || dead.Load() {
 			j.Done(Result{Source: j.Source, Err: errors.New("bytecode compiler exited")})
 			continue
 		}
-		res, err := request(stdin, stdout, j)
-		if err != nil {
-			dead = true
-			p.fail(fmt.Errorf("bytecode compiler %q failed: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
-			res = Result{Source: j.Source, Err: err}
+		if strings.ContainsAny(j.Source+j.Display, "\t\n") {
+			j.Done(Result{Source: j.Source, Err: fmt.Errorf("path %q has a tab or newline", j.Source)})
+			continue
 		}
-		j.Done(res)
+		if _, err := io.WriteString(stdin, j.Source+"\t"+j.Display+"\n"); err != nil {
+			// The worker is gone: reading j's answer meets its end and
+			// reports the failure.
+			writeFailed = true
+		}
+		inflight <- j
 	}
+	close(inflight)
+	<-answered
 	stdin.Close()
-	if err := cmd.Wait(); err != nil && !dead {
+	if err := cmd.Wait(); err != nil && !dead.Load() {
 		p.fail(fmt.Errorf("bytecode compiler %q: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
 	}
 }
 
-func request(stdin io.Writer, stdout *bufio.Reader, j Job) (Result, error) {
-	if strings.ContainsAny(j.Source+j.Display, "\t\n") {
-		return Result{Source: j.Source, Err: fmt.Errorf("path %q has a tab or newline", j.Source)}, nil
-	}
-	if _, err := io.WriteString(stdin, j.Source+"\t"+j.Display+"\n"); err != nil {
-		return Result{}, err
-	}
+// readAnswer reads the worker's answer to j.
+func readAnswer(stdout *bufio.Reader, j Job) (Result, error) {
 	line, err := stdout.ReadString('\n')
 	if err != nil {
 		return Result{}, err

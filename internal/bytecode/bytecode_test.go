@@ -3,6 +3,7 @@ package bytecode
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,5 +91,49 @@ func TestDeadInterpreter(t *testing.T) {
 	}
 	if got.Err == nil {
 		t.Fatal("the job should report an error")
+	}
+}
+
+// TestWorkerDiesWithRequestsQueued: a compiler that answers two requests
+// and exits while more are queued to it fails the pool, and every job still
+// gets exactly one answer: the two it gave, errors for the rest.
+func TestWorkerDiesWithRequestsQueued(t *testing.T) {
+	fake := filepath.Join(t.TempDir(), "python")
+	script := "#!/bin/sh\n" +
+		"read a; printf 'ok\\t/a.pyc\\t00\\t1\\n'\n" +
+		"read b; printf 'ok\\t/b.pyc\\t00\\t1\\n'\n" +
+		"exit 3\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := Start(context.Background(), fake, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var mu sync.Mutex
+	answers := map[string]int{}
+	ok := 0
+	for i := 0; i < n; i++ {
+		src := fmt.Sprintf("/src/%d.py", i)
+		pool.Submit(Job{Source: src, Display: src, Done: func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			answers[r.Source]++
+			if r.Err == nil {
+				ok++
+			}
+		}})
+	}
+	if err := pool.Wait(); err == nil {
+		t.Fatal("a compiler that exits midway should fail the pool")
+	}
+	if len(answers) != n || ok != 2 {
+		t.Fatalf("%d jobs answered (want %d), %d succeeded (want 2)", len(answers), n, ok)
+	}
+	for src, k := range answers {
+		if k != 1 {
+			t.Errorf("%s answered %d times", src, k)
+		}
 	}
 }
