@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -73,8 +72,8 @@ func (s *stepRootfs) Run(ctx context.Context, state multistep.StateBag) multiste
 	if r.lock, err = os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
 		return halt(state, err)
 	}
-	if err := syscall.Flock(int(r.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return halt(state, err)
+	if err := tryLock(r.lock); err != nil {
+		return halt(state, fmt.Errorf("lock the build folder %s: %w", dir, err))
 	}
 
 	layers, err := b.base.Image.Layers()
@@ -162,14 +161,11 @@ func buildDir(c *Config) string {
 	if c.BuildDir != "" {
 		return c.BuildDir
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs("/dev/shm", &st); err == nil && st.Type == tmpfsMagic && uint64(st.Bavail)*uint64(st.Bsize) >= 4<<30 {
+	if roomyTmpfs("/dev/shm") {
 		return "/dev/shm"
 	}
 	return c.CacheDir
 }
-
-const tmpfsMagic = 0x01021994
 
 // removeStaleBuilds removes build folders no running build holds (left by
 // a killed Packer), so a retry starts clean.
@@ -187,7 +183,7 @@ func removeStaleBuilds(builds string) {
 			}
 			continue
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		if tryLock(f) == nil {
 			os.RemoveAll(p)
 		}
 		f.Close()

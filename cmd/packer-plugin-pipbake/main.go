@@ -1,5 +1,6 @@
 // Command packer-plugin-pipbake is the Packer plugin: the pipbake
-// provisioner and the pipbake-oci builder.
+// provisioner, the pipbake-release post-processor and, on Linux, the
+// pipbake-oci builder (builders_linux.go).
 //
 // The same binary is the pipbake agent: the provisioner uploads it to the
 // machine being baked as "pipbake", and under that name (or as
@@ -14,7 +15,6 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 	sdkversion "github.com/hashicorp/packer-plugin-sdk/version"
 
-	"github.com/pipbake/packer-plugin-pipbake/builder/oci"
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
@@ -38,7 +38,7 @@ func main() {
 	set := plugin.NewSet()
 	set.RegisterProvisioner(plugin.DEFAULT_NAME, new(pipbake.Provisioner))
 	set.RegisterPostProcessor("release", new(release.PostProcessor))
-	set.RegisterBuilder("oci", new(oci.Builder))
+	registerBuilders(set)
 	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
 	if err := set.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

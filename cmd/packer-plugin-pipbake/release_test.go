@@ -34,6 +34,10 @@ import (
 //     it under the very name goreleaser gave it;
 //   - every plugin binary embeds both agents the before hooks built, byte
 //     for byte, and those agents have the plugin's version;
+//   - the pipbake-oci builder (a Linux chroot) is in the linux plugins and
+//     CLIs only: the others neither register it nor carry its code, and
+//     their CLI's `demo --oci` says it needs Linux (only the host's
+//     binaries are run, so this is checked on the code they contain);
 //   - the agent package's release test (-tags embedagents) passes;
 //   - the CLI archive's pipbake has the same version.
 //
@@ -165,6 +169,19 @@ func TestRelease(t *testing.T) {
 			cli := unpackArchive(t, filepath.Join(dist, cliName), filepath.Join(unpacked, cliName))
 			if !contains(cli, "pipbake"+exe) {
 				t.Errorf("%s holds %v, want pipbake%s", cliName, cli, exe)
+				continue
+			}
+			cliBin, err := os.ReadFile(filepath.Join(unpacked, cliName, "pipbake"+exe))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, b := range map[string][]byte{binName: bin, cliName: cliBin} {
+				if got, want := bytes.Contains(b, ociBuilderCode), os_ == "linux"; got != want {
+					t.Errorf("%s: carries the pipbake-oci builder's code: %v, want %v (builders_linux.go, internal/cli/demo_oci_linux.go)", name, got, want)
+				}
+			}
+			if os_ != "linux" && !bytes.Contains(cliBin, []byte("the OCI demo needs Linux")) {
+				t.Errorf("%s: pipbake lacks demo --oci's message that it needs Linux (internal/cli/demo_oci_other.go)", cliName)
 			}
 			if os_ == runtime.GOOS && arch == runtime.GOARCH {
 				hostPlugin = filepath.Join(unpacked, zipName, binName+exe)
@@ -198,6 +215,9 @@ func TestRelease(t *testing.T) {
 	if d.Version != ver || d.APIVersion != "x5.0" || len(d.Provisioners) == 0 {
 		t.Errorf("describe = %+v; want version %s, api_version x5.0 and the provisioner", d, ver)
 	}
+	if hasOCI := contains(d.Builders, "oci"); hasOCI != (runtime.GOOS == "linux") {
+		t.Errorf("describe lists builders %v on %s; want the oci builder on linux only", d.Builders, runtime.GOOS)
+	}
 	pluginCheck(t, hostPlugin)
 	p := packertest.New(t)
 	installed := p.InstallPluginBinary(hostPlugin)
@@ -211,6 +231,10 @@ func TestRelease(t *testing.T) {
 	// The agent package's own release test, on the agents just built.
 	run("go", "test", "-count=1", "-tags", "embedagents", "./internal/agent")
 }
+
+// ociBuilderCode is in every binary that links builder/oci: its functions'
+// names stay in the Go symbol table (pclntab) with -s -w and -trimpath.
+var ociBuilderCode = []byte("github.com/pipbake/packer-plugin-pipbake/builder/oci.")
 
 // findGoreleaser returns $PIPBAKE_GORELEASER, else the binary .ci/tools.sh
 // caches.

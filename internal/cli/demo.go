@@ -15,6 +15,18 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
+// wantsOCI reports whether demo's arguments ask for the OCI variant
+// (demo_oci_linux.go; on other systems demo_oci_other.go says it needs
+// Linux).
+func wantsOCI(args []string) bool {
+	for _, a := range args {
+		if a == "--oci" || a == "-oci" || a == "--oci=true" || a == "-oci=true" {
+			return true
+		}
+	}
+	return false
+}
+
 // cmdDemo is the main job on its embedded default: build the hello example
 // app (embedded in this binary) into a wheelhouse, install it with its
 // pinned lock as a release under <out>/hello, and run it from current.

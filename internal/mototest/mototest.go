@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 )
 
 // Credentials moto accepts when it does not check them.
@@ -106,7 +108,7 @@ func Start(tb testing.TB, o Options) *Server {
 			tb.Fatal(err)
 		}
 		s.cmd.Stdout, s.cmd.Stderr = logf, logf
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		s.cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := s.cmd.Start(); err != nil {
 			tb.Fatalf("start moto_server: %v", err)
 		}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 )
 
 // Options configure a server.
@@ -147,7 +149,7 @@ func Start(tb testing.TB, o Options) *Server {
 		cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 		out, _ := os.Create(filepath.Join(dir, "stderr.log"))
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := cmd.Start(); err != nil {
 			tb.Fatalf("start nginx: %v", err)
 		}

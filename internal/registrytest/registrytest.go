@@ -13,9 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 )
 
 // Server is a running registry.
@@ -78,7 +79,7 @@ func Start(tb testing.TB) *Server {
 		cmd := exec.Command(bin, "serve", conf)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "OTEL_TRACES_EXPORTER=none"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := cmd.Start(); err != nil {
 			tb.Fatalf("start docker-registry: %v", err)
 		}

@@ -1,10 +1,13 @@
+// The Linux-only parts of rootfs: overlayfs's whiteouts and opaque
+// directories, device nodes and extended attributes. sys_other.go has what
+// stands in for them elsewhere.
+
 package rootfs
 
 import (
 	"archive/tar"
 	"errors"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,17 +60,6 @@ func setXattr(p, name, value string) error {
 		return nil // as runtimes do where the file system or privileges do not allow it
 	}
 	return err
-}
-
-// setTime sets a path's modification (and access) time, not following a
-// final symbolic link.
-func setTime(p string, t time.Time, follow bool) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
-	flags := unix.AT_SYMLINK_NOFOLLOW
-	if follow {
-		flags = 0
-	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, flags)
 }
 
 // copiedXattrs are the extended attributes copies and layers keep.

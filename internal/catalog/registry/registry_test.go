@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/registry"
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 )
 
 // inProcess is go-containerregistry's registry on a loopback port.
@@ -63,7 +63,7 @@ func debianRegistry(t *testing.T) string {
 		cmd := exec.Command(bin, "serve", conf)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "OTEL_TRACES_EXPORTER=none"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start docker-registry: %v", err)
 		}

@@ -35,6 +35,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
 )
 
@@ -106,7 +107,7 @@ func startMoto(bin, dir string) (*motoProc, string, string, error) {
 		p := &motoProc{cmd: exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), exited: make(chan struct{})}
 		p.cmd.Env = cleanEnv(os.Environ())
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		p.cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
 			return nil, "", "", fmt.Errorf("start moto_server: %w", err)

@@ -28,16 +28,6 @@ import (
 // builder re-executes (the demo runs the builder in this process).
 func init() { chroot.MaybeHelper(os.Args) }
 
-// wantsOCI reports whether demo's arguments ask for the OCI variant.
-func wantsOCI(args []string) bool {
-	for _, a := range args {
-		if a == "--oci" || a == "-oci" || a == "--oci=true" || a == "-oci=true" {
-			return true
-		}
-	}
-	return false
-}
-
 // cmdDemoOCI is the main job as a container image: build the hello app
 // into a wheelhouse, bake it with the pipbake-oci builder and the pipbake
 // provisioner (the same code Packer runs, in this process) onto a Debian

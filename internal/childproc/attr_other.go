@@ -1,0 +1,8 @@
+//go:build !unix
+
+package childproc
+
+import "syscall"
+
+// SysProcAttr returns nil: no process groups or parent-death signal here.
+func SysProcAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package childproc
+
+import "syscall"
+
+// SysProcAttr returns the attributes of a helper server's process: its
+// own process group (there is no parent-death signal here).
+func SysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
