@@ -8,6 +8,7 @@
 package bake
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -36,8 +37,6 @@ type Remote interface {
 	Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error)
 	// Upload writes size bytes from r to the remote path.
 	Upload(ctx context.Context, path string, r io.Reader, size int64) error
-	// Download copies a remote file to w.
-	Download(ctx context.Context, path string, w io.Writer) error
 }
 
 // ReceiptsDir is where the agent keeps a copy of every set's receipt, so an
@@ -88,7 +87,12 @@ type Result struct {
 	Wheels   int
 }
 
-// Run bakes opts.Sets into the machine behind r.
+// Run bakes opts.Sets into the machine behind r. Every command is a round
+// trip (on Packer's SSH communicator a new session, a login shell and an
+// RPC hop each way), so the steps are few: one command detects the
+// machine, makes the staging folder and probes the first interpreter; one
+// upload carries everything; one command unpacks and runs the agent; one
+// brings every receipt back as a tar stream and cleans up.
 func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if opts.Staging == "" {
 		opts.Staging = "/tmp/pipbake"
@@ -97,11 +101,19 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, fmt.Errorf("bake: no sets")
 	}
 	res = &Result{Receipts: map[string]*receipt.Receipt{}}
-	var out bytes.Buffer
-	if _, err := runChecked(ctx, r, "uname -s -m", &out); err != nil {
-		return nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
-	}
-	res.Platform, err = agent.ParseUname(out.String())
+	ph := newPhases()
+	staging := shell.Quote(opts.Staging)
+	cleaned := opts.SkipClean
+	defer func() {
+		if cleaned {
+			return
+		}
+		if _, cerr := runChecked(context.WithoutCancel(ctx), r, "rm -rf "+staging, nil); cerr != nil && err == nil {
+			err = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
+		}
+	}()
+
+	targets, err := detect(ctx, r, opts, res)
 	if err != nil {
 		return nil, err
 	}
@@ -110,23 +122,8 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	opts.logf("pipbake: machine is %s; agent: %s", res.Platform, bin.From)
+	ph.done("connect and probe")
 
-	staging := shell.Quote(opts.Staging)
-	if _, err := runChecked(ctx, r, "mkdir -p "+staging, nil); err != nil {
-		return nil, fmt.Errorf("create staging folder %s: %w", opts.Staging, err)
-	}
-	if !opts.SkipClean {
-		defer func() {
-			if _, cerr := runChecked(context.WithoutCancel(ctx), r, "rm -rf "+staging, nil); cerr != nil && err == nil {
-				err = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
-			}
-		}()
-	}
-
-	targets, err := probe(ctx, r, opts)
-	if err != nil {
-		return nil, err
-	}
 	tmp, err := os.MkdirTemp("", "pipbake-bake-")
 	if err != nil {
 		return nil, err
@@ -137,6 +134,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	res.Wheels = nwheels
+	ph.done("choose wheels")
 	rd, size, err := b.Reader()
 	if err != nil {
 		return nil, err
@@ -148,9 +146,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
 	}
 	res.Uploaded = size
-	if _, err := runChecked(ctx, r, "cd "+staging+" && tar -xf bundle.tar && rm -f bundle.tar", nil); err != nil {
-		return nil, fmt.Errorf("unpack the bundle in %s: %w", opts.Staging, err)
-	}
+	ph.done(fmt.Sprintf("upload (%.0f MB/s)", float64(size)/(1<<20)/ph.current().Seconds()))
 
 	agentPath := opts.Staging + "/pipbake"
 	args := shell.Join("install", "-f", opts.Staging+"/plan.json", "--receipts-dir", ReceiptsDir)
@@ -160,6 +156,9 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	// Unpacked as the communicator's user, like the upload; the agent runs
+	// however execute_command says (sudo -E, say).
+	command = "cd " + staging + " && tar -xf bundle.tar && rm -f bundle.tar && " + command
 	tail := &tailWriter{max: 40}
 	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
 	if opts.Output != nil {
@@ -172,14 +171,80 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if code != 0 {
 		return nil, fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
 	}
+	ph.done("unpack and install")
+
+	files, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean)
+	cleaned = cleaned || err == nil
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range remotePlan.Sets {
-		rc, err := bringReceipt(ctx, r, s, opts.ReceiptOutput)
+		rc, err := keepReceipt(s, files, opts.ReceiptOutput)
 		if err != nil {
 			return nil, err
 		}
 		res.Receipts[s.Name] = rc
 	}
+	ph.done("receipts")
+	opts.logf("pipbake: took %s", ph)
 	return res, nil
+}
+
+// detect runs the first command: the machine's OS and architecture, the
+// staging folder, and a probe of the first set's interpreter (the others,
+// if the sets use several, one command each). The probe script goes on
+// the command line: no upload.
+func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[string]*target.Target, error) {
+	const marker = "pipbake-staging-ready"
+	first := pythonOf(opts.Sets[0])
+	var stdout, stderr bytes.Buffer
+	code, err := r.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(opts.Staging)+" && echo "+marker+" && "+probeCommand(first), &stdout, &stderr)
+	if err != nil {
+		return nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
+	}
+	unameLine, rest, _ := strings.Cut(stdout.String(), "\n")
+	ready, probeOut, _ := strings.Cut(rest, "\n")
+	msg := strings.TrimSpace(stderr.String())
+	switch {
+	case code != 0 && unameLine == "":
+		return nil, fmt.Errorf("detect the machine's OS and architecture: `uname -s -m` exited with status %d: %s", code, msg)
+	case code != 0 && ready != marker:
+		return nil, fmt.Errorf("create staging folder %s: exit status %d: %s", opts.Staging, code, msg)
+	}
+	if res.Platform, err = agent.ParseUname(unameLine); err != nil {
+		return nil, err
+	}
+	out := map[string]*target.Target{}
+	for _, s := range opts.Sets {
+		py := pythonOf(s)
+		if out[py] != nil {
+			continue
+		}
+		if py != first {
+			stdout.Reset()
+			stderr.Reset()
+			if code, err = r.Run(ctx, probeCommand(py), &stdout, &stderr); err != nil {
+				return nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
+			}
+			probeOut, msg = stdout.String(), strings.TrimSpace(stderr.String())
+		}
+		if code != 0 {
+			return nil, fmt.Errorf("set %q: probe python %q on the machine: exit status %d: %s", s.Name, py, code, msg)
+		}
+		t, err := target.Decode([]byte(probeOut), py)
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", s.Name, err)
+		}
+		opts.logf("pipbake: %s: Python %s at %s (%s)", s.Name, t.VersionFull, py, t.Platform)
+		out[py] = t
+	}
+	return out, nil
+}
+
+// probeCommand runs the interpreter probe with py, isolated from the
+// environment's Python settings.
+func probeCommand(py string) string {
+	return "env -u PYTHONPATH -u PYTHONHOME " + shell.Quote(py) + " -I -S -c " + shell.Quote(string(target.ProbeScript()))
 }
 
 // probe runs the probe script with each distinct interpreter of the sets.
@@ -312,15 +377,57 @@ func fetchFor(ctx context.Context, opts Options, s plan.Set, lk *lock.Lock, t *t
 	return out, nil
 }
 
-// bringReceipt downloads a set's receipt and SBOM from its current release.
-func bringReceipt(ctx context.Context, r Remote, s plan.Set, outDir string) (*receipt.Receipt, error) {
-	var buf bytes.Buffer
-	path := s.Root + "/current/" + receipt.FileName
-	if err := r.Download(ctx, path, &buf); err != nil {
-		return nil, fmt.Errorf("set %q: download receipt %s: %w", s.Name, path, err)
+// bringBack reads every set's receipt and SBOM from its current release
+// in one command, as a tar stream, and removes the staging folder in the
+// same command when clean is set.
+func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool) (map[string][]byte, error) {
+	var paths []string
+	for _, s := range sets {
+		paths = append(paths, s.Root+"/current/"+receipt.FileName, s.Root+"/current/"+receipt.SBOMName)
 	}
+	args := make([]string, len(paths))
+	for i, p := range paths {
+		args[i] = shell.Quote(strings.TrimPrefix(p, "/"))
+	}
+	command := "tar -cf - -C / " + strings.Join(args, " ")
+	if clean {
+		command = command + "; s=$?; rm -rf " + shell.Quote(staging) + " && exit $s"
+	}
+	var out bytes.Buffer
+	if _, err := runChecked(ctx, r, command, &out); err != nil {
+		return nil, fmt.Errorf("download the receipts: %w", err)
+	}
+	files := map[string][]byte{}
+	tr := tar.NewReader(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("download the receipts: read the tar stream: %w", err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("download the receipts: read %s: %w", h.Name, err)
+		}
+		files["/"+strings.TrimPrefix(h.Name, "/")] = data
+	}
+	for _, p := range paths {
+		if _, ok := files[p]; !ok {
+			return nil, fmt.Errorf("download the receipts: %s is missing from what the machine sent", p)
+		}
+	}
+	return files, nil
+}
+
+// keepReceipt decodes a set's receipt from what bringBack read and, when
+// outDir is set, writes it there with the SBOM.
+func keepReceipt(s plan.Set, files map[string][]byte, outDir string) (*receipt.Receipt, error) {
+	path := s.Root + "/current/" + receipt.FileName
+	data := files[path]
 	var rc receipt.Receipt
-	if err := json.Unmarshal(buf.Bytes(), &rc); err != nil {
+	if err := json.Unmarshal(data, &rc); err != nil {
 		return nil, fmt.Errorf("set %q: receipt %s: %w", s.Name, path, err)
 	}
 	if outDir == "" {
@@ -329,18 +436,39 @@ func bringReceipt(ctx context.Context, r Remote, s plan.Set, outDir string) (*re
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("receipt_output: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(outDir, s.Name+".json"), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outDir, s.Name+".json"), data, 0o644); err != nil {
 		return nil, fmt.Errorf("receipt_output: %w", err)
 	}
-	var sbom bytes.Buffer
-	sbomPath := s.Root + "/current/" + receipt.SBOMName
-	if err := r.Download(ctx, sbomPath, &sbom); err != nil {
-		return nil, fmt.Errorf("set %q: download SBOM %s: %w", s.Name, sbomPath, err)
-	}
-	if err := os.WriteFile(filepath.Join(outDir, s.Name+".cdx.json"), sbom.Bytes(), 0o644); err != nil {
+	sbom := files[s.Root+"/current/"+receipt.SBOMName]
+	if err := os.WriteFile(filepath.Join(outDir, s.Name+".cdx.json"), sbom, 0o644); err != nil {
 		return nil, fmt.Errorf("receipt_output: %w", err)
 	}
 	return &rc, nil
+}
+
+// phases times the steps of a bake, for the closing summary.
+type phases struct {
+	start, mark time.Time
+	parts       []string
+}
+
+func newPhases() *phases {
+	now := time.Now()
+	return &phases{start: now, mark: now}
+}
+
+// done ends the step called name.
+func (p *phases) done(name string) {
+	now := time.Now()
+	p.parts = append(p.parts, fmt.Sprintf("%s %.2fs", name, now.Sub(p.mark).Seconds()))
+	p.mark = now
+}
+
+// current is how long the step under way has taken so far.
+func (p *phases) current() time.Duration { return max(time.Since(p.mark), time.Millisecond) }
+
+func (p *phases) String() string {
+	return fmt.Sprintf("%.2fs (%s)", time.Since(p.start).Seconds(), strings.Join(p.parts, ", "))
 }
 
 // runChecked runs a command, failing with its stderr when it exits non-zero.

@@ -19,9 +19,10 @@ import (
 
 // local is this machine as a Remote: commands through sh, files on disk.
 // The SSH path through Packer is covered by the provisioner's tests.
-type local struct{ uploads []string }
+type local struct{ uploads, commands []string }
 
 func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
+	l.commands = append(l.commands, command)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Env = target.CleanEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -45,16 +46,6 @@ func (l *local) Upload(ctx context.Context, path string, r io.Reader, size int64
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
-}
-
-func (l *local) Download(ctx context.Context, path string, w io.Writer) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(w, f)
 	return err
 }
 
@@ -118,9 +109,16 @@ func TestBakeLocal(t *testing.T) {
 	if !strings.Contains(output.String(), "api: installed release r1") {
 		t.Errorf("agent output not streamed: %s", output.String())
 	}
-	// one upload of the probe and one of the bundle, nothing per file
-	if len(r.uploads) != 2 || !strings.HasSuffix(r.uploads[1], "bundle.tar") {
+	// one upload, the bundle, nothing per file; three commands in all:
+	// detect and probe, unpack and install, receipts and clean
+	if len(r.uploads) != 1 || !strings.HasSuffix(r.uploads[0], "bundle.tar") {
 		t.Errorf("uploads: %v", r.uploads)
+	}
+	if len(r.commands) != 3 {
+		t.Errorf("%d commands, want 3:\n%s", len(r.commands), strings.Join(r.commands, "\n"))
+	}
+	if !strings.Contains(log.String(), "pipbake: took ") {
+		t.Errorf("no timing summary in the log:\n%s", log.String())
 	}
 	out, err := exec.Command(filepath.Join(root, "current/bin/flask"), "--version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Flask 3.1.3") {
@@ -150,5 +148,24 @@ func TestBakeLocal(t *testing.T) {
 	}
 	if cur, _ := os.Readlink(filepath.Join(root, "current")); cur != "releases/r1" {
 		t.Fatalf("current moved to %s", cur)
+	}
+	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
+		t.Errorf("staging folder not cleaned after a failure: %v", err)
+	}
+
+	// an interpreter that is not there: the set and the python are named,
+	// with the shell's message
+	opts.Wheelhouse, opts.Release = wh, "r3"
+	opts.Sets[0].Python = filepath.Join(dir, "no-such-python3")
+	_, err = Run(context.Background(), r, opts)
+	if err == nil || !strings.Contains(err.Error(), `set "api": probe python "`+opts.Sets[0].Python+`"`) || !strings.Contains(err.Error(), "No such file") {
+		t.Fatalf("want the missing interpreter named, got %v", err)
+	}
+	// a staging folder that cannot be made
+	opts.Sets[0].Python = py
+	opts.Staging = "/proc/pipbake-staging"
+	_, err = Run(context.Background(), r, opts)
+	if err == nil || !strings.Contains(err.Error(), "create staging folder /proc/pipbake-staging") {
+		t.Fatalf("want the staging folder named, got %v", err)
 	}
 }
