@@ -71,7 +71,8 @@ func TestBenchProvision(t *testing.T) {
 		t.Fatalf("build the agent: %v\n%s", err, out)
 	}
 	p := packertest.New(t, packertest.Options{Quiet: true})
-	srv := sshtarget.StartT(t, sshtarget.Options{})
+	// The machine as launched: no developer shell setup read per command.
+	srv := sshtarget.StartT(t, sshtarget.Options{NoShellRC: true})
 	p.InstallPlugin()
 	comm := srv.CommunicatorHCL()
 

@@ -3,6 +3,9 @@ package sshtarget
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,4 +66,33 @@ func TestStopKillsSessions(t *testing.T) {
 func alive(pid int) bool {
 	p, ok := procs()[pid]
 	return ok && !p.zombie
+}
+
+// TestNoShellRC: the sessions see an empty ~/.bashrc; this host's is
+// untouched.
+func TestNoShellRC(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	rc := filepath.Join(home, ".bashrc")
+	before, err := os.ReadFile(rc)
+	if os.Geteuid() != 0 || err != nil || len(before) == 0 {
+		t.Skip("needs root and a non-empty ~/.bashrc")
+	}
+	s := StartT(t, Options{NoShellRC: true})
+	out, err := s.Run("wc -c < ~/.bashrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != "0" {
+		t.Errorf("the session's ~/.bashrc has %s bytes, want 0", strings.TrimSpace(out))
+	}
+	after, err := os.ReadFile(rc)
+	if err != nil || string(after) != string(before) {
+		t.Errorf("this host's ~/.bashrc changed: %v", err)
+	}
+	// Without the option the session reads the real one.
+	plain := StartT(t, Options{})
+	out, err = plain.Run("wc -c < ~/.bashrc")
+	if err != nil || strings.TrimSpace(out) != fmt.Sprint(len(before)) {
+		t.Errorf("without NoShellRC the session's ~/.bashrc has %q bytes, want %d (%v)", out, len(before), err)
+	}
 }
