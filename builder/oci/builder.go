@@ -26,6 +26,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
@@ -74,6 +75,12 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	if c.Target != "" {
 		if _, err := ociimage.ParseReference(c.Target, ociimage.WithInsecure(c.InsecureRegistries)); err != nil {
 			add("target: %v", err)
+		}
+	}
+	if c.Family != "" {
+		// Checked again with the labels (catalog.FromReceipts), after the build.
+		if err := catalog.ValidFamily(c.Family); err != nil {
+			add("%w", err)
 		}
 	}
 	switch layer.Compression(c.Compression) {

@@ -9,11 +9,11 @@ import (
 
 func TestPrepareReportsEveryProblem(t *testing.T) {
 	var b oci.Builder
-	_, _, err := b.Prepare(map[string]interface{}{"compression": "lz4", "rootfs": "zfs", "platform": "linux", "exposed_ports": []string{""}})
+	_, _, err := b.Prepare(map[string]interface{}{"compression": "lz4", "rootfs": "zfs", "platform": "linux", "exposed_ports": []string{""}, "family": "my app"})
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"base: required", "target or output_oci_layout", "compression: \"lz4\"", "rootfs: \"zfs\"", "platform:", "exposed_ports"} {
+	for _, want := range []string{"base: required", "target or output_oci_layout", "compression: \"lz4\"", "rootfs: \"zfs\"", "platform:", "exposed_ports", `family "my app"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -5,21 +5,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
+	"path"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
-// Label keys of pipbake's image tag schema (the same literal keys as the
-// catalog's AMI tags and OCI labels).
+// Label keys of pipbake's image tag schema: the catalog's (the same keys
+// as its AMI tags and OCI annotations).
 const (
-	LabelFamily        = "pipbake:family"
-	LabelRelease       = "pipbake:release"
-	LabelSets          = "pipbake:sets"
-	LabelReceiptSHA256 = "pipbake:receipt-sha256"
-	LabelLockSHA256    = "pipbake:lock-sha256"
+	LabelFamily        = catalog.TagFamily
+	LabelRelease       = catalog.TagRelease
+	LabelSets          = catalog.TagSets
+	LabelReceiptSHA256 = catalog.TagReceiptSHA256
+	LabelLockSHA256    = catalog.TagLockSHA256
 )
 
 // ReceiptsDir is where the agent keeps every set's receipt (<set>.json)
@@ -44,58 +43,25 @@ func ParseReceipt(data []byte) (SetReceipt, error) {
 	return SetReceipt{Data: data, Receipt: rc}, nil
 }
 
-// Labels returns the schema's labels for one bake: family, the release
-// (the receipts' release, or release when given), the sets as
-// "name@version" (the version of the distribution named like the set,
-// else the release) sorted by name, and the sha256 of the lock and of the
-// receipt file (for several sets: of the "<sha256>  <set>" and
-// "<sha256>  <set>.json" lines in set order).
+// Labels returns the schema's labels for one bake of family from the
+// receipts in the image: the tags catalog.FromReceipts makes of them (the
+// release, the receipts' unless release is given; the sets as
+// "name@version", cut to fit a tag value; the sha256 of the locks and of
+// the receipt files), so an image's labels and annotations say what an
+// AMI's tags would.
 func Labels(family, release string, sets []SetReceipt) (map[string]string, error) {
-	if len(sets) == 0 {
-		return nil, fmt.Errorf("no receipts")
-	}
-	s := append([]SetReceipt(nil), sets...)
-	sort.Slice(s, func(i, j int) bool { return s[i].Receipt.Set < s[j].Receipt.Set })
-	var parts []string
-	var locks, receipts strings.Builder
-	for _, r := range s {
-		rc := r.Receipt
-		if release == "" {
-			release = rc.Release
-		} else if rc.Release != release && len(parts) > 0 {
-			return nil, fmt.Errorf("receipts disagree on the release (%q, %q)", release, rc.Release)
-		}
-		parts = append(parts, rc.Set+"@"+setVersion(rc))
-		sum := sha256.Sum256(r.Data)
-		fmt.Fprintf(&locks, "%s  %s\n", rc.Lock.SHA256, rc.Set)
-		fmt.Fprintf(&receipts, "%s  %s.json\n", hex.EncodeToString(sum[:]), rc.Set)
-	}
-	out := map[string]string{LabelRelease: release, LabelSets: strings.Join(parts, ",")}
-	if family != "" {
-		out[LabelFamily] = family
-	}
-	if len(s) == 1 {
-		sum := sha256.Sum256(s[0].Data)
-		out[LabelLockSHA256] = s[0].Receipt.Lock.SHA256
-		out[LabelReceiptSHA256] = hex.EncodeToString(sum[:])
-	} else {
-		out[LabelLockSHA256] = sha256Hex(locks.String())
-		out[LabelReceiptSHA256] = sha256Hex(receipts.String())
-	}
-	return out, nil
-}
-
-func setVersion(rc receipt.Receipt) string {
-	want := pyname.Normalize(rc.Set)
-	for _, d := range rc.Distributions {
-		if pyname.Normalize(d.Name) == want {
-			return d.Version
+	files := make([]catalog.ReceiptFile, len(sets))
+	for i, s := range sets {
+		sum := sha256.Sum256(s.Data)
+		files[i] = catalog.ReceiptFile{
+			Path:    path.Join(ReceiptsDir, s.Receipt.Set+".json"),
+			SHA256:  hex.EncodeToString(sum[:]),
+			Receipt: s.Receipt,
 		}
 	}
-	return rc.Release
-}
-
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	r, err := catalog.FromReceipts(family, release, files)
+	if err != nil {
+		return nil, fmt.Errorf("pipbake labels of %d receipt(s): %w", len(sets), err)
+	}
+	return r.Tags(), nil
 }
