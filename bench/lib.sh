@@ -58,20 +58,22 @@ corpus() {
   LOCK=$WORK/corpus/all.txt
 }
 
-# tmpfs_dir mounts a tmpfs (root) or falls back to /dev/shm.
+# tmpfs_dir mounts a tmpfs (root) or falls back to /dev/shm. It runs in a
+# command substitution (a subshell), so cleanup finds its mount under $WORK.
 tmpfs_dir() {
   local d=$WORK/tmpfs
   mkdir -p "$d"
   if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g tmpfs "$d" 2>/dev/null; then
-    MOUNTED+=("$d")
+    :
   else
     d=$(mktemp -d /dev/shm/pipbake-bench.XXXXXX)
+    echo "$d" >>"$WORK/.shm-dirs"
   fi
   echo "$d"
 }
 
-MOUNTED=()
 cleanup() {
-  for m in "${MOUNTED[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  if mountpoint -q "$WORK/tmpfs" 2>/dev/null; then umount "$WORK/tmpfs" || umount -l "$WORK/tmpfs"; fi
+  if [ -f "$WORK/.shm-dirs" ]; then xargs rm -rf <"$WORK/.shm-dirs"; fi
   rm -rf "$WORK"
 }
