@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Problem kinds.
@@ -52,6 +52,7 @@ type expect struct {
 	link   string
 	isLink bool
 	owner  string
+	seen   atomic.Bool // found by the walk
 }
 
 // Options tune Verify.
@@ -83,74 +84,98 @@ func Verify(releaseDir string, opts Options) (*Report, error) {
 		}
 		want[e.Path] = x
 	}
-	for _, d := range rc.Distributions {
-		if err := readRecord(releaseDir, d, want, rep); err != nil {
-			return nil, err
-		}
+	if err := readRecords(releaseDir, rc.Distributions, want, rep); err != nil {
+		return nil, err
 	}
-	type check struct {
-		rel string
-		x   *expect
-	}
-	var checks []check
-	seen := map[string]bool{}
-	err = filepath.WalkDir(releaseDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(releaseDir, p)
-		rel = filepath.ToSlash(rel)
-		if rel == FileName || rel == SBOMName {
-			return nil
-		}
-		x, ok := want[rel]
-		if !ok {
-			if !rc.Compiled && isPyc(rel) {
-				return nil // written by Python at run time in a release installed without bytecode
-			}
-			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
-			return nil
-		}
-		seen[rel] = true
-		checks = append(checks, check{rel, x})
-		return nil
-	})
-	if err != nil {
+	w := &walker{root: releaseDir, want: want, opts: opts, compiled: rc.Compiled}
+	if err := w.run(); err != nil {
 		return nil, fmt.Errorf("verify %s: %w", releaseDir, err)
 	}
-	for rel := range want {
-		if !seen[rel] {
-			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Missing, Detail: "listed by " + want[rel].owner})
+	rep.Problems = append(rep.Problems, w.problems...)
+	for rel, x := range want {
+		if !x.seen.Load() {
+			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Missing, Detail: "listed by " + x.owner})
 		}
 	}
-	// check contents in parallel
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	ch := make(chan check)
-	for i := 0; i < runtime.NumCPU()*2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range ch {
-				if p := checkOne(releaseDir, c.rel, c.x, opts); p != nil {
-					mu.Lock()
-					rep.Problems = append(rep.Problems, *p)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, c := range checks {
-		ch <- c
-	}
-	close(ch)
-	wg.Wait()
-	rep.Checked = len(checks)
+	rep.Checked = int(w.checked.Load())
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Path < rep.Problems[j].Path })
 	return rep, nil
+}
+
+// walker checks a release's files as it lists them, a goroutine per
+// directory and at most 2 per CPU at work: a release is tens of thousands
+// of files, and listing them one directory after another was most of an
+// install's closing check.
+type walker struct {
+	root     string
+	want     map[string]*expect // read-only while walking
+	opts     Options
+	compiled bool
+
+	mu       sync.Mutex
+	problems []Problem
+	err      error
+	checked  atomic.Int64
+	wg       sync.WaitGroup
+	slots    chan struct{}
+}
+
+func (w *walker) run() error {
+	w.slots = make(chan struct{}, 2*runtime.NumCPU())
+	w.wg.Add(1)
+	go w.dir("")
+	w.wg.Wait()
+	return w.err
+}
+
+func (w *walker) problem(p Problem) {
+	w.mu.Lock()
+	w.problems = append(w.problems, p)
+	w.mu.Unlock()
+}
+
+// dir checks the files of the directory rel ("" for the release) and walks
+// its subdirectories.
+func (w *walker) dir(rel string) {
+	defer w.wg.Done()
+	w.slots <- struct{}{}
+	defer func() { <-w.slots }()
+	entries, err := os.ReadDir(filepath.Join(w.root, filepath.FromSlash(rel)))
+	if err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if rel != "" {
+			name = rel + "/" + name
+		}
+		if e.IsDir() {
+			w.wg.Add(1)
+			go w.dir(name)
+			continue
+		}
+		if name == FileName || name == SBOMName {
+			continue
+		}
+		x, ok := w.want[name]
+		if !ok {
+			if !w.compiled && isPyc(name) {
+				continue // written by Python at run time in a release installed without bytecode
+			}
+			w.problem(Problem{Path: name, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
+			continue
+		}
+		x.seen.Store(true)
+		w.checked.Add(1)
+		if p := checkOne(w.root, name, x, w.opts); p != nil {
+			w.problem(*p)
+		}
+	}
 }
 
 func isPyc(rel string) bool {
@@ -196,6 +221,45 @@ func checkOne(root, rel string, x *expect, opts Options) *Problem {
 	}
 	if !bytes.Equal(got, x.sha256) {
 		return &Problem{Path: rel, Kind: Modified, Detail: "content differs from the recorded sha256"}
+	}
+	return nil
+}
+
+// readRecords reads every distribution's RECORD in parallel and merges
+// them into want in the receipt's order (the order they were installed
+// in, which decides what a path two distributions ship must hold).
+func readRecords(releaseDir string, dists []Distribution, want map[string]*expect, rep *Report) error {
+	type parsed struct {
+		want map[string]*expect
+		rep  Report
+	}
+	out := make([]parsed, len(dists))
+	var wg sync.WaitGroup
+	for i, d := range dists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].want = map[string]*expect{}
+			readRecord(releaseDir, d, out[i].want, &out[i].rep)
+		}()
+	}
+	wg.Wait()
+	for i := range dists {
+		rep.Problems = append(rep.Problems, out[i].rep.Problems...)
+		for rel, x := range out[i].want {
+			prev, dup := want[rel]
+			if !dup {
+				want[rel] = x
+				continue
+			}
+			if x.sha256 != nil {
+				prev.alts = append(prev.alts, x.sha256)
+			}
+			prev.alts = append(prev.alts, x.alts...)
+			if prev.size != x.size {
+				prev.size = -1
+			}
+		}
 	}
 	return nil
 }
