@@ -136,10 +136,10 @@ func (p *Pool) fail(err error) {
 	p.errOnce.Do(func() { p.err = err })
 }
 
-// depth is how many requests each worker has queued ahead of the one it
-// compiles, so it never waits for this side between files (thousands of
-// small files make that round trip add up).
-const depth = 4
+// depth is how many requests each worker may have unanswered: it never
+// waits for this side between files (thousands of small files make that
+// round trip add up), and it answers what it has read in one write.
+const depth = 8
 
 func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, stderr *strings.Builder) {
 	defer p.wg.Done()
