@@ -208,9 +208,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 
 // Extract writes member job i and checks it against RECORD. It is safe to
 // call concurrently for different i.
-func (in *Install) Extract(i int) error {
+func (in *Install) Extract(i int) (err error) {
 	j := &in.jobs[i]
 	w := in.W
+	defer w.guard(j.f.Name, &err)()
 	rc, err := j.f.Open()
 	if err != nil {
 		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "open", Err: err}

@@ -122,6 +122,7 @@ func Open(p string) (w *Wheel, err error) {
 			unmap()
 		}
 	}()
+	defer guard(base, "", &err)()
 	zr, err := zip.NewReader(memReader(data), st.Size())
 	if err != nil {
 		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
@@ -273,7 +274,8 @@ func contains(s []string, v string) bool {
 }
 
 // ReadMember returns the whole content of a member.
-func (w *Wheel) ReadMember(name string) ([]byte, error) {
+func (w *Wheel) ReadMember(name string) (_ []byte, err error) {
+	defer w.guard(name, &err)()
 	f, ok := w.members[name]
 	if !ok {
 		return nil, w.errf(name, "missing from the archive")
