@@ -63,6 +63,13 @@ type Options struct {
 	// of a second. Linux and root only (sshd runs in a private mount
 	// namespace with an empty file bound over it); elsewhere it is ignored.
 	NoShellRC bool
+	// Chroot, when set, is a root file system every session runs in
+	// (sshd's ChrootDirectory): a machine of its own, e.g. a Debian root
+	// from basetest.MachineRoot. The folder and every folder above it must
+	// be root's and writable by no one else; the root needs the user's
+	// shell, /dev/null and whatever the sessions run (scp for Packer's
+	// uploads).
+	Chroot string
 }
 
 // Server is a running sshd. Its fields are read-only.
@@ -251,6 +258,9 @@ func (s *Server) config(hostKey, authorized string, opts Options) string {
 		// internal-sftp needs no helper binary; Packer's file uploads use
 		// scp (the remote scp binary, from openssh-client) or sftp.
 		"Subsystem sftp internal-sftp",
+	}
+	if opts.Chroot != "" {
+		lines = append(lines, "ChrootDirectory "+opts.Chroot)
 	}
 	lines = append(lines, opts.Config...)
 	return strings.Join(lines, "\n") + "\n"

@@ -2,9 +2,11 @@
 // pipeline, offline. Packer's real amazon-ebs builder (packer-plugin-amazon,
 // built by .ci/tools.sh) runs this folder's template against moto_server,
 // with ssh_host/ssh_port pointing at a loopback sshd that stands in for the
-// launched instance; the pipbake provisioner installs the hello set there;
-// pipbake-release tags the AMI and its snapshot. Then the catalog commands
-// run against the result.
+// launched instance: its sessions run chrooted in a fresh Debian root
+// (debootstrap, with python3 and sudo), so the bake lands in a machine of
+// its own, not on this host. The pipbake provisioner installs the hello
+// set there; pipbake-release tags the AMI and its snapshot. Then the
+// catalog commands run against the result.
 package awsami_test
 
 import (
@@ -24,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
+	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
@@ -41,20 +44,12 @@ func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }
 // cmd/pipbake).
 func TestBakePromoteRollBackPrune(t *testing.T) {
 	e := amazontest.New(t)
-	srv := sshtarget.StartT(t, sshtarget.Options{})
+	machine := basetest.MachineRoot(t)
+	srv := sshtarget.StartT(t, sshtarget.Options{Chroot: machine})
 	env := append(e.Environ(), "AWS_POLL_DELAY_SECONDS=1", "AWS_MAX_ATTEMPTS=3")
 	p := packertest.New(t, packertest.Options{Env: env})
 	p.InstallPlugin()
 	p.InstallAmazon(t)
-	if _, err := exec.LookPath("sudo"); err != nil {
-		// The template's execute_command runs the agent with sudo -E, as
-		// Debian's admin user needs.
-		msg := "no sudo (apt-get install sudo; .ci/deps.sh does)"
-		if packertest.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 
 	work := t.TempDir()
 	wheels := filepath.Join(work, "wheels")
@@ -71,8 +66,9 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	lockSum := sha256.Sum256(lockBytes)
-	// The machine's root, under a temp dir: the sshd is this host.
-	root := filepath.Join(work, "machine", "opt", "hello")
+	// The set's root as the template makes it (/opt/<set_name>), inside
+	// the machine.
+	root := filepath.Join(machine, "opt", "hello")
 	tpl, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
@@ -84,10 +80,11 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			"source_ami": e.BaseAMI(t, "x86_64"), "family": family, "release": rel,
 			"ssh_host": srv.Host, "ssh_port": fmt.Sprint(srv.Port), "ssh_username": srv.User,
 			"ssh_private_key_file": srv.PrivateKeyPath,
-			"wheelhouse":           wheels, "lock": lock, "root": root, "receipt_output": receipts,
+			"wheelhouse":           wheels, "lock": lock, "receipt_output": receipts,
 			"set_name": "hello", "app_version": "0.1.0",
-			// A service would be written to this host's /etc/systemd.
-			"service_command": "",
+			// hello has no server; its console script stands in for
+			// the template's gunicorn line.
+			"service_command": "hello",
 		}
 		var args []string
 		for k, val := range v {
@@ -154,6 +151,27 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			t.Errorf("release %s: packer-manifest.json's last artifact is %q, want %s:%s", rel, m, amazontest.Region, im.ID)
 		}
 		ami[rel] = im.ID
+	}
+
+	// The bake landed in the machine: the app runs there on the machine's
+	// own Python, its service is enabled for the next boot and its user
+	// exists; this host got none of it.
+	ran, err := exec.Command("chroot", machine, "/opt/hello/current/bin/hello").CombinedOutput()
+	if err != nil || !strings.Contains(string(ran), "Hello from hello 0.1.0 on Python 3.11") || !strings.Contains(string(ran), "sys.prefix: /opt/hello/releases/3") {
+		t.Errorf("hello in the machine: %v\n%s", err, ran)
+	}
+	for _, f := range []string{"etc/systemd/system/hello.service", "etc/systemd/system/multi-user.target.wants/hello.service", "var/lib/pipbake/receipts/hello.json"} {
+		if _, err := os.Lstat(filepath.Join(machine, f)); err != nil {
+			t.Errorf("the machine lacks /%s: %v", f, err)
+		}
+	}
+	if passwd, err := os.ReadFile(filepath.Join(machine, "etc/passwd")); err != nil || !strings.Contains(string(passwd), "\nhello:") {
+		t.Errorf("the machine has no user hello: %v", err)
+	}
+	for _, f := range []string{"/opt/hello", "/etc/systemd/system/hello.service"} {
+		if _, err := os.Lstat(f); err == nil {
+			t.Errorf("%s exists on this host: the bake left the machine", f)
+		}
 	}
 
 	// A group on release 1.
