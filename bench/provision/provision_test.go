@@ -128,9 +128,17 @@ func TestBenchProvision(t *testing.T) {
   }
 `, filepath.Join(machine, "peer"), wheels, lock, py, noCompile)))
 	}
+	// What every build pays whatever it provisions: Packer starting, the
+	// SSH connection, one shell command.
+	templates["floor"] = p.WriteFile("floor.pkr.hcl", fmt.Sprintf(header, comm, `
+  provisioner "shell" {
+    inline = ["true"]
+  }
+`))
+	cases := []string{"pipbake/true", "file+shell/true", "pipbake/false", "file+shell/false", "floor"}
 	times := map[string][]float64{}
 	for i := 0; i < runs; i++ {
-		for _, name := range []string{"pipbake/true", "file+shell/true", "pipbake/false", "file+shell/false"} {
+		for _, name := range cases {
 			if only := os.Getenv("BENCH_ONLY"); only != "" && only != name {
 				continue
 			}
@@ -156,14 +164,17 @@ func TestBenchProvision(t *testing.T) {
 	pyVersion, _ := exec.Command(py, "-c", "import sys; print(sys.version.split()[0])").Output()
 	fmt.Fprintf(&b, "bench/provision: packer build over loopback SSH, %d wheels, the machine's Python %s (%s), median of %d\n",
 		len(set.Wheels), py, strings.TrimSpace(string(pyVersion)), runs)
-	for _, name := range []string{"pipbake/true", "file+shell/true", "pipbake/false", "file+shell/false"} {
+	for _, name := range cases {
 		if len(times[name]) == 0 { // BENCH_ONLY
 			continue
 		}
 		what := strings.Replace(strings.Replace(name, "/true", " (bytecode)", 1), "/false", " (no bytecode)", 1)
+		if name == "floor" {
+			what = "floor (packer, SSH, one `true`)"
+		}
 		fmt.Fprintf(&b, "  %-32s %7.2f s   runs: %v\n", what, med(times[name]), round(times[name]))
 	}
-	if len(times) < 4 {
+	if len(times) < len(cases) {
 		fmt.Print(b.String())
 		return
 	}
