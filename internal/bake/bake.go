@@ -11,12 +11,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +40,8 @@ type Remote interface {
 	Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error)
 	// Upload writes size bytes from r to the remote path.
 	Upload(ctx context.Context, path string, r io.Reader, size int64) error
+	// Download copies a remote file to w.
+	Download(ctx context.Context, path string, w io.Writer) error
 }
 
 // ReceiptsDir is where the agent keeps a copy of every set's receipt, so an
@@ -157,8 +162,11 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		}
 	}
 	// Unpacked as the communicator's user, like the upload; the agent runs
-	// however execute_command says (sudo -E, say).
-	command = "cd " + staging + " && tar -xf bundle.tar && rm -f bundle.tar && " + command
+	// however execute_command says (sudo -E, say). Both under sh, whatever
+	// the login shell, so the command's own `;` or `||` cannot skip past
+	// a failed unpack.
+	bundlePath := shell.Quote(opts.Staging + "/bundle.tar")
+	command = "sh -c " + shell.Quote("(tar -xf "+bundlePath+" -C "+staging+" && rm -f "+bundlePath+") || exit "+strconv.Itoa(exitUnpack)+"; "+command)
 	tail := &tailWriter{max: 40}
 	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
 	if opts.Output != nil {
@@ -168,13 +176,16 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("run pipbake on the machine: %w", err)
 	}
+	if code == exitUnpack {
+		return nil, fmt.Errorf("unpack the bundle in %s on the machine; every set's current release is as it was:\n%s", opts.Staging, tail.String())
+	}
 	if code != 0 {
 		return nil, fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
 	}
 	ph.done("unpack and install")
 
-	files, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean)
-	cleaned = cleaned || err == nil
+	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean)
+	cleaned = cleaned || removed
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +213,10 @@ func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
 	}
+	// A PTY (ssh_pty) ends lines with \r\n.
 	unameLine, rest, _ := strings.Cut(stdout.String(), "\n")
 	ready, probeOut, _ := strings.Cut(rest, "\n")
+	unameLine, ready = strings.TrimRight(unameLine, "\r"), strings.TrimRight(ready, "\r")
 	msg := strings.TrimSpace(stderr.String())
 	switch {
 	case code != 0 && unameLine == "":
@@ -242,37 +255,11 @@ func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[strin
 }
 
 // probeCommand runs the interpreter probe with py, isolated from the
-// environment's Python settings.
+// environment's Python settings. The script travels base64-encoded on one
+// line: csh and tcsh login shells refuse newlines inside quotes.
 func probeCommand(py string) string {
-	return "env -u PYTHONPATH -u PYTHONHOME " + shell.Quote(py) + " -I -S -c " + shell.Quote(string(target.ProbeScript()))
-}
-
-// probe runs the probe script with each distinct interpreter of the sets.
-func probe(ctx context.Context, r Remote, opts Options) (map[string]*target.Target, error) {
-	script := target.ProbeScript()
-	path := opts.Staging + "/probe.py"
-	if err := r.Upload(ctx, path, bytes.NewReader(script), int64(len(script))); err != nil {
-		return nil, fmt.Errorf("upload the interpreter probe: %w", err)
-	}
-	out := map[string]*target.Target{}
-	for _, s := range opts.Sets {
-		py := pythonOf(s)
-		if out[py] != nil {
-			continue
-		}
-		var stdout bytes.Buffer
-		cmd := "env -u PYTHONPATH -u PYTHONHOME " + shell.Quote(py) + " -I -S " + shell.Quote(path)
-		if _, err := runChecked(ctx, r, cmd, &stdout); err != nil {
-			return nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
-		}
-		t, err := target.Decode(stdout.Bytes(), py)
-		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", s.Name, err)
-		}
-		opts.logf("pipbake: %s: Python %s at %s (%s)", s.Name, t.VersionFull, py, t.Platform)
-		out[py] = t
-	}
-	return out, nil
+	code := `import base64;exec(compile(base64.b64decode("` + base64.StdEncoding.EncodeToString(target.ProbeScript()) + `"),"pipbake-probe","exec"))`
+	return "env -u PYTHONPATH -u PYTHONHOME " + shell.Quote(py) + " -I -S -c " + shell.Quote(code)
 }
 
 func pythonOf(s plan.Set) string {
@@ -377,58 +364,107 @@ func fetchFor(ctx context.Context, opts Options, s plan.Set, lk *lock.Lock, t *t
 	return out, nil
 }
 
+// Exit statuses of the commands Run builds, for the steps that are not
+// the agent's.
+const (
+	exitUnpack   = 97
+	exitReceipts = 90
+	exitClean    = 91
+)
+
+// receiptPaths are a set's receipt and SBOM on the machine.
+func receiptPaths(s plan.Set) (rc, sbom string) {
+	dir := path.Clean(s.Root + "/current")
+	return dir + "/" + receipt.FileName, dir + "/" + receipt.SBOMName
+}
+
 // bringBack reads every set's receipt and SBOM from its current release
 // in one command, as a tar stream, and removes the staging folder in the
-// same command when clean is set.
-func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool) (map[string][]byte, error) {
+// same command when clean is set; removed says whether it did. When the
+// stream does not survive the trip (a PTY, with ssh_pty, turns \n into
+// \r\n), the files are downloaded one by one instead.
+func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool) (files map[string][]byte, removed bool, err error) {
 	var paths []string
 	for _, s := range sets {
-		paths = append(paths, s.Root+"/current/"+receipt.FileName, s.Root+"/current/"+receipt.SBOMName)
+		rc, sbom := receiptPaths(s)
+		paths = append(paths, rc, sbom)
 	}
 	args := make([]string, len(paths))
 	for i, p := range paths {
 		args[i] = shell.Quote(strings.TrimPrefix(p, "/"))
 	}
-	command := "tar -cf - -C / " + strings.Join(args, " ")
+	script := "tar -cf - -C / " + strings.Join(args, " ") + " || exit " + strconv.Itoa(exitReceipts)
 	if clean {
-		command = command + "; s=$?; rm -rf " + shell.Quote(staging) + " && exit $s"
+		script += "; rm -rf " + shell.Quote(staging) + " || exit " + strconv.Itoa(exitClean)
 	}
-	var out bytes.Buffer
-	if _, err := runChecked(ctx, r, command, &out); err != nil {
-		return nil, fmt.Errorf("download the receipts: %w", err)
+	var out, stderr bytes.Buffer
+	code, err := r.Run(ctx, "sh -c "+shell.Quote(script), &out, &stderr)
+	if err != nil {
+		return nil, false, fmt.Errorf("download the receipts: %w", err)
 	}
+	switch code {
+	case 0:
+		removed = clean
+	case exitClean:
+		// The receipts came; the deferred clean-up tries again and reports.
+	default:
+		return nil, false, fmt.Errorf("download the receipts: exit status %d: %s", code, strings.TrimSpace(stderr.String()))
+	}
+	if files, ok := untar(out.Bytes(), paths); ok {
+		return files, removed, nil
+	}
+	files = map[string][]byte{}
+	for _, p := range paths {
+		var buf bytes.Buffer
+		if err := r.Download(ctx, p, &buf); err != nil {
+			return nil, removed, fmt.Errorf("download %s: %w", p, err)
+		}
+		files[p] = buf.Bytes()
+	}
+	return files, removed, nil
+}
+
+// untar reads the files of a tar stream by absolute path; ok says whether
+// the stream was whole and held every one of want.
+func untar(data []byte, want []string) (map[string][]byte, bool) {
 	files := map[string][]byte{}
-	tr := tar.NewReader(&out)
+	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("download the receipts: read the tar stream: %w", err)
+			return nil, false
 		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("download the receipts: read %s: %w", h.Name, err)
+		name := "/" + strings.TrimPrefix(h.Name, "/")
+		switch h.Typeflag {
+		case tar.TypeReg:
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, false
+			}
+			files[name] = b
+		case tar.TypeLink: // the same file asked for twice
+			files[name] = files["/"+strings.TrimPrefix(h.Linkname, "/")]
 		}
-		files["/"+strings.TrimPrefix(h.Name, "/")] = data
 	}
-	for _, p := range paths {
+	for _, p := range want {
 		if _, ok := files[p]; !ok {
-			return nil, fmt.Errorf("download the receipts: %s is missing from what the machine sent", p)
+			return nil, false
 		}
 	}
-	return files, nil
+	return files, true
 }
 
 // keepReceipt decodes a set's receipt from what bringBack read and, when
 // outDir is set, writes it there with the SBOM.
 func keepReceipt(s plan.Set, files map[string][]byte, outDir string) (*receipt.Receipt, error) {
-	path := s.Root + "/current/" + receipt.FileName
-	data := files[path]
+	rcPath, sbomPath := receiptPaths(s)
+	data := files[rcPath]
 	var rc receipt.Receipt
 	if err := json.Unmarshal(data, &rc); err != nil {
-		return nil, fmt.Errorf("set %q: receipt %s: %w", s.Name, path, err)
+		return nil, fmt.Errorf("set %q: receipt %s: %w", s.Name, rcPath, err)
 	}
 	if outDir == "" {
 		return &rc, nil
@@ -439,7 +475,7 @@ func keepReceipt(s plan.Set, files map[string][]byte, outDir string) (*receipt.R
 	if err := os.WriteFile(filepath.Join(outDir, s.Name+".json"), data, 0o644); err != nil {
 		return nil, fmt.Errorf("receipt_output: %w", err)
 	}
-	sbom := files[s.Root+"/current/"+receipt.SBOMName]
+	sbom := files[sbomPath]
 	if err := os.WriteFile(filepath.Join(outDir, s.Name+".cdx.json"), sbom, 0o644); err != nil {
 		return nil, fmt.Errorf("receipt_output: %w", err)
 	}

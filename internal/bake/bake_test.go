@@ -19,13 +19,22 @@ import (
 
 // local is this machine as a Remote: commands through sh, files on disk.
 // The SSH path through Packer is covered by the provisioner's tests.
-type local struct{ uploads, commands []string }
+type local struct {
+	uploads, commands, downloads []string
+	// pty mangles command output as a PTY would (\n -> \r\n).
+	pty bool
+	// truncate cuts every upload short.
+	truncate bool
+}
 
 func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
 	l.commands = append(l.commands, command)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Env = target.CleanEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if l.pty {
+		cmd.Stdout = crlf{stdout}
+	}
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode(), nil
@@ -33,11 +42,34 @@ func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Write
 	return 0, err
 }
 
+// crlf writes \n as \r\n, as a terminal's output does.
+type crlf struct{ w io.Writer }
+
+func (c crlf) Write(p []byte) (int, error) {
+	_, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n")))
+	return len(p), err
+}
+
+func (l *local) Download(ctx context.Context, path string, w io.Writer) error {
+	l.downloads = append(l.downloads, path)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
 func (l *local) Upload(ctx context.Context, path string, r io.Reader, size int64) error {
 	l.uploads = append(l.uploads, path)
 	f, err := os.Create(path)
 	if err != nil {
 		return err
+	}
+	if l.truncate {
+		r = io.LimitReader(r, size/2)
+		size /= 2
 	}
 	n, err := io.Copy(f, r)
 	if err == nil && n != size {
@@ -161,8 +193,43 @@ func TestBakeLocal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `set "api": probe python "`+opts.Sets[0].Python+`"`) || !strings.Contains(err.Error(), "No such file") {
 		t.Fatalf("want the missing interpreter named, got %v", err)
 	}
-	// a staging folder that cannot be made
+	// behind a PTY (ssh_pty) the receipts' tar stream is mangled: they
+	// are downloaded one by one instead, and the bake succeeds
 	opts.Sets[0].Python = py
+	r.pty, r.downloads = true, nil
+	if res, err := Run(context.Background(), r, opts); err != nil || res.Receipts["api"] == nil || res.Receipts["api"].Release != "r3" {
+		t.Fatalf("bake behind a PTY: %v", err)
+	}
+	if len(r.downloads) != 2 {
+		t.Errorf("behind a PTY, downloads %v, want the receipt and the SBOM", r.downloads)
+	}
+	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
+		t.Errorf("staging folder not cleaned behind a PTY: %v", err)
+	}
+	r.pty = false
+
+	// a bundle that does not unpack stops before the agent, even when
+	// execute_command would carry on after a failure (`;`), and says so
+	opts.Release = "r4"
+	r.truncate = true
+	agentCommand := opts.Command
+	opts.Command = func(agent, args string) (string, error) {
+		c, err := agentCommand(agent, args)
+		return "true; " + c, err
+	}
+	_, err = Run(context.Background(), r, opts)
+	if err == nil || !strings.Contains(err.Error(), "unpack the bundle in "+opts.Staging) {
+		t.Fatalf("want the unpack named, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "releases", "r4")); !os.IsNotExist(err) {
+		t.Errorf("the agent ran after a failed unpack: %v", err)
+	}
+	if cur, _ := os.Readlink(filepath.Join(root, "current")); cur != "releases/r3" {
+		t.Fatalf("current moved to %s", cur)
+	}
+	r.truncate, opts.Command = false, agentCommand
+
+	// a staging folder that cannot be made
 	opts.Staging = "/proc/pipbake-staging"
 	_, err = Run(context.Background(), r, opts)
 	if err == nil || !strings.Contains(err.Error(), "create staging folder /proc/pipbake-staging") {

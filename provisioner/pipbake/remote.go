@@ -38,6 +38,10 @@ func (r *remote) Upload(_ context.Context, dst string, rd io.Reader, size int64)
 	return r.comm.Upload(dst, rd, &fi)
 }
 
+func (r *remote) Download(_ context.Context, src string, w io.Writer) error {
+	return r.comm.Download(src, w)
+}
+
 // uiLines turns written bytes into one UI message per line.
 type uiLines struct {
 	mu   sync.Mutex
