@@ -1,24 +1,12 @@
 package wheel
 
 import (
-	"bytes"
 	"errors"
 	"io"
-	"os"
 	"sync"
 
 	kflate "github.com/klauspost/compress/flate"
 )
-
-// readFile reads all size bytes of f into memory (where mapping is not
-// possible).
-func readFile(f *os.File, size int64) ([]byte, func() error, error) {
-	data := make([]byte, size)
-	if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
-		return nil, nil, err
-	}
-	return data, func() error { return nil }, nil
-}
 
 // Deflated members are inflated with klauspost/compress's decoder, which
 // takes about half the CPU of compress/flate's: inflating is most of
@@ -54,6 +42,3 @@ func (z *inflater) Close() error {
 	z.fr = nil
 	return err
 }
-
-// memReader is a zip source over a wheel's bytes.
-func memReader(data []byte) *bytes.Reader { return bytes.NewReader(data) }

@@ -226,6 +226,12 @@ func (in *Install) Extract(i int) (err error) {
 	if err != nil {
 		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
 	}
+	closed := false
+	defer func() { // on a fault in the mapping (see guard)
+		if !closed {
+			out.Close()
+		}
+	}()
 	h := newHasher(j.entry)
 	var n int64
 	if j.script {
@@ -240,6 +246,7 @@ func (in *Install) Extract(i int) (err error) {
 	if err == nil && (exec || j.script) {
 		err = out.Chmod(execMode())
 	}
+	closed = true
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -7,36 +7,49 @@ import (
 	"os"
 	"runtime/debug"
 	"syscall"
+	"unsafe"
 )
 
 // mapFile maps the first size bytes of f read-only: member reads become
-// page-cache copies instead of a pread per 4 KiB. unmap releases it.
-func mapFile(f *os.File, size int64) (data []byte, unmap func() error, err error) {
+// page-cache copies instead of a pread per 4 KiB. ok is false when the
+// file cannot be mapped (empty, too big for the address space, a file
+// system without mmap); the caller then reads through f.
+func mapFile(f *os.File, size int64) (data []byte, unmap func() error, ok bool) {
 	if size == 0 || int64(int(size)) != size {
-		return readFile(f, size)
+		return nil, nil, false
 	}
-	data, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		// Some file systems cannot map; reading it all works everywhere.
-		return readFile(f, size)
+		return nil, nil, false
 	}
-	return data, func() error { return syscall.Munmap(data) }, nil
+	return data, func() error { return syscall.Munmap(data) }, true
 }
 
 // guard turns a fault reading the mapped wheel (the file was truncated
 // while being installed: SIGBUS) into an error for member, set in *err,
 // instead of a crash. Use as `defer w.guard(member, &err)()`.
-func (w *Wheel) guard(member string, err *error) func() { return guard(w.Name.File, member, err) }
+func (w *Wheel) guard(member string, err *error) func() {
+	return guard(w.Name.File, member, w.mapped, err)
+}
 
-func guard(file, member string, err *error) func() {
+func guard(file, member string, mapped []byte, err *error) func() {
+	if mapped == nil {
+		return func() {}
+	}
 	old := debug.SetPanicOnFault(true)
 	return func() {
 		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			if _, ok := r.(interface{ Addr() uintptr }); !ok {
-				panic(r)
-			}
-			*err = &Error{File: file, Member: member, Msg: "the wheel file changed on disk while it was being read", Err: fmt.Errorf("%v", r)}
+		r := recover()
+		if r == nil {
+			return
 		}
+		// Only a fault inside this wheel's mapping is the file changing;
+		// anything else is a bug to crash on.
+		fault, ok := r.(interface{ Addr() uintptr })
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(mapped)))
+		if !ok || fault.Addr() < start || fault.Addr() >= start+uintptr(len(mapped)) {
+			panic(r)
+		}
+		*err = &Error{File: file, Member: member, Msg: "the wheel file changed on disk while it was being read", Err: fmt.Errorf("%v", r)}
 	}
 }

@@ -39,6 +39,7 @@ type Wheel struct {
 
 	file    *os.File
 	unmap   func() error
+	mapped  []byte // the file's mapping, or nil when read through file
 	zr      *zip.Reader
 	members map[string]*zip.File
 }
@@ -95,6 +96,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // WHEEL version, a parseable RECORD that lists every member, and member names
 // that stay inside the install target.
 func Open(p string) (w *Wheel, err error) {
+	defer func() { // runs last: no half-made Wheel with an error
+		if err != nil {
+			w = nil
+		}
+	}()
 	base := filepath.Base(p)
 	name, err := ParseName(base)
 	if err != nil {
@@ -113,22 +119,25 @@ func Open(p string) (w *Wheel, err error) {
 	if err != nil {
 		return nil, &Error{File: base, Msg: "stat", Err: err}
 	}
-	data, unmap, err := mapFile(f, st.Size())
-	if err != nil {
-		return nil, &Error{File: base, Msg: "read", Err: err}
+	var src io.ReaderAt = f
+	data, unmap, mapped := mapFile(f, st.Size())
+	if mapped {
+		src = bytes.NewReader(data)
+		defer func() {
+			if err != nil {
+				unmap()
+			}
+		}()
+	} else {
+		data, unmap = nil, func() error { return nil }
 	}
-	defer func() {
-		if err != nil {
-			unmap()
-		}
-	}()
-	defer guard(base, "", &err)()
-	zr, err := zip.NewReader(memReader(data), st.Size())
+	defer guard(base, "", data, &err)()
+	zr, err := zip.NewReader(src, st.Size())
 	if err != nil {
 		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
 	}
 	zr.RegisterDecompressor(zip.Deflate, newInflater)
-	w = &Wheel{Path: p, Name: name, file: f, unmap: unmap, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
+	w = &Wheel{Path: p, Name: name, file: f, unmap: unmap, mapped: data, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
 	if err := w.index(); err != nil {
 		return nil, err
 	}
