@@ -136,15 +136,17 @@ func (p *Pool) fail(err error) {
 	p.errOnce.Do(func() { p.err = err })
 }
 
-// depth is how many requests each worker may have unanswered: it never
-// waits for this side between files (thousands of small files make that
-// round trip add up), and it answers what it has read in one write.
+// depth bounds the requests queued to each worker beyond the one being
+// answered: it never waits for this side between files (thousands of
+// small files make that round trip add up), and it answers what it has
+// read in one write.
 const depth = 8
 
 func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, stderr *strings.Builder) {
 	defer p.wg.Done()
 	inflight := make(chan Job, depth)
 	var dead atomic.Bool
+	var readErr error // set before answered closes
 	answered := make(chan struct{})
 	go func() { // answers come back in request order
 		defer close(answered)
@@ -156,7 +158,7 @@ func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, st
 			res, err := readAnswer(stdout, j)
 			if err != nil {
 				dead.Store(true)
-				p.fail(fmt.Errorf("bytecode compiler %q failed: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
+				readErr = err
 				res = Result{Source: j.Source, Err: err}
 			}
 			j.Done(res)
@@ -186,8 +188,13 @@ func (p *Pool) run(cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader, st
 	close(inflight)
 	<-answered
 	stdin.Close()
-	if err := cmd.Wait(); err != nil && !dead.Load() {
-		p.fail(fmt.Errorf("bytecode compiler %q: %w: %s", cmd.Path, err, strings.TrimSpace(stderr.String())))
+	// After Wait the worker's stderr is all copied: its traceback says why.
+	werr := cmd.Wait()
+	switch {
+	case readErr != nil:
+		p.fail(fmt.Errorf("bytecode compiler %q failed: %w: %s", cmd.Path, readErr, strings.TrimSpace(stderr.String())))
+	case werr != nil:
+		p.fail(fmt.Errorf("bytecode compiler %q: %w: %s", cmd.Path, werr, strings.TrimSpace(stderr.String())))
 	}
 }
 
