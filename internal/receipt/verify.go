@@ -118,13 +118,36 @@ type walker struct {
 	checked  atomic.Int64
 	wg       sync.WaitGroup
 	slots    chan struct{}
+	// hashes feeds the content checks to a pool of their own, so one
+	// folder of big files is hashed on every core.
+	hashes chan string
 }
 
 func (w *walker) run() error {
-	w.slots = make(chan struct{}, 2*runtime.NumCPU())
+	n := 2 * runtime.NumCPU()
+	w.slots = make(chan struct{}, n)
+	var hashers sync.WaitGroup
+	if !w.opts.SizesOnly {
+		w.hashes = make(chan string, n)
+		for i := 0; i < n; i++ {
+			hashers.Add(1)
+			go func() {
+				defer hashers.Done()
+				for rel := range w.hashes {
+					if p := checkHash(filepath.Join(w.root, filepath.FromSlash(rel)), rel, w.want[rel]); p != nil {
+						w.problem(*p)
+					}
+				}
+			}()
+		}
+	}
 	w.wg.Add(1)
 	go w.dir("")
 	w.wg.Wait()
+	if w.hashes != nil {
+		close(w.hashes)
+		hashers.Wait()
+	}
 	return w.err
 }
 
@@ -172,8 +195,10 @@ func (w *walker) dir(rel string) {
 		}
 		x.seen.Store(true)
 		w.checked.Add(1)
-		if p := checkOne(w.root, name, x, w.opts); p != nil {
+		if p := checkOne(w.root, name, x, Options{SizesOnly: true}); p != nil {
 			w.problem(*p)
+		} else if w.hashes != nil && !x.isLink && x.sha256 != nil {
+			w.hashes <- name
 		}
 	}
 }
@@ -204,6 +229,11 @@ func checkOne(root, rel string, x *expect, opts Options) *Problem {
 	if opts.SizesOnly || x.sha256 == nil {
 		return nil
 	}
+	return checkHash(p, rel, x)
+}
+
+// checkHash compares a regular file's content with its recorded hashes.
+func checkHash(p, rel string, x *expect) *Problem {
 	f, err := os.Open(p)
 	if err != nil {
 		return &Problem{Path: rel, Kind: Modified, Detail: err.Error()}
