@@ -61,7 +61,9 @@ type Options struct {
 	// freshly launched machine: bash reads it for every command sshd runs,
 	// and a developer's (pyenv init, say) costs every round trip a tenth
 	// of a second. Linux and root only (sshd runs in a private mount
-	// namespace with an empty file bound over it); elsewhere it is ignored.
+	// namespace with an empty file bound over it); elsewhere, where mount
+	// namespaces are not allowed (a container without CAP_SYS_ADMIN) and
+	// with Chroot (the sessions read the root's own file) it is ignored.
 	NoShellRC bool
 	// Chroot, when set, is a root file system every session runs in
 	// (sshd's ChrootDirectory): a machine of its own, e.g. a Debian root
@@ -283,17 +285,18 @@ func (s *Server) command(sshd, configPath string, opts Options) *exec.Cmd {
 // shellRC is the ~/.bashrc NoShellRC hides, or "" when there is none or
 // hiding is not possible here.
 func (s *Server) shellRC(opts Options) string {
-	if !opts.NoShellRC || runtime.GOOS != "linux" || os.Geteuid() != 0 {
+	if !opts.NoShellRC || opts.Chroot != "" || runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		return ""
 	}
-	if _, err := exec.LookPath("unshare"); err != nil {
+	// The home sshd uses is the password database's, not $HOME.
+	u, err := user.Lookup(s.User)
+	if err != nil || u.HomeDir == "" {
 		return ""
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
+	if exec.Command("unshare", "--mount", "--propagation", "private", "--", "true").Run() != nil {
+		return "" // no unshare, or no right to make a mount namespace
 	}
-	rc := filepath.Join(home, ".bashrc")
+	rc := filepath.Join(u.HomeDir, ".bashrc")
 	if st, err := os.Stat(rc); err != nil || !st.Mode().IsRegular() {
 		return ""
 	}
