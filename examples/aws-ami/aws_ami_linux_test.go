@@ -81,7 +81,9 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			"ssh_host": srv.Host, "ssh_port": fmt.Sprint(srv.Port), "ssh_username": srv.User,
 			"ssh_private_key_file": srv.PrivateKeyPath,
 			"wheelhouse":           wheels, "lock": lock, "receipt_output": receipts,
-			"set_name": "hello", "app_version": "0.1.0",
+			// not hello's version: pipbake-release must put the receipt's
+			// (0.1.0) in pipbake:sets over it
+			"set_name": "hello", "app_version": "9.9.9",
 			// hello has no server; its console script stands in for
 			// the template's gunicorn line.
 			"service_command": "hello",

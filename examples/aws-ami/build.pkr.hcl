@@ -60,7 +60,7 @@ variable "set_name" {
 variable "app_version" {
   type        = string
   default     = ""
-  description = "The version recorded for the set in pipbake:sets; defaults to the release."
+  description = "The set's version in the pipbake:sets tag amazon-ebs writes; defaults to the release. pipbake-release then records the version the receipt says was installed."
 }
 
 variable "service_command" {
@@ -175,7 +175,7 @@ source "amazon-ebs" "api" {
   ami_name        = local.ami_name
   ami_description = "${var.family} release ${var.release} (${local.sets}), baked by pipbake"
 
-  # An AMI is a release from the moment it exists: these tags are what
+  # amazon-ebs adds these tags once it has made the AMI; they are what
   # `pipbake images`, `promote` and `rollback` read.
   tags          = merge(local.release_tags, { Name = local.ami_name })
   snapshot_tags = merge(local.release_tags, { Name = local.ami_name })
