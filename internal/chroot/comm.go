@@ -123,34 +123,43 @@ func tarDir(w io.Writer, src string, exclude []string) error {
 			}
 			return nil
 		}
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return nil
-		}
-		h.Name = filepath.ToSlash(rel)
-		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
+		return addTar(tw, p, filepath.ToSlash(rel), fi, false)
 	})
 	if err != nil {
 		return err
 	}
 	return tw.Close()
+}
+
+// addTar writes one file, link or folder as name; with owners false it is
+// owned by root, as what is copied into the root should be.
+func addTar(tw *tar.Writer, p, name string, fi os.FileInfo, owners bool) error {
+	link := ""
+	if fi.Mode()&os.ModeSymlink != 0 {
+		link, _ = os.Readlink(p)
+	}
+	h, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return nil // sockets and the like are skipped
+	}
+	h.Name = name
+	h.Uname, h.Gname = "", ""
+	if !owners {
+		h.Uid, h.Gid = 0, 0
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if fi.Mode().IsRegular() {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	}
+	return nil
 }
 
 // untarHost extracts a downloaded tar into a host folder, refusing names

@@ -430,7 +430,7 @@ func writeTar(w io.Writer, p string) error {
 	}
 	tw := tar.NewWriter(w)
 	if !fi.IsDir() {
-		if err := addTar(tw, p, filepath.Base(p), fi); err != nil {
+		if err := addTar(tw, p, filepath.Base(p), fi, true); err != nil {
 			return err
 		}
 		return tw.Close()
@@ -443,36 +443,10 @@ func writeTar(w io.Writer, p string) error {
 		if rel == "." {
 			return nil
 		}
-		return addTar(tw, q, filepath.ToSlash(rel), fi)
+		return addTar(tw, q, filepath.ToSlash(rel), fi, true)
 	})
 	if err != nil {
 		return err
 	}
 	return tw.Close()
-}
-
-func addTar(tw *tar.Writer, p, name string, fi os.FileInfo) error {
-	link := ""
-	if fi.Mode()&os.ModeSymlink != 0 {
-		link, _ = os.Readlink(p)
-	}
-	h, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return nil // sockets and the like are skipped
-	}
-	h.Name = name
-	h.Uname, h.Gname = "", ""
-	if err := tw.WriteHeader(h); err != nil {
-		return err
-	}
-	if fi.Mode().IsRegular() {
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	}
-	return nil
 }
