@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // The cache is content-addressed:
@@ -75,7 +76,7 @@ func (c *cache) get(sum string) (string, bool, error) {
 	if done {
 		return p, true, nil
 	}
-	got, _, err := hashFile(p)
+	got, _, err := wheelhouse.HashFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
@@ -179,21 +180,6 @@ func (c *cache) getChoice(key string) (choice, bool) {
 
 func (c *cache) putChoice(key string, ch choice) error {
 	return writeJSONAtomic(c.choicePath(key), ch, false)
-}
-
-// hashFile returns a file's sha256 and size.
-func hashFile(p string) (string, int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	var h hash.Hash = sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 func containsFold(list []string, s string) bool {

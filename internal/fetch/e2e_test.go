@@ -83,7 +83,7 @@ func (s realSet) checkHouse(t *testing.T, o Options) {
 		if e.File != w.File || e.SHA256 != w.SHA256 || e.Size != w.Size {
 			t.Errorf("entry %d: %+v, want %s %s", i, e, w.File, w.SHA256)
 		}
-		if got, _, _ := hashFile(filepath.Join(o.Out, e.File)); got != w.SHA256 {
+		if got, _, _ := wheelhouse.HashFile(filepath.Join(o.Out, e.File)); got != w.SHA256 {
 			t.Errorf("%s has sha256 %s", e.File, got)
 		}
 	}

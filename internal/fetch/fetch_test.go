@@ -134,7 +134,7 @@ func TestCacheDamageIsRepaired(t *testing.T) {
 	if res.Downloaded != 1 {
 		t.Fatalf("damaged cache entry was used: %+v", res)
 	}
-	if got, _, _ := hashFile(filepath.Join(o.Out, demoAny.file)); got != demoAny.sha() {
+	if got, _, _ := wheelhouse.HashFile(filepath.Join(o.Out, demoAny.file)); got != demoAny.sha() {
 		t.Fatalf("output has sha256 %s", got)
 	}
 }

@@ -176,7 +176,7 @@ func checkCache(t *testing.T, cache string) {
 		if strings.HasSuffix(f, ".json") {
 			continue
 		}
-		if got, _, err := hashFile(filepath.Join(cache, f)); err != nil || got != filepath.Base(f) {
+		if got, _, err := wheelhouse.HashFile(filepath.Join(cache, f)); err != nil || got != filepath.Base(f) {
 			t.Errorf("cache file %s has sha256 %s (%v)", f, got, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // fixture is a root with a good release r1 of six installed.
@@ -109,7 +110,7 @@ func copyWheel(t *testing.T, src, dstDir string, replace map[string]string, add 
 	}
 	zw.Close()
 	out.Close()
-	sha, err := fileSHA256(dst)
+	sha, _, err := wheelhouse.HashFile(dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		data, _ := os.ReadFile(six.Path)
 		p := filepath.Join(dir, six.File)
 		os.WriteFile(p, data[:len(data)/2], 0o644)
-		sha, _ := fileSHA256(p)
+		sha, _, _ := wheelhouse.HashFile(p)
 		f.attempt(t, dir, "req.txt", lockLine(six, sha), "", "not a readable zip archive")
 	})
 	t.Run("member escapes", func(t *testing.T) {

@@ -6,8 +6,6 @@ package install
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -369,7 +367,7 @@ func verifyHashes(choices []wheelhouse.Choice) ([]string, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			sum, err := fileSHA256(c.Path)
+			sum, _, err := wheelhouse.HashFile(c.Path)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s==%s: hash %s: %w", c.Pin.Name, c.Pin.Version, c.Path, err)
 				return
@@ -394,19 +392,6 @@ func verifyHashes(choices []wheelhouse.Choice) ([]string, error) {
 		return nil, err
 	}
 	return digests, nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func openAll(choices []wheelhouse.Choice) ([]*wheel.Wheel, error) {

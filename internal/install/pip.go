@@ -14,6 +14,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // installPip installs the same wheels with the target's own pip, run by the
@@ -37,7 +38,7 @@ func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []
 		return nil, err
 	}
 	for _, w := range wheels {
-		sum, err := fileSHA256(w.Path)
+		sum, _, err := wheelhouse.HashFile(w.Path)
 		if err != nil {
 			return nil, err
 		}

@@ -6,9 +6,12 @@
 package wheelhouse
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -192,4 +195,20 @@ func DescribeTags(supported []tags.Tag) string {
 		s += fmt.Sprintf(", ... %d more ending in %s", len(supported)-show, supported[len(supported)-1])
 	}
 	return s
+}
+
+// HashFile returns the hex sha256 of a file (what a lock's --hash pins)
+// and its size.
+func HashFile(p string) (sum string, size int64, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

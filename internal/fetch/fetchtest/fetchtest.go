@@ -5,8 +5,6 @@
 package fetchtest
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // File is one distribution file of an index.
@@ -76,7 +75,7 @@ func WriteIndex(root string, files []File) (*Index, error) {
 		if err := linkOrCopy(f.Path, dst); err != nil {
 			return nil, err
 		}
-		sum, err := fileSHA256(dst)
+		sum, _, err := wheelhouse.HashFile(dst)
 		if err != nil {
 			return nil, err
 		}
@@ -177,17 +176,4 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
