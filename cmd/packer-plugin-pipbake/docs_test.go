@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // The docs pipeline: field comments in Go ─(make generate: packer-sdc
@@ -29,7 +30,7 @@ func TestWebDocsUpToDate(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command("go", "run", ".web-docs/scripts/render.go", "-out", out)
 	cmd.Dir = repoRoot
-	cmd.Env = cleanEnv()
+	cmd.Env = target.CleanEnv(os.Environ())
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("render: %v\n%s", err, b)
 	}
@@ -94,7 +95,7 @@ func TestDocsPartialsUpToDate(t *testing.T) {
 		}
 		cmd := exec.Command(sdc, "struct-markdown", dst)
 		cmd.Dir = filepath.Dir(dst)
-		cmd.Env = cleanEnv()
+		cmd.Env = target.CleanEnv(os.Environ())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("packer-sdc struct-markdown %s: %v\n%s", rel, err, out)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // repoRoot is the module's root, from this package's folder.
@@ -48,7 +50,7 @@ func pluginBinary(t *testing.T) string {
 		dir := filepath.Join(shared.dir, "plugin")
 		bin := filepath.Join(dir, "packer-plugin-pipbake")
 		cmd := exec.Command("go", "build", "-o", bin, ".")
-		cmd.Env = cleanEnv()
+		cmd.Env = target.CleanEnv(os.Environ())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			shared.pluginErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
@@ -70,7 +72,7 @@ func sdcBinary(t *testing.T) string {
 		bin := filepath.Join(shared.dir, "sdc", "packer-sdc")
 		cmd := exec.Command("go", "build", "-o", bin, "github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc")
 		cmd.Dir = repoRoot
-		cmd.Env = cleanEnv()
+		cmd.Env = target.CleanEnv(os.Environ())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			shared.sdcErr = fmt.Errorf("go build packer-sdc: %v\n%s", err, out)
 			return
@@ -114,24 +116,10 @@ func pluginCheck(t *testing.T, bin string) {
 	t.Helper()
 	cmd := exec.Command(sdcBinary(t), "plugin-check", filepath.Base(bin))
 	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = cleanEnv()
+	cmd.Env = target.CleanEnv(os.Environ())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("packer-sdc plugin-check %s: %v\n%s", filepath.Base(bin), err, out)
 	}
 	t.Logf("packer-sdc plugin-check %s: ok %s", filepath.Base(bin), strings.TrimSpace(string(out)))
-}
-
-// cleanEnv is the environment for child processes: the test's, less
-// Python's and pip's variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PIP_") || strings.HasPrefix(k, "PYTHON") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }

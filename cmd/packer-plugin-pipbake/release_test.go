@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // TestRelease checks .goreleaser.yml end to end: `goreleaser check`, then a
@@ -70,7 +71,7 @@ func TestRelease(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(name, args...)
 		cmd.Dir = root
-		cmd.Env = cleanEnv()
+		cmd.Env = target.CleanEnv(os.Environ())
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -35,6 +35,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // Options choose the base.
@@ -144,7 +145,7 @@ func Layout(ctx context.Context, o Options) (string, error) {
 	fmt.Fprintf(o.Log, "debianbase: debootstrap %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
 	cmd.Stdout, cmd.Stderr = o.Log, o.Log
-	cmd.Env = cleanEnv()
+	cmd.Env = target.CleanEnv(os.Environ())
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("debootstrap: %w", err)
 	}
@@ -160,18 +161,6 @@ func Layout(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PIP_") || strings.HasPrefix(k, "PYTHON") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // clean removes what debootstrap leaves that belongs to the build host or

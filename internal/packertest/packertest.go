@@ -47,6 +47,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -317,7 +318,7 @@ func (p *Packer) BuildPlugin() string {
 	}
 	ldflags := fmt.Sprintf("-X github.com/pipbake/packer-plugin-pipbake/internal/version.Version=%s -X github.com/pipbake/packer-plugin-pipbake/internal/version.Prerelease=%s", ver, pre)
 	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, pluginPackage)
-	cmd.Env = goEnv()
+	cmd.Env = target.CleanEnv(os.Environ())
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		p.tb.Fatalf("go build %s: %v\n%s", pluginPackage, err, out)
@@ -388,18 +389,4 @@ func (p *Packer) ValidateExample(path string, args ...string) {
 	p.FmtCheck(path).Must(p.tb)
 	p.Init(path).Must(p.tb)
 	p.Validate(path, args...).Must(p.tb)
-}
-
-// goEnv is the environment for `go build`: the caller's, less Python's and
-// pip's variables.
-func goEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PIP_") || strings.HasPrefix(k, "PYTHON") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
