@@ -48,9 +48,10 @@ type Options struct {
 type Server struct {
 	// Endpoint is http://127.0.0.1:PORT.
 	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	log      string
+	// LogPath is the server's output.
+	LogPath string
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // Binary returns moto_server: $PIPBAKE_MOTO_SERVER, pyenv's 3.11.7, or
@@ -86,43 +87,59 @@ func Missing(tb testing.TB, format string, args ...any) {
 // Start runs moto_server for the test.
 func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
+	if Binary() == "" {
+		Missing(tb, "%s", NotInstalled)
+	}
+	s, err := Launch(tb.TempDir(), o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// NotInstalled says what to do when Binary finds no moto_server.
+const NotInstalled = "moto_server is not installed (pip install 'moto[server]' into pyenv 3.11.7, or set PIPBAKE_MOTO_SERVER)"
+
+// Launch starts moto_server (Binary) on a free port of 127.0.0.1, its
+// output in dir, and waits until it accepts connections; Stop ends it. For
+// servers that outlive one test (started from TestMain); tests use Start.
+func Launch(dir string, o Options) (*Server, error) {
 	bin := Binary()
 	if bin == "" {
-		Missing(tb, "moto_server is not installed (pip install 'moto[server]' into pyenv 3.11.7, or set PIPBAKE_MOTO_SERVER)")
+		return nil, fmt.Errorf("mototest: %s", NotInstalled)
 	}
-	dir := tb.TempDir()
 	var lastLog string
 	for try := 0; try < 3; try++ {
 		port, err := freePort()
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
-		s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), log: filepath.Join(dir, fmt.Sprintf("moto-%d.log", try))}
+		s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), LogPath: filepath.Join(dir, fmt.Sprintf("moto-%d.log", try))}
 		s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 		s.cmd.Env = cleanEnv(os.Environ())
 		if o.NoAuthActions > 0 {
 			s.cmd.Env = append(s.cmd.Env, fmt.Sprintf("INITIAL_NO_AUTH_ACTION_COUNT=%d", o.NoAuthActions))
 		}
-		logf, err := os.Create(s.log)
+		logf, err := os.Create(s.LogPath)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		s.cmd.Stdout, s.cmd.Stderr = logf, logf
 		s.cmd.SysProcAttr = childproc.SysProcAttr()
 		if err := s.cmd.Start(); err != nil {
-			tb.Fatalf("start moto_server: %v", err)
+			logf.Close()
+			return nil, fmt.Errorf("start moto_server: %w", err)
 		}
 		go func() { s.cmd.Wait(); logf.Close(); close(s.done) }()
 		if s.waitReady(30 * time.Second) {
-			tb.Cleanup(s.stop)
-			return s
+			return s, nil
 		}
-		s.stop()
-		b, _ := os.ReadFile(s.log)
+		s.Stop()
+		b, _ := os.ReadFile(s.LogPath)
 		lastLog = string(b)
 	}
-	tb.Fatalf("moto_server did not start:\n%s", lastLog)
-	return nil
+	return nil, fmt.Errorf("moto_server did not start:\n%s", lastLog)
 }
 
 // cleanEnv drops the variables that change how Python behaves, and any
@@ -158,7 +175,8 @@ func (s *Server) waitReady(timeout time.Duration) bool {
 	return false
 }
 
-func (s *Server) stop() {
+// Stop ends the server.
+func (s *Server) Stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:

@@ -15,13 +15,9 @@ package amazontest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +31,6 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
-	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
 )
 
@@ -51,9 +46,8 @@ var (
 
 // Main starts moto_server (when installed), runs the tests and stops it.
 func Main(m *testing.M) int {
-	bin := mototest.Binary()
-	if bin == "" {
-		motoErr = "moto_server is not installed (pip install 'moto[server]' into pyenv 3.11.7, or set PIPBAKE_MOTO_SERVER)"
+	if mototest.Binary() == "" {
+		motoErr = mototest.NotInstalled
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "pipbake-moto-")
@@ -62,85 +56,17 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	proc, url, logPath, err := startMoto(bin, dir)
+	moto, err := mototest.Launch(dir, mototest.Options{})
 	if err != nil {
 		// A moto that is installed but does not start is a failure, not a
 		// skip.
 		fmt.Fprintf(os.Stderr, "amazontest: %v\n", err)
 		return 1
 	}
-	motoURL, motoLog = url, logPath
+	motoURL, motoLog = moto.Endpoint, moto.LogPath
 	code := m.Run()
-	proc.stop()
+	moto.Stop()
 	return code
-}
-
-type motoProc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func (p *motoProc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-func startMoto(bin, dir string) (*motoProc, string, string, error) {
-	var last string
-	for try := 0; try < 3; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, "", "", err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		logPath := filepath.Join(dir, fmt.Sprintf("moto-%d.log", try))
-		logf, err := os.Create(logPath)
-		if err != nil {
-			return nil, "", "", err
-		}
-		p := &motoProc{cmd: exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), exited: make(chan struct{})}
-		p.cmd.Env = cleanEnv(os.Environ())
-		p.cmd.Stdout, p.cmd.Stderr = logf, logf
-		p.cmd.SysProcAttr = childproc.SysProcAttr()
-		if err := p.cmd.Start(); err != nil {
-			logf.Close()
-			return nil, "", "", fmt.Errorf("start moto_server: %w", err)
-		}
-		go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-			if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-				c.Close()
-				return p, "http://" + addr, logPath, nil
-			}
-			select {
-			case <-p.exited:
-				deadline = time.Time{}
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		p.stop()
-		b, _ := os.ReadFile(logPath)
-		last = string(b)
-	}
-	return nil, "", "", fmt.Errorf("moto_server did not start:\n%s", last)
-}
-
-func cleanEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PYTHON") || strings.HasPrefix(kv, "PIP_") || strings.HasPrefix(kv, "AWS_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // MotoURL is the shared moto_server's endpoint; it skips the test (or
