@@ -17,17 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
-
-// Missing skips tb, or fails it when PIPBAKE_E2E_REQUIRED is set.
-func Missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	if v := os.Getenv("PIPBAKE_E2E_REQUIRED"); v != "" && v != "0" {
-		tb.Fatalf(format+" (and PIPBAKE_E2E_REQUIRED is set)", args...)
-	}
-	tb.Skipf(format+"; set PIPBAKE_E2E_REQUIRED=1 to fail instead", args...)
-}
 
 var (
 	once   sync.Once
@@ -39,7 +31,7 @@ var (
 func Layout(tb testing.TB) string {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		Missing(tb, "the Debian base needs root (debootstrap, chroot)")
+		e2etest.Missing(tb, "the Debian base needs root (debootstrap, chroot)")
 	}
 	once.Do(func() {
 		if _, ok := debianbase.Cached(debianbase.Options{}); !ok {
@@ -52,7 +44,7 @@ func Layout(tb testing.TB) string {
 		tb.Logf("basetest: base layout %s (%v)", layout, time.Since(start).Round(time.Millisecond))
 	})
 	if err == debianbase.ErrNoDebootstrap {
-		Missing(tb, "%v", err)
+		e2etest.Missing(tb, "%v", err)
 	}
 	if err != nil {
 		tb.Fatalf("basetest: %v", err)

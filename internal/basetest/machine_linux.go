@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
@@ -36,7 +37,7 @@ var (
 func MachineRoot(tb testing.TB) string {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		Missing(tb, "a machine root needs root (debootstrap, mounts)")
+		e2etest.Missing(tb, "a machine root needs root (debootstrap, mounts)")
 	}
 	machineOnce.Do(func() {
 		o := debianbase.Options{Packages: MachinePackages}
@@ -48,7 +49,7 @@ func MachineRoot(tb testing.TB) string {
 		machineLayout, machineErr = debianbase.Layout(ctx, o)
 	})
 	if machineErr == debianbase.ErrNoDebootstrap {
-		Missing(tb, "%v", machineErr)
+		e2etest.Missing(tb, "%v", machineErr)
 	}
 	if machineErr != nil {
 		tb.Fatalf("basetest: %v", machineErr)

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 )
 
 // Credentials moto accepts when it does not check them.
@@ -75,20 +76,11 @@ func Binary() string {
 	return ""
 }
 
-// Missing skips the test, or fails it when PIPBAKE_E2E_REQUIRED is set.
-func Missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	if os.Getenv("PIPBAKE_E2E_REQUIRED") != "" {
-		tb.Fatalf(format+" (and PIPBAKE_E2E_REQUIRED is set)", args...)
-	}
-	tb.Skipf(format, args...)
-}
-
 // Start runs moto_server for the test.
 func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	if Binary() == "" {
-		Missing(tb, "%s", NotInstalled)
+		e2etest.Missing(tb, "%s", NotInstalled)
 	}
 	s, err := Launch(tb.TempDir(), o)
 	if err != nil {

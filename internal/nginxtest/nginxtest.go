@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 )
 
 // Options configure a server.
@@ -61,16 +62,6 @@ func Binary() string {
 		}
 	}
 	return ""
-}
-
-// Missing skips the test, or fails it when PIPBAKE_E2E_REQUIRED is set so
-// that CI cannot pass by skipping.
-func Missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	if os.Getenv("PIPBAKE_E2E_REQUIRED") != "" {
-		tb.Fatalf(format+" (and PIPBAKE_E2E_REQUIRED is set)", args...)
-	}
-	tb.Skipf(format, args...)
 }
 
 // Config returns an nginx configuration serving root on port, with its
@@ -120,7 +111,7 @@ func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
-		Missing(tb, "nginx is not installed (apt-get install nginx-light)")
+		e2etest.Missing(tb, "nginx is not installed (apt-get install nginx-light)")
 	}
 	dir := tb.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {

@@ -47,6 +47,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
@@ -56,14 +57,6 @@ const PluginSource = "github.com/pipbake/pipbake"
 
 // pluginPackage is the plugin's Go package.
 const pluginPackage = "github.com/pipbake/packer-plugin-pipbake/cmd/packer-plugin-pipbake"
-
-// Required reports whether end-to-end prerequisites must be present:
-// PIPBAKE_E2E_REQUIRED set to anything but "" or "0" (CI sets it), in which
-// case a missing packer fails the test instead of skipping it.
-func Required() bool {
-	v := os.Getenv("PIPBAKE_E2E_REQUIRED")
-	return v != "" && v != "0"
-}
 
 // CacheDir is the developer cache root: $PIPBAKE_DEV_CACHE, else
 // ~/.cache/pipbake-dev.
@@ -96,7 +89,7 @@ func FindPacker() (string, error) {
 
 // InstallAmazon installs packer-plugin-amazon as .ci/tools.sh builds it
 // (PIPBAKE_TOOLS=amazon): $PIPBAKE_PACKER_PLUGIN_AMAZON, else the tools
-// cache. Without it tb skips, or fails when Required(); tb may be a
+// cache. Without it tb skips, or fails when e2etest.Required(); tb may be a
 // subtest of the Packer's test.
 func (p *Packer) InstallAmazon(tb testing.TB) {
 	tb.Helper()
@@ -106,7 +99,7 @@ func (p *Packer) InstallAmazon(tb testing.TB) {
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		msg := "packertest: no packer-plugin-amazon at " + bin + "; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON"
-		if Required() {
+		if e2etest.Required() {
 			tb.Fatal(msg + " (PIPBAKE_E2E_REQUIRED is set)")
 		}
 		tb.Skip(msg)
@@ -155,7 +148,7 @@ type Packer struct {
 
 // New prepares a Packer for tb: fresh working, plugin and home dirs under
 // tb.TempDir(). Without a packer binary it skips the test, or fails it if
-// Required().
+// e2etest.Required().
 func New(tb testing.TB, opts ...Options) *Packer {
 	tb.Helper()
 	var o Options
@@ -165,7 +158,7 @@ func New(tb testing.TB, opts ...Options) *Packer {
 	if o.Packer == "" {
 		bin, err := FindPacker()
 		if err != nil {
-			if Required() {
+			if e2etest.Required() {
 				tb.Fatalf("%v (PIPBAKE_E2E_REQUIRED is set)", err)
 			}
 			tb.Skipf("%v; set PIPBAKE_E2E_REQUIRED=1 to fail instead", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 )
 
 // Server is a running registry.
@@ -60,10 +61,7 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
-		if v := os.Getenv("PIPBAKE_E2E_REQUIRED"); v != "" && v != "0" {
-			tb.Fatal("docker-registry is not installed (apt-get install docker-registry) and PIPBAKE_E2E_REQUIRED is set")
-		}
-		tb.Skip("docker-registry is not installed (apt-get install docker-registry); set PIPBAKE_E2E_REQUIRED=1 to fail instead")
+		e2etest.Missing(tb, "docker-registry is not installed (apt-get install docker-registry)")
 	}
 	dir := tb.TempDir()
 	for try := 0; try < 5; try++ {

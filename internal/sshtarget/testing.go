@@ -1,17 +1,10 @@
 package sshtarget
 
 import (
-	"os"
 	"testing"
-)
 
-// Required reports whether end-to-end prerequisites must be present:
-// PIPBAKE_E2E_REQUIRED set to anything but "" or "0" (CI sets it), in which
-// case a missing sshd fails the test instead of skipping it.
-func Required() bool {
-	v := os.Getenv("PIPBAKE_E2E_REQUIRED")
-	return v != "" && v != "0"
-}
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+)
 
 // StartT starts a server for the test and stops it at cleanup, reporting
 // sshd's log if the test failed. When sshd, ssh or ssh-keygen is missing it
@@ -19,7 +12,7 @@ func Required() bool {
 func StartT(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	if err := available(sshdPath(opts.Sshd)); err != nil {
-		if Required() {
+		if e2etest.Required() {
 			tb.Fatalf("%v (PIPBAKE_E2E_REQUIRED is set: install openssh-server and openssh-client)", err)
 		}
 		tb.Skipf("%v; install openssh-server and openssh-client, or set PIPBAKE_E2E_REQUIRED=1 to fail instead", err)

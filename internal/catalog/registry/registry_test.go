@@ -5,12 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +21,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/registry"
-	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
+	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
 )
 
 // inProcess is go-containerregistry's registry on a loopback port.
@@ -38,57 +33,7 @@ func inProcess(t *testing.T) string {
 
 // debianRegistry runs Debian's docker-registry (the CNCF distribution
 // registry) on a loopback port with storage in a temp dir.
-func debianRegistry(t *testing.T) string {
-	bin := os.Getenv("PIPBAKE_DOCKER_REGISTRY")
-	if bin == "" {
-		bin, _ = exec.LookPath("docker-registry")
-	}
-	if bin == "" {
-		if v := os.Getenv("PIPBAKE_E2E_REQUIRED"); v != "" && v != "0" {
-			t.Fatal("docker-registry is not installed (apt-get install docker-registry), and PIPBAKE_E2E_REQUIRED is set")
-		}
-		t.Skip("docker-registry is not installed (apt-get install docker-registry); set PIPBAKE_E2E_REQUIRED=1 to fail instead")
-	}
-	dir := t.TempDir()
-	for try := 0; try < 3; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		host := l.Addr().String()
-		l.Close()
-		conf := filepath.Join(dir, "config.yml")
-		os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host)), 0o644)
-		logf, _ := os.Create(filepath.Join(dir, "registry.log"))
-		cmd := exec.Command(bin, "serve", conf)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "OTEL_TRACES_EXPORTER=none"}
-		cmd.SysProcAttr = childproc.SysProcAttr()
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start docker-registry: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); logf.Close(); close(exited) }()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
-			select {
-			case <-exited:
-				deadline = time.Time{}
-				continue
-			default:
-			}
-			if resp, err := http.Get("http://" + host + "/v2/"); err == nil {
-				resp.Body.Close()
-				t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-				return host
-			}
-		}
-		cmd.Process.Kill()
-		<-exited
-	}
-	out, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-	t.Fatalf("docker-registry did not start:\n%s", out)
-	return ""
-}
+func debianRegistry(t *testing.T) string { return registrytest.Start(t).Host }
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 

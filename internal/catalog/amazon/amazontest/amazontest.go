@@ -31,6 +31,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
 )
 
@@ -77,7 +78,7 @@ func MotoURL(tb testing.TB) string {
 		if motoErr == "" {
 			tb.Fatal("amazontest: call amazontest.Main from the package's TestMain")
 		}
-		mototest.Missing(tb, "%s", motoErr)
+		e2etest.Missing(tb, "%s", motoErr)
 	}
 	return motoURL
 }
