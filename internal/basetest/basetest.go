@@ -21,35 +21,49 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
 
-var (
-	once   sync.Once
-	layout string
-	err    error
-)
+// built is a base layout made at most once per test binary.
+type built struct {
+	o       debianbase.Options
+	what    string // for the log and the skip message
+	timeout time.Duration
+	once    sync.Once
+	dir     string
+	err     error
+}
+
+var base = &built{what: "the Debian base", timeout: 15 * time.Minute}
+
+// get returns the layout, building it (and saying so) when it is not
+// cached; without root or debootstrap tb skips, or fails under
+// PIPBAKE_E2E_REQUIRED.
+func (b *built) get(tb testing.TB) string {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		e2etest.Missing(tb, "%s needs root (debootstrap, chroot, mounts)", b.what)
+	}
+	b.once.Do(func() {
+		if _, ok := debianbase.Cached(b.o); !ok {
+			tb.Logf("basetest: building %s with debootstrap (one to three minutes, cached after)", b.what)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+		defer cancel()
+		start := time.Now()
+		b.dir, b.err = debianbase.Layout(ctx, b.o)
+		tb.Logf("basetest: %s: layout %s (%v)", b.what, b.dir, time.Since(start).Round(time.Millisecond))
+	})
+	if b.err == debianbase.ErrNoDebootstrap {
+		e2etest.Missing(tb, "%v", b.err)
+	}
+	if b.err != nil {
+		tb.Fatalf("basetest: %s: %v", b.what, b.err)
+	}
+	return b.dir
+}
 
 // Layout returns the base's OCI layout folder (build it once per cache).
 func Layout(tb testing.TB) string {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		e2etest.Missing(tb, "the Debian base needs root (debootstrap, chroot)")
-	}
-	once.Do(func() {
-		if _, ok := debianbase.Cached(debianbase.Options{}); !ok {
-			tb.Logf("basetest: building the Debian base with debootstrap (about two minutes, cached after)")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		start := time.Now()
-		layout, err = debianbase.Layout(ctx, debianbase.Options{})
-		tb.Logf("basetest: base layout %s (%v)", layout, time.Since(start).Round(time.Millisecond))
-	})
-	if err == debianbase.ErrNoDebootstrap {
-		e2etest.Missing(tb, "%v", err)
-	}
-	if err != nil {
-		tb.Fatalf("basetest: %v", err)
-	}
-	return layout
+	return base.get(tb)
 }
 
 // Push pushes the base to ref (e.g. 127.0.0.1:5000/debian:bookworm-python)

@@ -1,10 +1,8 @@
 package basetest
 
 import (
-	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
@@ -22,11 +19,7 @@ import (
 // for uploads, sudo).
 var MachinePackages = []string{"python3", "python3-venv", "sudo", "openssh-client"}
 
-var (
-	machineOnce   sync.Once
-	machineLayout string
-	machineErr    error
-)
+var machine = &built{o: debianbase.Options{Packages: MachinePackages}, what: "the machine's Debian", timeout: 20 * time.Minute}
 
 // MachineRoot unpacks a Debian base with MachinePackages (built with
 // debootstrap the first time, a few minutes; cached after) into a fresh
@@ -36,24 +29,7 @@ var (
 // this host. Unmounted when tb ends.
 func MachineRoot(tb testing.TB) string {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		e2etest.Missing(tb, "a machine root needs root (debootstrap, mounts)")
-	}
-	machineOnce.Do(func() {
-		o := debianbase.Options{Packages: MachinePackages}
-		if _, ok := debianbase.Cached(o); !ok {
-			tb.Logf("basetest: building the machine's Debian with debootstrap (a few minutes, cached after)")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		machineLayout, machineErr = debianbase.Layout(ctx, o)
-	})
-	if machineErr == debianbase.ErrNoDebootstrap {
-		e2etest.Missing(tb, "%v", machineErr)
-	}
-	if machineErr != nil {
-		tb.Fatalf("basetest: %v", machineErr)
-	}
+	machineLayout := machine.get(tb)
 	// sshd's ChrootDirectory wants root-owned folders no one else can
 	// write, all the way up: not under /tmp.
 	dir, err := os.MkdirTemp("/run", "pipbake-machine-")
