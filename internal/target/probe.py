@@ -26,15 +26,19 @@ def libc():
         pass
     return glibc
 
+def stdlib_dir(package):
+    """The folder of a standard library package, found without importing
+    it: venv and ensurepip import logging, pathlib and more, which took half
+    the probe's time."""
+    d = os.path.join(sysconfig.get_paths()["stdlib"], package)
+    return d if os.path.isfile(os.path.join(d, "__init__.py")) else ""
+
 def bundled_wheels():
     found = []
-    try:
-        import ensurepip
-        d = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
-        if os.path.isdir(d):
-            found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
-    except Exception:
-        pass
+    d = stdlib_dir("ensurepip")
+    if d and os.path.isdir(os.path.join(d, "_bundled")):
+        d = os.path.join(d, "_bundled")
+        found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
     d = "/usr/share/python-wheels"
     if os.path.isdir(d):
         found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
@@ -43,14 +47,16 @@ def bundled_wheels():
 def venv_scripts():
     """The activate templates folder, and whether venv shell-quotes the
     values it puts into them (gh-124651, backported by distributions)."""
-    try:
-        import venv
-        d = os.path.join(os.path.dirname(venv.__file__), "scripts")
-        with open(venv.__file__, encoding="utf-8") as f:
-            quotes = "gh-124651" in f.read() or False
-        return (d if os.path.isdir(d) else ""), quotes
-    except Exception:
+    d = stdlib_dir("venv")
+    if not d:
         return "", False
+    try:
+        with open(os.path.join(d, "__init__.py"), encoding="utf-8") as f:
+            quotes = "gh-124651" in f.read()
+    except OSError:
+        return "", False
+    scripts = os.path.join(d, "scripts")
+    return (scripts if os.path.isdir(scripts) else ""), quotes
 
 def main():
     impl = sys.implementation
@@ -62,11 +68,14 @@ def main():
     impl_version = "%d.%d.%d" % (iv.major, iv.minor, iv.micro)
     if iv.releaselevel != "final":
         impl_version += iv.releaselevel[0] + str(iv.serial)
-    try:
-        import importlib.util
-        magic = importlib.util.MAGIC_NUMBER.hex()
+    try:  # the import system's own module: already loaded
+        magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER.hex()
     except Exception:
-        magic = ""
+        try:
+            import importlib.util
+            magic = importlib.util.MAGIC_NUMBER.hex()
+        except Exception:
+            magic = ""
     out = {
         "executable": sys.executable,
         "base_executable": os.path.abspath(base_exe),
