@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -163,7 +164,15 @@ func (w *walker) dir(rel string) {
 	defer w.wg.Done()
 	w.slots <- struct{}{}
 	defer func() { <-w.slots }()
-	entries, err := os.ReadDir(filepath.Join(w.root, filepath.FromSlash(rel)))
+	// Readdir stats each entry relative to the open directory, not by a
+	// path walked from the root.
+	dir := filepath.Join(w.root, filepath.FromSlash(rel))
+	var entries []fs.FileInfo
+	f, err := os.Open(dir)
+	if err == nil {
+		entries, err = f.Readdir(-1)
+		f.Close()
+	}
 	if err != nil {
 		w.mu.Lock()
 		if w.err == nil {
@@ -195,7 +204,7 @@ func (w *walker) dir(rel string) {
 		}
 		x.seen.Store(true)
 		w.checked.Add(1)
-		if p := checkOne(w.root, name, x, Options{SizesOnly: true}); p != nil {
+		if p := checkInfo(filepath.Join(dir, e.Name()), name, e, x); p != nil {
 			w.problem(*p)
 		} else if w.hashes != nil && !x.isLink && x.sha256 != nil {
 			w.hashes <- name
@@ -207,12 +216,9 @@ func isPyc(rel string) bool {
 	return strings.HasSuffix(rel, ".pyc") && strings.Contains(rel, "__pycache__/")
 }
 
-func checkOne(root, rel string, x *expect, opts Options) *Problem {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	st, err := os.Lstat(p)
-	if err != nil {
-		return &Problem{Path: rel, Kind: Missing, Detail: err.Error()}
-	}
+// checkInfo checks what a file is (its lstat st) against x: a link's
+// target, or a regular file's size. Content is checkHash's.
+func checkInfo(p, rel string, st fs.FileInfo, x *expect) *Problem {
 	if x.isLink {
 		to, err := os.Readlink(p)
 		if err != nil || to != x.link {
@@ -226,10 +232,7 @@ func checkOne(root, rel string, x *expect, opts Options) *Problem {
 	if x.size >= 0 && st.Size() != x.size {
 		return &Problem{Path: rel, Kind: Modified, Detail: fmt.Sprintf("size %d, recorded %d", st.Size(), x.size)}
 	}
-	if opts.SizesOnly || x.sha256 == nil {
-		return nil
-	}
-	return checkHash(p, rel, x)
+	return nil
 }
 
 // checkHash compares a regular file's content with its recorded hashes.
