@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
@@ -91,11 +92,30 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// OpenOption configures Open.
+type OpenOption func(*openConfig)
+
+type openConfig struct {
+	check func(sha256 []byte) error
+}
+
+// CheckDigest has Open hash the whole file with sha256 and pass the sum to
+// check before it reads anything inside the archive; an error from check
+// is Open's error, unwrapped. The file is read once: the hash comes from
+// the same mapping the members are later read from.
+func CheckDigest(check func(sha256 []byte) error) OpenOption {
+	return func(c *openConfig) { c.check = check }
+}
+
 // Open opens a wheel and checks its structure: a valid filename, a readable
 // zip, exactly one .dist-info directory matching the filename, a supported
 // WHEEL version, a parseable RECORD that lists every member, and member names
 // that stay inside the install target.
-func Open(p string) (w *Wheel, err error) {
+func Open(p string, opts ...OpenOption) (w *Wheel, err error) {
+	var cfg openConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	defer func() { // runs last: no half-made Wheel with an error
 		if err != nil {
 			w = nil
@@ -132,6 +152,17 @@ func Open(p string) (w *Wheel, err error) {
 		data, unmap = nil, func() error { return nil }
 	}
 	defer guard(base, "", data, &err)()
+	if cfg.check != nil {
+		h := sha256.New()
+		if mapped {
+			h.Write(data)
+		} else if _, err := io.Copy(h, io.NewSectionReader(f, 0, st.Size())); err != nil {
+			return nil, &Error{File: base, Msg: "read", Err: err}
+		}
+		if err := cfg.check(h.Sum(nil)); err != nil {
+			return nil, err
+		}
+	}
 	zr, err := zip.NewReader(src, st.Size())
 	if err != nil {
 		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
@@ -289,7 +320,7 @@ func (w *Wheel) ReadMember(name string) (_ []byte, err error) {
 	if !ok {
 		return nil, w.errf(name, "missing from the archive")
 	}
-	rc, err := f.Open()
+	rc, err := w.openMember(f)
 	if err != nil {
 		return nil, &Error{File: w.Name.File, Member: name, Msg: "open", Err: err}
 	}
