@@ -6,6 +6,7 @@ package install
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -173,13 +174,9 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
-	digests, err := verifyHashes(choices)
+	wheels, digests, err := openVerified(choices)
 	if err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
-	}
-	wheels, err := openAll(choices)
-	if err != nil {
-		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	defer func() {
 		for _, w := range wheels {
@@ -354,9 +351,12 @@ func alreadyCurrent(root *release.Root, set Set, id string, lk *lock.Lock, tg *t
 	return &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc, Skipped: true, Duration: time.Since(start)}, nil
 }
 
-// verifyHashes hashes every chosen wheel, in parallel, and checks it
-// against the lock before anything is written.
-func verifyHashes(choices []wheelhouse.Choice) ([]string, error) {
+// openVerified opens every chosen wheel, in parallel, checking its sha256
+// against the lock before reading anything inside it; nothing is written.
+// It reports every wheel that fails in one error, and returns each wheel's
+// hex sha256.
+func openVerified(choices []wheelhouse.Choice) ([]*wheel.Wheel, []string, error) {
+	wheels := make([]*wheel.Wheel, len(choices))
 	digests := make([]string, len(choices))
 	errs := make([]error, len(choices))
 	var wg sync.WaitGroup
@@ -367,54 +367,51 @@ func verifyHashes(choices []wheelhouse.Choice) ([]string, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			sum, _, err := wheelhouse.HashFile(c.Path)
-			if err != nil {
-				errs[i] = fmt.Errorf("%s==%s: hash %s: %w", c.Pin.Name, c.Pin.Version, c.Path, err)
-				return
+			check := func(sum []byte) error {
+				digests[i] = hex.EncodeToString(sum)
+				return checkPin(c, digests[i])
 			}
-			digests[i] = sum
-			want := c.Pin.SHA256()
-			if len(want) == 0 {
-				errs[i] = fmt.Errorf("%s==%s: the lock has no sha256 hash for it", c.Pin.Name, c.Pin.Version)
-				return
+			w, err := wheel.Open(c.Path, wheel.CheckDigest(check))
+			var pe *pinError
+			switch {
+			case errors.As(err, &pe):
+				errs[i] = err
+			case err != nil:
+				errs[i] = fmt.Errorf("%s==%s: %w", c.Pin.Name, c.Pin.Version, err)
 			}
-			for _, w := range want {
-				if strings.EqualFold(w, sum) {
-					return
-				}
-			}
-			errs[i] = fmt.Errorf("%s==%s: hash mismatch for %s: the file has sha256 %s, the lock (line %d) allows %s",
-				c.Pin.Name, c.Pin.Version, c.Name.File, sum, c.Pin.Line, strings.Join(want, ", "))
+			wheels[i] = w
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return digests, nil
-}
-
-func openAll(choices []wheelhouse.Choice) ([]*wheel.Wheel, error) {
-	out := make([]*wheel.Wheel, len(choices))
-	errs := make([]error, len(choices))
-	var wg sync.WaitGroup
-	for i, c := range choices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = wheel.Open(c.Path)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, w := range out {
+		for _, w := range wheels {
 			if w != nil {
 				w.Close()
 			}
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return wheels, digests, nil
+}
+
+// pinError is a wheel whose hash the lock does not allow.
+type pinError struct{ msg string }
+
+func (e *pinError) Error() string { return e.msg }
+
+// checkPin checks a wheel's hex sha256 against the hashes its pin allows.
+func checkPin(c wheelhouse.Choice, sum string) error {
+	want := c.Pin.SHA256()
+	if len(want) == 0 {
+		return &pinError{fmt.Sprintf("%s==%s: the lock has no sha256 hash for it", c.Pin.Name, c.Pin.Version)}
+	}
+	for _, w := range want {
+		if strings.EqualFold(w, sum) {
+			return nil
+		}
+	}
+	return &pinError{fmt.Sprintf("%s==%s: hash mismatch for %s: the file has sha256 %s, the lock (line %d) allows %s",
+		c.Pin.Name, c.Pin.Version, c.Name.File, sum, c.Pin.Line, strings.Join(want, ", "))}
 }
 
 func copyReceipt(dir, set, releaseDir string) error {

@@ -1,13 +1,16 @@
 package install
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/bytecode"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
@@ -61,36 +64,40 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 	if compile {
 		wopts.OnPython = onPython
 	}
-	type ref struct {
-		in *wheel.Install
-		i  int
-	}
-	var jobs []ref
+	wopts.Dirs = &wheel.Dirs{}
 	installs := make([]*wheel.Install, len(wheels))
-	for k, w := range wheels {
-		in, err := w.Prepare(wopts)
-		if err != nil {
-			if pool != nil {
-				_ = pool.Wait()
-			}
-			return nil, nil, err
+	if err := eachWheel(len(wheels), func(k int) (err error) {
+		installs[k], err = wheels[k].Prepare(wopts)
+		return err
+	}); err != nil {
+		if pool != nil {
+			_ = pool.Wait()
 		}
-		installs[k] = in
-		for i := 0; i < in.Jobs(); i++ {
-			jobs = append(jobs, ref{in, i})
-		}
+		return nil, nil, err
 	}
 	// Bytecode is the long pole: when compiling, write the .py files first
 	// so the compiler pool is busy from the start while the rest extracts;
 	// within each group, biggest first.
-	sort.SliceStable(jobs, func(a, b int) bool {
-		ja, jb := jobs[a], jobs[b]
-		if compile {
-			if pa, pb := ja.in.JobIsPython(ja.i), jb.in.JobIsPython(jb.i); pa != pb {
-				return pa
-			}
+	type ref struct {
+		in     *wheel.Install
+		i      int
+		size   int64
+		python bool
+	}
+	var jobs []ref
+	for _, in := range installs {
+		for i := 0; i < in.Jobs(); i++ {
+			jobs = append(jobs, ref{in, i, in.JobSize(i), compile && in.JobIsPython(i)})
 		}
-		return ja.in.JobSize(ja.i) > jb.in.JobSize(jb.i)
+	}
+	slices.SortStableFunc(jobs, func(a, b ref) int {
+		if a.python != b.python {
+			if a.python {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(b.size, a.size)
 	})
 
 	workers := opts.Jobs
@@ -99,7 +106,7 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	next := make(chan ref)
+	var next atomic.Int64 // index of the next job to take
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
@@ -107,22 +114,17 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range next {
-				if err := j.in.Extract(j.i); err != nil {
+			for ctx.Err() == nil {
+				n := int(next.Add(1) - 1)
+				if n >= len(jobs) {
+					return
+				}
+				if err := jobs[n].in.Extract(jobs[n].i); err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 				}
 			}
 		}()
 	}
-feed:
-	for _, j := range jobs {
-		select {
-		case next <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
 	if pool != nil {
 		if err := pool.Wait(); err != nil && firstErr == nil {
@@ -136,21 +138,77 @@ feed:
 		return nil, nil, firstErr
 	}
 	out := make([]*installedDist, len(installs))
-	for k, in := range installs {
+	finish := func(k int) error {
+		in := installs[k]
 		res, err := in.Finish()
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		rel, err := filepath.Rel(env.Dir, res.DistInfo)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		w := in.W
 		out[k] = &installedDist{w: w, name: w.Metadata.Name, version: w.Metadata.Version, distInfo: filepath.ToSlash(rel), files: len(res.Files)}
+		return nil
+	}
+	if scriptsCollide(installs) {
+		// Two distributions write the same script: the later one must win,
+		// as with pip, so finish them in order.
+		for k := range installs {
+			if err := finish(k); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else if err := eachWheel(len(installs), finish); err != nil {
+		return nil, nil, err
 	}
 	sort.Strings(compileErrs)
 	for _, e := range compileErrs {
 		opts.logf("pipbake: note: no bytecode for %s", e)
 	}
 	return out, compileErrs, nil
+}
+
+// eachWheel calls f(0..n-1) on a goroutine per CPU and returns the error of
+// the lowest k that failed.
+func eachWheel(n int, f func(k int) error) error {
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < min(n, runtime.NumCPU()); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				errs[k] = f(k)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scriptsCollide reports whether two of the distributions generate a
+// script of the same name.
+func scriptsCollide(installs []*wheel.Install) bool {
+	seen := map[string]bool{}
+	for _, in := range installs {
+		for _, name := range in.ScriptNames() {
+			if seen[name] {
+				return true
+			}
+			seen[name] = true
+		}
+	}
+	return false
 }

@@ -2,7 +2,6 @@ package wheel
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -42,6 +41,9 @@ type Options struct {
 	// OnPython, when set, is called with the destination of every .py file
 	// written into purelib or platlib, as soon as it is complete.
 	OnPython func(in *Install, path string)
+	// Dirs, shared by the wheels of one environment, remembers the
+	// directories already made (nil: each Install keeps its own).
+	Dirs *Dirs
 }
 
 // Install is one wheel's installation, split into member jobs that may run
@@ -88,6 +90,9 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 	if opts.Root == "" || opts.Python == "" {
 		return nil, errors.New("wheel install: Root and Python are required")
 	}
+	if opts.Dirs == nil {
+		opts.Dirs = &Dirs{}
+	}
 	in := &Install{W: w, opts: opts, installed: map[string]string{}}
 	in.libDir = opts.Scheme.Platlib
 	if w.RootIsPurelib {
@@ -102,7 +107,7 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 		if !within(opts.Root, j.dest) {
 			return w.errf(j.f.Name, "would install to %q, outside the environment", j.dest)
 		}
-		rel, err := filepath.Rel(in.libDir, j.dest)
+		rel, err := relTo(in.libDir, j.dest)
 		if err != nil {
 			return w.errf(j.f.Name, "cannot express %q relative to %q", j.dest, in.libDir)
 		}
@@ -190,9 +195,28 @@ func wrapperName(name string) string {
 	return name
 }
 
+// within reports whether p is root or inside it, lexically: both are
+// cleaned, so a prefix comparison decides (this runs for every member).
 func within(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+	root, p = filepath.Clean(root), filepath.Clean(p)
+	if root == "." {
+		return !filepath.IsAbs(p) && p != ".." && !strings.HasPrefix(p, ".."+string(filepath.Separator))
+	}
+	if p == root {
+		return true
+	}
+	if strings.HasSuffix(root, string(filepath.Separator)) { // "/"
+		return strings.HasPrefix(p, root)
+	}
+	return strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+// relTo is filepath.Rel(base, p) with a fast path for p inside base.
+func relTo(base, p string) (string, error) {
+	if rest, ok := strings.CutPrefix(p, base); ok && base != "" && strings.HasPrefix(rest, string(filepath.Separator)) && filepath.Clean(p) == p {
+		return rest[1:], nil
+	}
+	return filepath.Rel(base, p)
 }
 
 // Jobs is the number of member jobs.
@@ -212,7 +236,7 @@ func (in *Install) Extract(i int) (err error) {
 	j := &in.jobs[i]
 	w := in.W
 	defer w.guard(j.f.Name, &err)()
-	rc, err := j.f.Open()
+	rc, err := w.openMember(j.f)
 	if err != nil {
 		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "open", Err: err}
 	}
@@ -222,7 +246,7 @@ func (in *Install) Extract(i int) (err error) {
 	if exec || j.script {
 		mode = 0o777
 	}
-	out, err := createFile(j.dest, mode)
+	out, err := in.opts.Dirs.create(j.dest, mode)
 	if err != nil {
 		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
 	}
@@ -238,9 +262,7 @@ func (in *Install) Extract(i int) (err error) {
 		n, err = in.writeScript(out, io.TeeReader(rc, h), &in.done[i])
 	} else {
 		bp := bufPool.Get().(*[]byte)
-		// writerOnly: *os.File's ReadFrom would copy through a fresh 32 KiB
-		// buffer of its own for every member.
-		n, err = io.CopyBuffer(writerOnly{out}, io.TeeReader(rc, h), *bp)
+		n, err = copyMember(out, rc, h, *bp)
 		bufPool.Put(bp)
 	}
 	if err == nil && (exec || j.script) {
@@ -270,19 +292,33 @@ func (in *Install) Extract(i int) (err error) {
 	return nil
 }
 
-// writerOnly hides every method but Write.
-type writerOnly struct{ io.Writer }
-
-func createFile(dest string, mode os.FileMode) (*os.File, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | noFollow
-	f, err := os.OpenFile(dest, flags, mode)
-	if err != nil && errors.Is(err, os.ErrNotExist) {
-		if merr := os.MkdirAll(filepath.Dir(dest), 0o777); merr != nil {
-			return nil, merr
+// copyMember copies a member's content to out and h, in writes of up to
+// len(buf) bytes: a decoder returns at most 32 KiB per read, so filling
+// the buffer first writes most files with a single system call.
+func copyMember(out io.Writer, r io.Reader, h hash.Hash, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[n:])
+			n += m
 		}
-		f, err = os.OpenFile(dest, flags, mode)
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
 	}
-	return f, err
 }
 
 func newHasher(e *RecordEntry) hash.Hash {
@@ -311,7 +347,7 @@ func zipExecutable(f *zip.File) bool {
 
 // writeScript copies a .data/scripts file, replacing a "#!python" first line
 // with the environment's interpreter.
-func (in *Install) writeScript(out *os.File, r io.Reader, res *jobResult) (int64, error) {
+func (in *Install) writeScript(out io.Writer, r io.Reader, res *jobResult) (int64, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return 0, err
@@ -383,20 +419,20 @@ func (in *Install) Finish() (*Result, error) {
 			return nil, w.errf(w.DistInfo+"/entry_points.txt", "script %q would install outside the environment", spec.Name)
 		}
 		content := ScriptWrapper(in.opts.Python, spec)
-		f, err := writeGenerated(dest, content, true)
+		f, err := in.writeGenerated(dest, content, true)
 		if err != nil {
 			return nil, &Error{File: w.Name.File, Msg: "write script " + spec.Name, Err: err}
 		}
 		generated = append(generated, f)
 		scripts = append(scripts, dest)
 	}
-	f, err := writeGenerated(filepath.Join(distInfo, "INSTALLER"), []byte(in.opts.Installer+"\n"), false)
+	f, err := in.writeGenerated(filepath.Join(distInfo, "INSTALLER"), []byte(in.opts.Installer+"\n"), false)
 	if err != nil {
 		return nil, &Error{File: w.Name.File, Msg: "write INSTALLER", Err: err}
 	}
 	generated = append(generated, f)
 	if in.opts.Requested {
-		f, err := writeGenerated(filepath.Join(distInfo, "REQUESTED"), nil, false)
+		f, err := in.writeGenerated(filepath.Join(distInfo, "REQUESTED"), nil, false)
 		if err != nil {
 			return nil, &Error{File: w.Name.File, Msg: "write REQUESTED", Err: err}
 		}
@@ -427,7 +463,7 @@ func (in *Install) Finish() (*Result, error) {
 	extra := append(generated, in.extra...)
 	in.mu.Unlock()
 	for _, f := range extra {
-		rel, err := filepath.Rel(in.libDir, f.Path)
+		rel, err := relTo(in.libDir, f.Path)
 		if err != nil {
 			return nil, &Error{File: w.Name.File, Msg: "record " + f.Path, Err: err}
 		}
@@ -452,12 +488,21 @@ func (in *Install) Finish() (*Result, error) {
 	}
 	cw.Flush()
 	recordPath := filepath.Join(distInfo, "RECORD")
-	if _, err := writeGenerated(recordPath, buf.Bytes(), false); err != nil {
+	if _, err := in.writeGenerated(recordPath, buf.Bytes(), false); err != nil {
 		return nil, &Error{File: w.Name.File, Msg: "write RECORD", Err: err}
 	}
 	files = append(files, File{Path: recordPath})
 	sort.Slice(files, func(a, b int) bool { return files[a].Path < files[b].Path })
 	return &Result{DistInfo: distInfo, Files: files, Scripts: scripts}, nil
+}
+
+// ScriptNames lists the entry point wrappers Finish will write.
+func (in *Install) ScriptNames() []string {
+	var out []string
+	for _, spec := range in.scriptSpecs() {
+		out = append(out, spec.Name)
+	}
+	return out
 }
 
 // ScriptSpec is one wrapper script to generate.
@@ -525,17 +570,13 @@ func ScriptWrapper(python string, s ScriptSpec) []byte {
 	return b.Bytes()
 }
 
-func writeGenerated(dest string, content []byte, executable bool) (File, error) {
+func (in *Install) writeGenerated(dest string, content []byte, executable bool) (File, error) {
 	_ = os.Remove(dest) // a wheel may ship a file of the same name; pip replaces it
-	f, err := createFile(dest, 0o666)
+	f, err := in.opts.Dirs.create(dest, 0o666)
 	if err != nil {
 		return File{}, err
 	}
-	bw := bufio.NewWriter(f)
-	_, err = bw.Write(content)
-	if err == nil {
-		err = bw.Flush()
-	}
+	_, err = f.Write(content)
 	if err == nil && executable {
 		err = f.Chmod(os.FileMode(0o666&^umask()) | 0o555)
 	}
