@@ -3,14 +3,17 @@ package install
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelbuild"
 )
 
 // TestInstallFlask installs Flask and its dependencies from real wheels,
@@ -127,5 +130,46 @@ func TestSecondReleaseAndRepeat(t *testing.T) {
 	}
 	if got := strings.Join(entries(t, root), " "); got != "3" || strings.Join(res.Pruned, " ") != "1 2" {
 		t.Errorf("after keep=1: releases %s, pruned %v", got, res.Pruned)
+	}
+}
+
+// TestSameScriptLaterWins: when two distributions generate the same
+// script, the one later in the lock's order is what bin/ holds (as with
+// pip), and the release verifies.
+func TestSameScriptLaterWins(t *testing.T) {
+	py := corpustest.Python(t)
+	dir := t.TempDir()
+	var wheels []corpus.Wheel
+	for _, name := range []string{"alpha", "beta"} {
+		scripts := "tool = \"" + name + ".cli:main\"\nonly-" + name + " = \"" + name + ".cli:main\"\n"
+		if name == "alpha" { // slow to finish: were both finished at once, alpha's tool would land last
+			for i := 0; i < 400; i++ {
+				scripts += fmt.Sprintf("a%03d = \"alpha.cli:main\"\n", i)
+			}
+		}
+		fsys := fstest.MapFS{
+			"pyproject.toml":               {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n\n[project.scripts]\n" + scripts)},
+			"src/" + name + "/__init__.py": {Data: []byte("")},
+			"src/" + name + "/cli.py":      {Data: []byte("def main():\n    print('" + name + "')\n")},
+		}
+		res, err := wheelbuild.Build(fsys, dir, wheelbuild.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wheels = append(wheels, corpus.Wheel{Name: name, Version: "1.0", File: res.File, Path: res.Path, SHA256: res.SHA256, Size: res.Size})
+	}
+	wh, lockPath := house(t, wheels)
+	root := filepath.Join(t.TempDir(), "app")
+	if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root}, Options{Wheelhouse: wh}); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "current", "bin")
+	if out := run(t, filepath.Join(bin, "tool")); strings.TrimSpace(out) != "beta" {
+		t.Errorf("bin/tool runs %q, want the later distribution's (beta)", out)
+	}
+	for _, name := range []string{"only-alpha", "only-beta"} {
+		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
+			t.Error(err)
+		}
 	}
 }
