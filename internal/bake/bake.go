@@ -381,8 +381,9 @@ func receiptPaths(s plan.Set) (rc, sbom string) {
 // bringBack reads every set's receipt and SBOM from its current release
 // in one command, as a tar stream, and removes the staging folder in the
 // same command when clean is set; removed says whether it did. When the
-// stream does not survive the trip (a PTY, with ssh_pty, turns \n into
-// \r\n), the files are downloaded one by one instead.
+// stream does not survive the trip (behind a PTY, with ssh_pty, tar will
+// not write to the terminal, and the terminal would turn \n into \r\n),
+// the files are downloaded one by one instead.
 func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool) (files map[string][]byte, removed bool, err error) {
 	var paths []string
 	for _, s := range sets {
@@ -407,10 +408,13 @@ func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, c
 		removed = clean
 	case exitClean:
 		// The receipts came; the deferred clean-up tries again and reports.
+	case exitReceipts:
+		// tar refuses to write an archive to a terminal (ssh_pty): fetch
+		// them one by one below, which names any that is missing.
 	default:
 		return nil, false, fmt.Errorf("download the receipts: exit status %d: %s", code, strings.TrimSpace(stderr.String()))
 	}
-	if files, ok := untar(out.Bytes(), paths); ok {
+	if files, ok := untar(out.Bytes(), paths); ok && code != exitReceipts {
 		return files, removed, nil
 	}
 	files = map[string][]byte{}

@@ -21,7 +21,9 @@ import (
 // The SSH path through Packer is covered by the provisioner's tests.
 type local struct {
 	uploads, commands, downloads []string
-	// pty mangles command output as a PTY would (\n -> \r\n).
+	// pty runs commands on a terminal, as ssh_pty does: util-linux's
+	// script gives them one, whose line discipline turns output's \n into
+	// \r\n (and tar will not write an archive to it).
 	pty bool
 	// truncate cuts every upload short.
 	truncate bool
@@ -30,24 +32,16 @@ type local struct {
 func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
 	l.commands = append(l.commands, command)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	if l.pty {
+		cmd = exec.CommandContext(ctx, "script", "-qec", command, "/dev/null")
+	}
 	cmd.Env = target.CleanEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if l.pty {
-		cmd.Stdout = crlf{stdout}
-	}
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode(), nil
 	}
 	return 0, err
-}
-
-// crlf writes \n as \r\n, as a terminal's output does.
-type crlf struct{ w io.Writer }
-
-func (c crlf) Write(p []byte) (int, error) {
-	_, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n")))
-	return len(p), err
 }
 
 func (l *local) Download(ctx context.Context, path string, w io.Writer) error {
@@ -193,8 +187,9 @@ func TestBakeLocal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `set "api": probe python "`+opts.Sets[0].Python+`"`) || !strings.Contains(err.Error(), "No such file") {
 		t.Fatalf("want the missing interpreter named, got %v", err)
 	}
-	// behind a PTY (ssh_pty) the receipts' tar stream is mangled: they
-	// are downloaded one by one instead, and the bake succeeds
+	// behind a PTY (ssh_pty) the receipts' tar stream cannot come back
+	// (tar will not write to a terminal; the terminal would mangle it):
+	// they are downloaded one by one instead, and the bake succeeds
 	opts.Sets[0].Python = py
 	r.pty, r.downloads = true, nil
 	if res, err := Run(context.Background(), r, opts); err != nil || res.Receipts["api"] == nil || res.Receipts["api"].Release != "r3" {
