@@ -44,6 +44,9 @@ type Remote interface {
 	Download(ctx context.Context, path string, w io.Writer) error
 }
 
+// bundleName is the bundle's file in the staging folder.
+const bundleName = "bundle.tar"
+
 // ReceiptsDir is where the agent keeps a copy of every set's receipt, so an
 // image can be inspected without knowing the roots.
 const ReceiptsDir = "/var/lib/pipbake/receipts"
@@ -145,7 +148,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	opts.logf("pipbake: uploading agent, plan, %d locks and %d wheels as one %.1f MB stream", len(opts.Sets), nwheels, float64(size)/(1<<20))
-	uerr := r.Upload(ctx, opts.Staging+"/bundle.tar", rd, size)
+	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, rd, size)
 	rd.Close()
 	if uerr != nil {
 		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
@@ -161,12 +164,20 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 			return nil, err
 		}
 	}
-	// Unpacked as the communicator's user, like the upload; the agent runs
-	// however execute_command says (sudo -E, say). Both under sh, whatever
-	// the login shell, so the command's own `;` or `||` cannot skip past
-	// a failed unpack.
-	bundlePath := shell.Quote(opts.Staging + "/bundle.tar")
-	command = "sh -c " + shell.Quote("(tar -xf "+bundlePath+" -C "+staging+" && rm -f "+bundlePath+") || exit "+strconv.Itoa(exitUnpack)+"; "+command)
+	// Only the agent, the plan and the locks are unpacked: the agent reads
+	// the wheels where they lie in the bundle. Unpacked as the
+	// communicator's user, like the upload; the agent runs however
+	// execute_command says (sudo -E, say). Both under sh, whatever the
+	// login shell, so the command's own `;` or `||` cannot skip past a
+	// failed unpack.
+	var unpack []string
+	for _, name := range b.Entries() {
+		if !strings.HasPrefix(name, "wheels/") {
+			unpack = append(unpack, shell.Quote(name))
+		}
+	}
+	bundlePath := shell.Quote(opts.Staging + "/" + bundleName)
+	command = "sh -c " + shell.Quote("tar -xf "+bundlePath+" -C "+staging+" "+strings.Join(unpack, " ")+" || exit "+strconv.Itoa(exitUnpack)+"; "+command)
 	tail := &tailWriter{max: 40}
 	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
 	if opts.Output != nil {
@@ -182,7 +193,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if code != 0 {
 		return nil, fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
 	}
-	ph.done("unpack and install")
+	ph.done("install")
 
 	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean)
 	cleaned = cleaned || removed
@@ -281,7 +292,7 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 	} else {
 		b.AddBytes("pipbake", bin.Data, 0o755)
 	}
-	remote := &plan.Plan{Release: opts.Release, Wheelhouse: "wheels"}
+	remote := &plan.Plan{Release: opts.Release, Wheelhouse: bundleName} // read in place
 	wheels := map[string]string{} // bundle name -> local path
 	var problems []string
 	for i, s := range opts.Sets {

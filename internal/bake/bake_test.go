@@ -151,10 +151,22 @@ func TestBakeLocal(t *testing.T) {
 		t.Fatalf("flask from current: %v %s", err, out)
 	}
 
-	// a retry of the same release is a no-op
+	// a retry of the same release is a no-op; kept, the staging folder
+	// shows the wheels were read inside the bundle, never unpacked
+	opts.SkipClean = true
 	if _, err := Run(context.Background(), r, opts); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
+	for _, f := range []string{"bundle.tar", "pipbake", "plan.json", "locks"} {
+		if _, err := os.Stat(filepath.Join(opts.Staging, f)); err != nil {
+			t.Errorf("staging: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(opts.Staging, "wheels")); !os.IsNotExist(err) {
+		t.Errorf("the wheels were unpacked on the machine: %v", err)
+	}
+	os.RemoveAll(opts.Staging)
+	opts.SkipClean = false
 
 	// a tampered wheel fails with the package named; current stays r1
 	bad := filepath.Join(dir, "bad")

@@ -54,7 +54,7 @@ type Set struct {
 type Options struct {
 	// Release is the release id; default release.NewID(now, lock sha256).
 	Release string
-	// Wheelhouse is the folder of wheels.
+	// Wheelhouse is the folder of wheels, or a tar archive of them.
 	Wheelhouse string
 	// ReceiptsDir, when set, also gets a copy of each receipt as <set>.json.
 	ReceiptsDir string
@@ -170,11 +170,12 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer house.Close() // after the wheels (deferred below) are closed
 	choices, err := house.Choose(pins, supported)
 	if err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
-	wheels, digests, err := openVerified(choices)
+	wheels, digests, err := openVerified(house, choices)
 	if err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
@@ -239,7 +240,7 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	case Native:
 		installed, compileErrs, err = installNative(ctx, tg, env, wheels, set.Compile, opts)
 	case Pip:
-		installed, err = installPip(ctx, tg, env, wheels, set.Compile, opts)
+		installed, err = installPip(ctx, tg, env, wheels, digests, set.Compile, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
@@ -355,7 +356,7 @@ func alreadyCurrent(root *release.Root, set Set, id string, lk *lock.Lock, tg *t
 // against the lock before reading anything inside it; nothing is written.
 // It reports every wheel that fails in one error, and returns each wheel's
 // hex sha256.
-func openVerified(choices []wheelhouse.Choice) ([]*wheel.Wheel, []string, error) {
+func openVerified(house *wheelhouse.House, choices []wheelhouse.Choice) ([]*wheel.Wheel, []string, error) {
 	wheels := make([]*wheel.Wheel, len(choices))
 	digests := make([]string, len(choices))
 	errs := make([]error, len(choices))
@@ -371,7 +372,7 @@ func openVerified(choices []wheelhouse.Choice) ([]*wheel.Wheel, []string, error)
 				digests[i] = hex.EncodeToString(sum)
 				return checkPin(c, digests[i])
 			}
-			w, err := wheel.Open(c.Path, wheel.CheckDigest(check))
+			w, err := house.OpenWheel(c, wheel.CheckDigest(check))
 			var pe *pinError
 			switch {
 			case errors.As(err, &pe):

@@ -14,13 +14,12 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
-	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // installPip installs the same wheels with the target's own pip, run by the
 // new environment's interpreter (from ensurepip's bundled wheel, so the
 // environment itself gets no pip): --no-index --no-deps --require-hashes.
-func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, compile bool, opts Options) ([]*installedDist, error) {
+func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, digests []string, compile bool, opts Options) ([]*installedDist, error) {
 	pipWheel := ""
 	for _, w := range tg.BundledWheels {
 		if strings.HasPrefix(filepath.Base(w), "pip-") {
@@ -37,16 +36,12 @@ func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []
 	if err := os.Mkdir(links, 0o755); err != nil {
 		return nil, err
 	}
-	for _, w := range wheels {
-		sum, _, err := wheelhouse.HashFile(w.Path)
-		if err != nil {
+	for i, w := range wheels {
+		// only the chosen files, so pip has exactly one candidate each
+		if err := linkWheel(w, filepath.Join(links, w.Name.File)); err != nil {
 			return nil, err
 		}
-		// link only the chosen files, so pip has exactly one candidate each
-		if err := os.Symlink(w.Path, filepath.Join(links, filepath.Base(w.Path))); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&req, "%s==%s --hash=sha256:%s\n", w.Metadata.Name, w.Name.Version, sum)
+		fmt.Fprintf(&req, "%s==%s --hash=sha256:%s\n", w.Metadata.Name, w.Name.Version, digests[i])
 	}
 	reqFile := filepath.Join(tmp, "requirements.txt")
 	if err := os.WriteFile(reqFile, req.Bytes(), 0o644); err != nil {
@@ -107,4 +102,21 @@ func countRecord(p string) (int, error) {
 		return 0, fmt.Errorf("read %s: %w", p, err)
 	}
 	return len(rows), nil
+}
+
+// linkWheel puts w at dest for pip: a link to its file, or a copy of its
+// bytes when it lies inside an archive.
+func linkWheel(w *wheel.Wheel, dest string) error {
+	if w.Path != "" {
+		return os.Symlink(w.Path, dest)
+	}
+	f, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, w.NewReader()); err != nil {
+		f.Close()
+		return fmt.Errorf("copy %s for pip: %w", w.Name.File, err)
+	}
+	return f.Close()
 }

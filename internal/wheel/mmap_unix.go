@@ -4,26 +4,9 @@ package wheel
 
 import (
 	"fmt"
-	"os"
 	"runtime/debug"
-	"syscall"
 	"unsafe"
 )
-
-// mapFile maps the first size bytes of f read-only: member reads become
-// page-cache copies instead of a pread per 4 KiB. ok is false when the
-// file cannot be mapped (empty, too big for the address space, a file
-// system without mmap); the caller then reads through f.
-func mapFile(f *os.File, size int64) (data []byte, unmap func() error, ok bool) {
-	if size == 0 || int64(int(size)) != size {
-		return nil, nil, false
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, nil, false
-	}
-	return data, func() error { return syscall.Munmap(data) }, true
-}
 
 // guard turns a fault reading the mapped wheel (the file was truncated
 // while being installed: SIGBUS) into an error for member, set in *err,

@@ -18,11 +18,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/mmap"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
 // Wheel is an opened, structurally checked wheel archive.
 type Wheel struct {
+	// Path is the wheel's file; empty when it was opened from part of
+	// another file (OpenData, OpenReaderAt).
 	Path string
 	Name Name
 	// DistInfo is the archive's .dist-info directory, e.g. "flask-3.1.3.dist-info".
@@ -38,9 +41,10 @@ type Wheel struct {
 	// Metadata holds the METADATA headers that pipbake reports.
 	Metadata Metadata
 
-	file    *os.File
-	unmap   func() error
-	mapped  []byte // the file's mapping, or nil when read through file
+	release func() error // Close's: unmap and close what Open opened
+	mapped  []byte       // the wheel's bytes when mapped, or nil when read through src
+	src     io.ReaderAt
+	size    int64
 	zr      *zip.Reader
 	members map[string]*zip.File
 }
@@ -112,63 +116,88 @@ func CheckDigest(check func(sha256 []byte) error) OpenOption {
 // WHEEL version, a parseable RECORD that lists every member, and member names
 // that stay inside the install target.
 func Open(p string, opts ...OpenOption) (w *Wheel, err error) {
-	var cfg openConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	defer func() { // runs last: no half-made Wheel with an error
-		if err != nil {
-			w = nil
-		}
-	}()
 	base := filepath.Base(p)
-	name, err := ParseName(base)
-	if err != nil {
+	if _, err := ParseName(base); err != nil {
 		return nil, &Error{File: base, Msg: "bad filename", Err: err}
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, &Error{File: base, Msg: "open", Err: err}
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, &Error{File: base, Msg: "stat", Err: err}
 	}
+	data, unmap, mapped := mmap.File(f, st.Size())
+	release := func() error {
+		var err error
+		if mapped {
+			err = unmap()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 	var src io.ReaderAt = f
-	data, unmap, mapped := mapFile(f, st.Size())
-	if mapped {
+	if !mapped {
+		data = nil
+	}
+	w, err = open(base, data, src, st.Size(), release, opts)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	w.Path = p
+	return w, nil
+}
+
+// OpenData opens the wheel called name whose bytes are data: a slice of a
+// mapping someone else owns (a wheel inside a mapped tar archive), which
+// must stay mapped until the wheel is closed. Checks are Open's.
+func OpenData(name string, data []byte, opts ...OpenOption) (*Wheel, error) {
+	return open(name, data, nil, int64(len(data)), nil, opts)
+}
+
+// OpenReaderAt opens the wheel called name from size bytes of r (a section
+// of a larger file that could not be mapped). Checks are Open's.
+func OpenReaderAt(name string, r io.ReaderAt, size int64, opts ...OpenOption) (*Wheel, error) {
+	return open(name, nil, r, size, nil, opts)
+}
+
+// open reads a wheel from data (mapped memory) or, when data is nil, from
+// src. release, when set, is called by Close.
+func open(base string, data []byte, src io.ReaderAt, size int64, release func() error, opts []OpenOption) (w *Wheel, err error) {
+	var cfg openConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	name, err := ParseName(base)
+	if err != nil {
+		return nil, &Error{File: base, Msg: "bad filename", Err: err}
+	}
+	if data != nil {
 		src = bytes.NewReader(data)
-		defer func() {
-			if err != nil {
-				unmap()
-			}
-		}()
-	} else {
-		data, unmap = nil, func() error { return nil }
 	}
 	defer guard(base, "", data, &err)()
 	if cfg.check != nil {
 		h := sha256.New()
-		if mapped {
+		if data != nil {
 			h.Write(data)
-		} else if _, err := io.Copy(h, io.NewSectionReader(f, 0, st.Size())); err != nil {
+		} else if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
 			return nil, &Error{File: base, Msg: "read", Err: err}
 		}
 		if err := cfg.check(h.Sum(nil)); err != nil {
 			return nil, err
 		}
 	}
-	zr, err := zip.NewReader(src, st.Size())
+	zr, err := zip.NewReader(src, size)
 	if err != nil {
 		return nil, &Error{File: base, Msg: "not a readable zip archive (corrupt or truncated download?)", Err: err}
 	}
 	zr.RegisterDecompressor(zip.Deflate, newInflater)
-	w = &Wheel{Path: p, Name: name, file: f, unmap: unmap, mapped: data, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
+	w = &Wheel{Name: name, release: release, mapped: data, src: src, size: size, zr: zr, members: make(map[string]*zip.File, len(zr.File))}
 	if err := w.index(); err != nil {
 		return nil, err
 	}
@@ -187,17 +216,17 @@ func Open(p string, opts ...OpenOption) (w *Wheel, err error) {
 	return w, nil
 }
 
+// NewReader reads the whole wheel file.
+func (w *Wheel) NewReader() io.Reader { return io.NewSectionReader(w.src, 0, w.size) }
+
 // Close releases the archive; its members cannot be read after.
 func (w *Wheel) Close() error {
-	if w.unmap == nil {
+	release := w.release
+	w.release, w.zr = nil, nil
+	if release == nil {
 		return nil
 	}
-	err := w.unmap()
-	w.unmap = nil
-	if cerr := w.file.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return release()
 }
 
 // Members returns the archive's file members (directories excluded).

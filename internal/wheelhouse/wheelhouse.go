@@ -2,7 +2,9 @@
 // each pin of a lock: the most preferred wheel for the target's tags.
 //
 // A wheelhouse is a folder of .whl files, optionally with a wheelhouse.json
-// index written by `pipbake fetch` (Index).
+// index written by `pipbake fetch` (Index), or a tar archive whose .whl
+// entries are read where they lie (the bundle the Packer provisioner
+// uploads: the machine never holds the wheels twice).
 package wheelhouse
 
 import (
@@ -46,24 +48,32 @@ type Entry struct {
 
 // Choice is the wheel chosen for a pin.
 type Choice struct {
-	Pin  lock.Pin
+	Pin lock.Pin
+	// Path is the wheel's file; in an archive, "archive:file", which only
+	// House.OpenWheel opens.
 	Path string
 	Name wheel.Name
 	// SHA256 is the hash the index recorded ("" without an index).
 	SHA256 string
 }
 
-// House is an opened wheelhouse.
+// House is an opened wheelhouse. Close it after every wheel opened from it.
 type House struct {
+	// Dir is the folder, or the tar archive.
 	Dir   string
 	files []wheel.Name
 	index map[string]Entry // by file name
+	arc   *archive         // when the wheelhouse is a tar archive
 }
 
-// Open lists the wheels of dir (from wheelhouse.json when present).
+// Open lists the wheels of dir (from wheelhouse.json when present), or of
+// the tar archive dir.
 func Open(dir string) (*House, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
+	}
+	if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+		return openArchive(dir)
 	}
 	h := &House{Dir: dir, index: map[string]Entry{}}
 	data, err := os.ReadFile(filepath.Join(dir, IndexName))
@@ -102,6 +112,23 @@ func Open(dir string) (*House, error) {
 	return h, nil
 }
 
+// OpenWheel opens a chosen wheel (wheel.Open's checks and options).
+func (h *House) OpenWheel(c Choice, opts ...wheel.OpenOption) (*wheel.Wheel, error) {
+	if h.arc != nil {
+		return h.arc.open(c.Name.File, opts)
+	}
+	return wheel.Open(c.Path, opts...)
+}
+
+// Close releases an archive's mapping; wheels opened from it must be
+// closed first. A folder has nothing to release.
+func (h *House) Close() error {
+	if h.arc == nil {
+		return nil
+	}
+	return h.arc.close()
+}
+
 // Choose picks the best wheel for every pin, reporting every pin that has
 // no file or no compatible file in one error.
 func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) {
@@ -138,7 +165,11 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 			continue
 		}
 		n := cands[best]
-		out = append(out, Choice{Pin: pin, Path: filepath.Join(h.Dir, n.File), Name: n, SHA256: h.index[n.File].SHA256})
+		p := filepath.Join(h.Dir, n.File)
+		if h.arc != nil {
+			p = h.Dir + ":" + n.File // for messages; open it with OpenWheel
+		}
+		out = append(out, Choice{Pin: pin, Path: p, Name: n, SHA256: h.index[n.File].SHA256})
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("choose wheels from %s:\n  %s", h.Dir, strings.Join(problems, "\n  "))
