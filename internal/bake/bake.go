@@ -292,7 +292,8 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 	} else {
 		b.AddBytes("pipbake", bin.Data, 0o755)
 	}
-	remote := &plan.Plan{Release: opts.Release, Wheelhouse: bundleName} // read in place
+	// The agent reads the wheels inside the bundle, where they lie.
+	remote := &plan.Plan{Release: opts.Release, Wheelhouse: bundleName}
 	wheels := map[string]string{} // bundle name -> local path
 	var problems []string
 	for i, s := range opts.Sets {
