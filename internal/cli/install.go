@@ -41,7 +41,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	fs := newFlags("install")
 	planFile := fs.String("f", "", "install every set of a `pipbake.hcl` plan")
 	lockFile := fs.String("lock", "", "lock `file`: hashed requirements or pylock.toml")
-	wheelhouse := fs.String("wheelhouse", "", "`folder` of wheels (from pipbake fetch)")
+	wheelhouse := fs.String("wheelhouse", "", "`folder` of wheels (from pipbake fetch), or a tar archive of them (read in place)")
 	root := fs.String("root", "", "release root `folder`: <root>/releases/<id>, <root>/current")
 	name := fs.String("name", "", "set name for receipts (default: the root's base name)")
 	python := fs.String("python", "python3", "target `interpreter`")

@@ -39,8 +39,9 @@ type Config struct {
 	// time the build started (e.g. `20261126T051502Z`), so a retried
 	// provisioner re-uses it.
 	Release string `mapstructure:"release"`
-	// The folder on the machine the agent, plan, locks and wheels are
-	// unpacked into. Defaults to `/tmp/pipbake-<release>`.
+	// The folder on the machine the bundle is uploaded to: the agent, plan
+	// and locks are unpacked there, the wheels are read inside the bundle.
+	// Defaults to `/tmp/pipbake-<release>`.
 	StagingDirectory string `mapstructure:"staging_directory"`
 	// Leave the staging folder on the machine.
 	SkipClean bool `mapstructure:"skip_clean"`
