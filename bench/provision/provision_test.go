@@ -47,16 +47,12 @@ func TestBenchProvision(t *testing.T) {
 		runs = 3
 	}
 	set := corpustest.Set(t) // wheels repacked from pyenv's 3.11
-	// The machine's own Python, as on a baked Debian image: Debian's
-	// python3 (3.11, built with PGO and LTO, so it compiles about a
-	// quarter faster than pyenv's build). BENCH_PYTHON picks another, e.g.
-	// pyenv's 3.11.7 the corpus comes from.
+	// The machine's Python: pyenv's 3.11.7, the corpus's own (as in
+	// bench/install). BENCH_PYTHON picks another, e.g. Debian's
+	// /usr/bin/python3 (3.11, built with PGO and LTO: its pip is faster).
 	py := os.Getenv("BENCH_PYTHON")
 	if py == "" {
-		py = "/usr/bin/python3"
-		if out, err := exec.Command(py, "-c", "import sys; print(sys.version_info[:2] == (3, 11))").Output(); err != nil || strings.TrimSpace(string(out)) != "True" {
-			py = corpustest.Python(t)
-		}
+		py = corpustest.Python(t)
 	}
 	work := t.TempDir()
 	if d := os.Getenv("BENCH_DIR"); d != "" {
