@@ -173,3 +173,39 @@ func TestSameScriptLaterWins(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedFileLaterWins: two distributions that ship the same file (old
+// style namespace packages: backports/__init__.py) install, the later
+// one's content is what the release holds, and the release verifies, each
+// RECORD keeping its own row.
+func TestSharedFileLaterWins(t *testing.T) {
+	py := corpustest.Python(t)
+	dir := t.TempDir()
+	var wheels []corpus.Wheel
+	for _, name := range []string{"backports.alpha", "backports.beta"} {
+		mod := strings.TrimPrefix(name, "backports.")
+		fsys := fstest.MapFS{
+			"pyproject.toml":                        {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n")},
+			"src/backports/__init__.py":             {Data: []byte("WHO = '" + mod + "'\n")},
+			"src/backports/" + mod + "/__init__.py": {Data: []byte("")},
+		}
+		res, err := wheelbuild.Build(fsys, dir, wheelbuild.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wheels = append(wheels, corpus.Wheel{Name: name, Version: "1.0", File: res.File, Path: res.Path, SHA256: res.SHA256, Size: res.Size})
+	}
+	wh, lockPath := house(t, wheels)
+	root := filepath.Join(t.TempDir(), "app")
+	if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root, Compile: true}, Options{Wheelhouse: wh}); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, filepath.Join(root, "current", "bin", "python"), "-c", "import backports, backports.alpha, backports.beta; print(backports.WHO)")
+	if strings.TrimSpace(out) != "beta" {
+		t.Errorf("backports/__init__.py is %q's, want the later distribution's (beta)", out)
+	}
+	rep, err := receipt.Verify(filepath.Join(root, "current"), receipt.Options{})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("verify: %v %s", err, describe(rep.Problems))
+	}
+}

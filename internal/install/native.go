@@ -85,9 +85,17 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 		python bool
 	}
 	var jobs []ref
+	// A path two distributions ship is written by the later one, as with
+	// pip (backports/__init__.py, say); the earlier one only checks it.
+	writer := map[string]ref{}
 	for _, in := range installs {
 		for i := 0; i < in.Jobs(); i++ {
-			jobs = append(jobs, ref{in, i, in.JobSize(i), compile && in.JobIsPython(i)})
+			r := ref{in, i, in.JobSize(i), compile && in.JobIsPython(i)}
+			if prev, ok := writer[in.JobDest(i)]; ok {
+				prev.in.Supersede(prev.i)
+			}
+			writer[in.JobDest(i)] = r
+			jobs = append(jobs, r)
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b ref) int {

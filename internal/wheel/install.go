@@ -69,6 +69,8 @@ type job struct {
 	dest   string
 	script bool // from .data/scripts: rewrite #!python
 	python bool // a .py module in purelib/platlib
+	// superseded: a later distribution writes dest (Supersede)
+	superseded bool
 }
 
 type jobResult struct {
@@ -246,9 +248,13 @@ func (in *Install) Extract(i int) (err error) {
 	if exec || j.script {
 		mode = 0o777
 	}
-	out, err := in.opts.Dirs.create(j.dest, mode)
-	if err != nil {
-		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
+	var out output = discarded{}
+	if !j.superseded {
+		f, err := in.opts.Dirs.create(j.dest, mode)
+		if err != nil {
+			return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
+		}
+		out = f
 	}
 	closed := false
 	defer func() { // on a fault in the mapping (see guard)
@@ -286,11 +292,34 @@ func (in *Install) Extract(i int) (err error) {
 	if !in.done[i].changed {
 		in.done[i].size = n
 	}
-	if j.python && in.opts.OnPython != nil {
+	if j.python && !j.superseded && in.opts.OnPython != nil {
 		in.opts.OnPython(in, j.dest)
 	}
 	return nil
 }
+
+// output is where Extract writes a member.
+type output interface {
+	io.Writer
+	Chmod(os.FileMode) error
+	Close() error
+}
+
+// discarded is the output of a superseded member: checked, not written.
+type discarded struct{}
+
+func (discarded) Write(p []byte) (int, error) { return len(p), nil }
+func (discarded) Chmod(os.FileMode) error     { return nil }
+func (discarded) Close() error                { return nil }
+
+// JobDest is the path job i writes.
+func (in *Install) JobDest(i int) string { return in.jobs[i].dest }
+
+// Supersede marks job i as replaced by another distribution's file at the
+// same path, installed after this one (the later one wins, as with pip):
+// Extract still checks the member against RECORD but writes nothing, and
+// this distribution's RECORD keeps its own row for the path.
+func (in *Install) Supersede(i int) { in.jobs[i].superseded = true }
 
 // copyMember copies a member's content to out and h, in writes of up to
 // len(buf) bytes: a decoder returns at most 32 KiB per read, so filling

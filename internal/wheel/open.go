@@ -169,6 +169,11 @@ func OpenReaderAt(name string, r io.ReaderAt, size int64, opts ...OpenOption) (*
 // open reads a wheel from data (mapped memory) or, when data is nil, from
 // src. release, when set, is called by Close.
 func open(base string, data []byte, src io.ReaderAt, size int64, release func() error, opts []OpenOption) (w *Wheel, err error) {
+	defer func() { // runs last, after guard's: no half-made Wheel with an error
+		if err != nil {
+			w = nil
+		}
+	}()
 	var cfg openConfig
 	for _, o := range opts {
 		o(&cfg)
