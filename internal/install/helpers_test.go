@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelbuild"
 )
 
 // house links wheels into a fresh wheelhouse and writes their lock.
@@ -31,6 +33,17 @@ func house(t *testing.T, wheels []corpus.Wheel) (dir, lockPath string) {
 		t.Fatal(err)
 	}
 	return dir, lockPath
+}
+
+// builtWheel builds the project in fsys (wheelbuild) into dir: a wheel of
+// version 1.0 of name.
+func builtWheel(t *testing.T, dir, name string, fsys fstest.MapFS) corpus.Wheel {
+	t.Helper()
+	res, err := wheelbuild.Build(fsys, dir, wheelbuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return corpus.Wheel{Name: name, Version: "1.0", File: res.File, Path: res.Path, SHA256: res.SHA256, Size: res.Size}
 }
 
 func flaskClosure(t *testing.T) []corpus.Wheel {

@@ -13,7 +13,6 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/wheelbuild"
 )
 
 // TestInstallFlask installs Flask and its dependencies from real wheels,
@@ -152,11 +151,7 @@ func TestSameScriptLaterWins(t *testing.T) {
 			"src/" + name + "/__init__.py": {Data: []byte("")},
 			"src/" + name + "/cli.py":      {Data: []byte("def main():\n    print('" + name + "')\n")},
 		}
-		res, err := wheelbuild.Build(fsys, dir, wheelbuild.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wheels = append(wheels, corpus.Wheel{Name: name, Version: "1.0", File: res.File, Path: res.Path, SHA256: res.SHA256, Size: res.Size})
+		wheels = append(wheels, builtWheel(t, dir, name, fsys))
 	}
 	wh, lockPath := house(t, wheels)
 	root := filepath.Join(t.TempDir(), "app")
@@ -189,11 +184,7 @@ func TestSharedFileLaterWins(t *testing.T) {
 			"src/backports/__init__.py":             {Data: []byte("WHO = '" + mod + "'\n")},
 			"src/backports/" + mod + "/__init__.py": {Data: []byte("")},
 		}
-		res, err := wheelbuild.Build(fsys, dir, wheelbuild.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wheels = append(wheels, corpus.Wheel{Name: name, Version: "1.0", File: res.File, Path: res.Path, SHA256: res.SHA256, Size: res.Size})
+		wheels = append(wheels, builtWheel(t, dir, name, fsys))
 	}
 	wh, lockPath := house(t, wheels)
 	root := filepath.Join(t.TempDir(), "app")
