@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +76,9 @@ func TestMemberDamaged(t *testing.T) {
 		}
 		if method == zip.Store && !errors.Is(err, zip.ErrChecksum) {
 			t.Errorf("stored member: got %v, want the CRC-32 check to catch it", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "RECORD mismatch") {
+			t.Errorf("method %d: the damage reached the RECORD check (%v): reading the member should have caught it", method, err)
 		}
 		w.Close()
 
@@ -147,7 +152,7 @@ func TestDirs(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := filepath.Join(root, "a", "b", string(rune('c'+i%5)), "f"+string(rune('A'+i)))
+			p := filepath.Join(root, "a", "b", fmt.Sprintf("d%d", i%5), fmt.Sprintf("f%02d", i))
 			f, err := d.create(p, 0o644)
 			if err != nil {
 				errs <- err
@@ -172,7 +177,75 @@ func TestDirs(t *testing.T) {
 	if _, err := d.create(filepath.Join(root, "file", "x"), 0o644); err == nil {
 		t.Fatal("created a file under a regular file")
 	}
-	if _, err := d.create(filepath.Join(root, "a", "b", "c", "fA"), 0o644); !errors.Is(err, os.ErrExist) {
+	if _, err := d.create(filepath.Join(root, "a", "b", "d0", "f00"), 0o644); !errors.Is(err, os.ErrExist) {
 		t.Fatalf("re-creating an existing file: %v, want it refused", err)
+	}
+}
+
+// TestMemberDirectoryChecks: what the central directory says of a member
+// is checked from the mapping as archive/zip checks it: a CRC-32 the
+// directory leaves at 0 comes from the data descriptor, and content longer
+// than the recorded size is refused.
+func TestMemberDirectoryChecks(t *testing.T) {
+	body := strings.Repeat("pack my box with five dozen liquor jugs\n", 100)
+	build := func(method uint16) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf) // writes a data descriptor after every member
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: "demo/big.txt", Method: method})
+		w.Write([]byte(body))
+		zw.Close()
+		return buf.Bytes()
+	}
+	// central reports the offset of member 0's central directory header.
+	central := func(data []byte) int {
+		i := bytes.LastIndex(data, []byte{0x50, 0x4b, 0x01, 0x02})
+		if i < 0 {
+			t.Fatal("no central directory header")
+		}
+		return i
+	}
+	read := func(data []byte) error {
+		w := &Wheel{mapped: data}
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := w.openMember(zr.File[0])
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		// a first read of exactly the recorded size, so the member's end is
+		// found by reading on, not by an overlong read
+		first := make([]byte, zr.File[0].UncompressedSize64)
+		_, err = io.ReadFull(rc, first)
+		if err == nil {
+			_, err = io.ReadAll(rc)
+		}
+		if err2 := func() error { _, err := rc.Read(make([]byte, 1)); return err }(); err != nil && err2 != err {
+			t.Errorf("a later read returned %v after %v: errors are not sticky", err2, err)
+		}
+		return err
+	}
+
+	// the directory's CRC zeroed: the descriptor's is checked instead
+	data := build(zip.Store)
+	binary.LittleEndian.PutUint32(data[central(data)+16:], 0)
+	if err := read(data); err != nil {
+		t.Fatalf("intact member, CRC only in the descriptor: %v", err)
+	}
+	data[bytes.Index(data, []byte("liquor"))] = 'L'
+	if err := read(data); !errors.Is(err, zip.ErrChecksum) {
+		t.Fatalf("damaged member, CRC only in the descriptor: got %v, want a checksum error", err)
+	}
+
+	// compressed data that inflates to more than the directory records
+	for _, method := range []uint16{zip.Deflate} {
+		data = build(method)
+		c := central(data)
+		binary.LittleEndian.PutUint32(data[c+24:], uint32(len(body)-1))
+		if err := read(data); !errors.Is(err, zip.ErrFormat) {
+			t.Errorf("method %d, content longer than recorded: got %v, want zip.ErrFormat", method, err)
+		}
 	}
 }
