@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests and benchmarks use, when missing.
 # Idempotent and quiet when everything is present.
 set -euo pipefail
-pkgs=(gcc unzip bc curl python3 python3-venv python3-dev nginx openssh-server openssh-client docker-registry debootstrap)
+pkgs=(gcc unzip bc curl python3 python3-venv python3-dev nginx openssh-server openssh-client docker-registry debootstrap bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

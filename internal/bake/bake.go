@@ -63,7 +63,8 @@ type Options struct {
 	S3Endpoint string
 	// Release is the release id every set is installed under.
 	Release string
-	// Staging is the folder on the machine the bundle is unpacked into.
+	// Staging is the folder on the machine the bundle is uploaded to (the
+	// agent, plan and locks are unpacked there; the wheels stay inside it).
 	Staging string
 	// AgentPath overrides the agent binary (agent.For).
 	AgentPath string
@@ -177,7 +178,9 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		}
 	}
 	bundlePath := shell.Quote(opts.Staging + "/" + bundleName)
-	command = "sh -c " + shell.Quote("tar -xf "+bundlePath+" -C "+staging+" "+strings.Join(unpack, " ")+" || exit "+strconv.Itoa(exitUnpack)+"; "+command)
+	// Readable by all, like the files tar made before: an execute_command
+	// may run the agent as another user (sudo -u).
+	command = "sh -c " + shell.Quote("(tar -xf "+bundlePath+" -C "+staging+" "+strings.Join(unpack, " ")+" && chmod a+r "+bundlePath+") || exit "+strconv.Itoa(exitUnpack)+"; "+command)
 	tail := &tailWriter{max: 40}
 	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
 	if opts.Output != nil {
@@ -318,6 +321,9 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 				problems = append(problems, err.Error())
 				continue
 			}
+		}
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			return nil, nil, 0, fmt.Errorf("wheelhouse %s: the bundle is made from a folder of wheels, not an archive", dir)
 		}
 		house, err := wheelhouse.Open(dir)
 		if err != nil {

@@ -203,6 +203,9 @@ func TestBakeLocal(t *testing.T) {
 	// (tar will not write to a terminal; the terminal would mangle it):
 	// they are downloaded one by one instead, and the bake succeeds
 	opts.Sets[0].Python = py
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatalf("util-linux script gives the PTY this test needs: %v", err)
+	}
 	r.pty, r.downloads = true, nil
 	if res, err := Run(context.Background(), r, opts); err != nil || res.Receipts["api"] == nil || res.Receipts["api"].Release != "r3" {
 		t.Fatalf("bake behind a PTY: %v", err)

@@ -35,6 +35,21 @@ func house(t *testing.T, wheels []corpus.Wheel) (dir, lockPath string) {
 	return dir, lockPath
 }
 
+// houseInOrder is house with the lock listing wheels in the order given
+// (house sorts them by name).
+func houseInOrder(t *testing.T, wheels []corpus.Wheel) (dir, lockPath string) {
+	t.Helper()
+	dir, lockPath = house(t, wheels)
+	var lines string
+	for _, w := range wheels {
+		lines += lockLine(w, w.SHA256)
+	}
+	if err := os.WriteFile(lockPath, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, lockPath
+}
+
 // builtWheel builds the project in fsys (wheelbuild) into dir: a wheel of
 // version 1.0 of name.
 func builtWheel(t *testing.T, dir, name string, fsys fstest.MapFS) corpus.Wheel {

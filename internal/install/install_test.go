@@ -133,70 +133,74 @@ func TestSecondReleaseAndRepeat(t *testing.T) {
 }
 
 // TestSameScriptLaterWins: when two distributions generate the same
-// script, the one later in the lock's order is what bin/ holds (as with
-// pip), and the release verifies.
+// script, the one later in the lock's order (not the name's) is what bin/
+// holds (as with pip).
 func TestSameScriptLaterWins(t *testing.T) {
 	py := corpustest.Python(t)
-	dir := t.TempDir()
-	var wheels []corpus.Wheel
-	for _, name := range []string{"alpha", "beta"} {
-		scripts := "tool = \"" + name + ".cli:main\"\nonly-" + name + " = \"" + name + ".cli:main\"\n"
-		if name == "alpha" { // slow to finish: were both finished at once, alpha's tool would land last
-			for i := 0; i < 400; i++ {
-				scripts += fmt.Sprintf("a%03d = \"alpha.cli:main\"\n", i)
+	for _, order := range [][2]string{{"alpha", "beta"}, {"zulu", "alpha"}} {
+		dir := t.TempDir()
+		var wheels []corpus.Wheel
+		for k, name := range order {
+			scripts := "tool = \"" + name + ".cli:main\"\nonly-" + name + " = \"" + name + ".cli:main\"\n"
+			if k == 0 { // slow to finish: were both finished at once, its tool would land last
+				for i := 0; i < 400; i++ {
+					scripts += fmt.Sprintf("a%03d = \"%s.cli:main\"\n", i, name)
+				}
 			}
+			fsys := fstest.MapFS{
+				"pyproject.toml":               {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n\n[project.scripts]\n" + scripts)},
+				"src/" + name + "/__init__.py": {Data: []byte("")},
+				"src/" + name + "/cli.py":      {Data: []byte("def main():\n    print('" + name + "')\n")},
+			}
+			wheels = append(wheels, builtWheel(t, dir, name, fsys))
 		}
-		fsys := fstest.MapFS{
-			"pyproject.toml":               {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n\n[project.scripts]\n" + scripts)},
-			"src/" + name + "/__init__.py": {Data: []byte("")},
-			"src/" + name + "/cli.py":      {Data: []byte("def main():\n    print('" + name + "')\n")},
+		wh, lockPath := houseInOrder(t, wheels)
+		root := filepath.Join(t.TempDir(), "app")
+		if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root}, Options{Wheelhouse: wh}); err != nil {
+			t.Fatal(err)
 		}
-		wheels = append(wheels, builtWheel(t, dir, name, fsys))
-	}
-	wh, lockPath := house(t, wheels)
-	root := filepath.Join(t.TempDir(), "app")
-	if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root}, Options{Wheelhouse: wh}); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(root, "current", "bin")
-	if out := run(t, filepath.Join(bin, "tool")); strings.TrimSpace(out) != "beta" {
-		t.Errorf("bin/tool runs %q, want the later distribution's (beta)", out)
-	}
-	for _, name := range []string{"only-alpha", "only-beta"} {
-		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
-			t.Error(err)
+		bin := filepath.Join(root, "current", "bin")
+		if out := run(t, filepath.Join(bin, "tool")); strings.TrimSpace(out) != order[1] {
+			t.Errorf("lock order %v: bin/tool runs %q, want the later distribution's (%s)", order, out, order[1])
+		}
+		for _, name := range order {
+			if _, err := os.Stat(filepath.Join(bin, "only-"+name)); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }
 
 // TestSharedFileLaterWins: two distributions that ship the same file (old
-// style namespace packages: backports/__init__.py) install, the later
-// one's content is what the release holds, and the release verifies, each
-// RECORD keeping its own row.
+// style namespace packages: backports/__init__.py) install, the content of
+// the one later in the lock's order (not the name's) is what the release
+// holds, and the release verifies, each RECORD keeping its own row.
 func TestSharedFileLaterWins(t *testing.T) {
 	py := corpustest.Python(t)
-	dir := t.TempDir()
-	var wheels []corpus.Wheel
-	for _, name := range []string{"backports.alpha", "backports.beta"} {
-		mod := strings.TrimPrefix(name, "backports.")
-		fsys := fstest.MapFS{
-			"pyproject.toml":                        {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n")},
-			"src/backports/__init__.py":             {Data: []byte("WHO = '" + mod + "'\n")},
-			"src/backports/" + mod + "/__init__.py": {Data: []byte("")},
+	for _, order := range [][2]string{{"alpha", "beta"}, {"zulu", "alpha"}} {
+		dir := t.TempDir()
+		var wheels []corpus.Wheel
+		for _, mod := range order {
+			name := "backports." + mod
+			fsys := fstest.MapFS{
+				"pyproject.toml":                        {Data: []byte("[project]\nname = \"" + name + "\"\nversion = \"1.0\"\n")},
+				"src/backports/__init__.py":             {Data: []byte("WHO = '" + mod + "'\n")},
+				"src/backports/" + mod + "/__init__.py": {Data: []byte("")},
+			}
+			wheels = append(wheels, builtWheel(t, dir, name, fsys))
 		}
-		wheels = append(wheels, builtWheel(t, dir, name, fsys))
-	}
-	wh, lockPath := house(t, wheels)
-	root := filepath.Join(t.TempDir(), "app")
-	if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root, Compile: true}, Options{Wheelhouse: wh}); err != nil {
-		t.Fatal(err)
-	}
-	out := run(t, filepath.Join(root, "current", "bin", "python"), "-c", "import backports, backports.alpha, backports.beta; print(backports.WHO)")
-	if strings.TrimSpace(out) != "beta" {
-		t.Errorf("backports/__init__.py is %q's, want the later distribution's (beta)", out)
-	}
-	rep, err := receipt.Verify(filepath.Join(root, "current"), receipt.Options{})
-	if err != nil || !rep.Clean() {
-		t.Fatalf("verify: %v %s", err, describe(rep.Problems))
+		wh, lockPath := houseInOrder(t, wheels)
+		root := filepath.Join(t.TempDir(), "app")
+		if _, err := Run(context.Background(), Set{Lock: lockPath, Python: py, Root: root, Compile: true}, Options{Wheelhouse: wh}); err != nil {
+			t.Fatal(err)
+		}
+		out := run(t, filepath.Join(root, "current", "bin", "python"), "-c", "import backports, backports."+order[0]+", backports."+order[1]+"; print(backports.WHO)")
+		if strings.TrimSpace(out) != order[1] {
+			t.Errorf("lock order %v: backports/__init__.py is %q's, want the later distribution's (%s)", order, out, order[1])
+		}
+		rep, err := receipt.Verify(filepath.Join(root, "current"), receipt.Options{})
+		if err != nil || !rep.Clean() {
+			t.Fatalf("verify: %v %s", err, describe(rep.Problems))
+		}
 	}
 }

@@ -114,7 +114,7 @@ func linkWheel(w *wheel.Wheel, dest string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, w.NewReader()); err != nil {
+	if _, err := w.WriteTo(f); err != nil {
 		f.Close()
 		return fmt.Errorf("copy %s for pip: %w", w.Name.File, err)
 	}

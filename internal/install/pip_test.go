@@ -1,6 +1,7 @@
 package install
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -76,7 +77,9 @@ func tree(t *testing.T, root, replace string) map[string]string {
 
 // TestSameTreeAsPip installs the whole corpus (every distribution of the
 // machine's Python 3.11, pip and setuptools among them, plus a C extension
-// wheel) once natively and once with pip, and compares the trees.
+// wheel) once natively and once with pip, and compares the trees. pip's
+// wheelhouse is the same wheels as a tar archive (what the provisioner
+// uploads), so the comparison also covers reading wheels inside one.
 func TestSameTreeAsPip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs the whole corpus twice")
@@ -93,8 +96,9 @@ func TestSameTreeAsPip(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	roots := map[string]string{}
+	houses := map[string]string{Native: wh, Pip: tarOf(t, wh)}
 	for _, inst := range []string{Native, Pip} {
-		_, err := Run(context.Background(), Set{Name: "all", Lock: lockPath, Python: py, Root: root, Installer: inst}, Options{Release: "r", Wheelhouse: wh})
+		_, err := Run(context.Background(), Set{Name: "all", Lock: lockPath, Python: py, Root: root, Installer: inst}, Options{Release: "r", Wheelhouse: houses[inst]})
 		if err != nil {
 			t.Fatalf("%s: %v", inst, err)
 		}
@@ -144,4 +148,32 @@ func TestSameTreeAsPip(t *testing.T) {
 	if strings.TrimSpace(out) != "5" {
 		t.Errorf("C extension: %q", out)
 	}
+}
+
+// tarOf writes the wheels of the folder dir into a tar archive under
+// wheels/, as the provisioner's bundle holds them.
+func tarOf(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bundle.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "wheels/" + e.Name(), Size: int64(len(data)), Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
 }

@@ -30,18 +30,33 @@ def stdlib_dir(package):
     """The folder of a standard library package, found without importing
     it: venv and ensurepip import logging, pathlib and more, which took half
     the probe's time."""
-    d = os.path.join(sysconfig.get_paths()["stdlib"], package)
-    return d if os.path.isfile(os.path.join(d, "__init__.py")) else ""
+    try:
+        d = os.path.join(sysconfig.get_paths()["stdlib"], package)
+        if os.path.isfile(os.path.join(d, "__init__.py")):
+            return d
+    except Exception:
+        pass
+    try:  # another layout: locate it on sys.path, still without importing it
+        import importlib.util
+        spec = importlib.util.find_spec(package)
+        if spec and spec.origin and os.path.isfile(spec.origin):
+            return os.path.dirname(spec.origin)
+    except Exception:
+        pass
+    return ""
+
+def wheels_in(d):
+    try:
+        return [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
+    except OSError:
+        return []
 
 def bundled_wheels():
     found = []
     d = stdlib_dir("ensurepip")
-    if d and os.path.isdir(os.path.join(d, "_bundled")):
-        d = os.path.join(d, "_bundled")
-        found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
-    d = "/usr/share/python-wheels"
-    if os.path.isdir(d):
-        found += [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl")]
+    if d:
+        found += wheels_in(os.path.join(d, "_bundled"))
+    found += wheels_in("/usr/share/python-wheels")
     return sorted(found)
 
 def venv_scripts():

@@ -105,8 +105,8 @@ type openConfig struct {
 
 // CheckDigest has Open hash the whole file with sha256 and pass the sum to
 // check before it reads anything inside the archive; an error from check
-// is Open's error, unwrapped. The file is read once: the hash comes from
-// the same mapping the members are later read from.
+// is Open's error, unwrapped. A mapped file is read once: the hash comes
+// from the same mapping the members are later read from.
 func CheckDigest(check func(sha256 []byte) error) OpenOption {
 	return func(c *openConfig) { c.check = check }
 }
@@ -221,8 +221,12 @@ func open(base string, data []byte, src io.ReaderAt, size int64, release func() 
 	return w, nil
 }
 
-// NewReader reads the whole wheel file.
-func (w *Wheel) NewReader() io.Reader { return io.NewSectionReader(w.src, 0, w.size) }
+// WriteTo copies the whole wheel file to dst; a mapped file cut short on
+// disk meanwhile is an error naming the wheel, not a crash.
+func (w *Wheel) WriteTo(dst io.Writer) (n int64, err error) {
+	defer w.guard("", &err)()
+	return io.Copy(dst, io.NewSectionReader(w.src, 0, w.size))
+}
 
 // Close releases the archive; its members cannot be read after.
 func (w *Wheel) Close() error {

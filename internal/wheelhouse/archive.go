@@ -59,6 +59,12 @@ func openArchive(p string) (*House, error) {
 		if err != nil {
 			continue // not ours to judge: a stray file is never chosen
 		}
+		for k := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") { // its content is not one run of bytes
+				f.Close()
+				return nil, fmt.Errorf("wheelhouse archive %s: %s is stored sparse; make the archive without --sparse", p, hdr.Name)
+			}
+		}
 		if _, dup := a.sections[name]; dup {
 			f.Close()
 			return nil, fmt.Errorf("wheelhouse archive %s: %s appears twice", p, name)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,5 +96,22 @@ func TestArchive(t *testing.T) {
 	os.WriteFile(p, buf.Bytes(), 0o644)
 	if _, err := Open(p); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Errorf("a wheel twice: %v", err)
+	}
+
+	// a sparse entry (GNU tar --sparse, PAX format 1.0) is not one run of
+	// bytes in the file: refused
+	sparse := filepath.Join(dir, "six-1.17.0-py2.py3-none-any.whl")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("PK"), 1<<20) // a hole before it
+	f.Close()
+	out, err := exec.Command("tar", "--sparse", "--format=pax", "-cf", p, "-C", dir, filepath.Base(sparse)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("GNU tar --sparse: %v\n%s", err, out)
+	}
+	if _, err := Open(p); err == nil || !strings.Contains(err.Error(), "stored sparse") {
+		t.Errorf("a sparse wheel: %v", err)
 	}
 }
