@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
@@ -57,7 +58,8 @@ func (l *local) Download(ctx context.Context, path string, w io.Writer) error {
 
 func (l *local) Upload(ctx context.Context, path string, r io.Reader, size int64) error {
 	l.uploads = append(l.uploads, path)
-	f, err := os.Create(path)
+	// 0600, the mode the provisioner gives the bundle (bundle.NewFileInfo)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -244,5 +246,72 @@ func TestBakeLocal(t *testing.T) {
 	_, err = Run(context.Background(), r, opts)
 	if err == nil || !strings.Contains(err.Error(), "create staging folder /proc/pipbake-staging") {
 		t.Fatalf("want the staging folder named, got %v", err)
+	}
+}
+
+// TestBakeAsAnotherUser: an execute_command may run the agent as another,
+// unprivileged user (`sudo -u app ...`); it reads the wheels inside the
+// bundle the communicator's user uploaded.
+func TestBakeAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs the agent as nobody: needs root")
+	}
+	if _, err := exec.LookPath("runuser"); err != nil {
+		t.Skip("no runuser")
+	}
+	const py = "/usr/bin/python3" // pyenv's lives under /root, out of nobody's reach
+	if out, err := exec.Command(py, "-c", "import sys; print(sys.version_info[:2] == (3, 11))").Output(); err != nil || strings.TrimSpace(string(out)) != "True" {
+		t.Skip("needs Debian's python3 3.11 for the corpus's wheels")
+	}
+	set := corpustest.Set(t)
+	flask, err := set.Closure(context.Background(), "flask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // traversable by nobody
+		os.Chmod(d, 0o755)
+	}
+	wh := filepath.Join(dir, "wheelhouse")
+	os.MkdirAll(wh, 0o755)
+	for _, w := range flask {
+		os.Symlink(w.Path, filepath.Join(wh, w.File))
+	}
+	lockPath := filepath.Join(dir, "api.txt")
+	if err := corpus.WriteRequirements(lockPath, flask); err != nil {
+		t.Fatal(err)
+	}
+	// what nobody may write: the root, the receipts copy, the system root
+	for _, d := range []string{"srv", "var-lib", "sysroot"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.Chown(filepath.Join(dir, d), 65534, 65534)
+	}
+	agentBin := filepath.Join(dir, "pipbake-agent")
+	if out, err := exec.Command("go", "build", "-tags", "pipbake_agent", "-o", agentBin, "../../cmd/pipbake").CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v\n%s", err, out)
+	}
+	root := filepath.Join(dir, "srv", "api")
+	var log, output bytes.Buffer
+	opts := Options{
+		Sets:       []plan.Set{{Name: "api", Lock: lockPath, Root: root, Python: py}},
+		Wheelhouse: wh,
+		Release:    "r1",
+		Staging:    filepath.Join(dir, "staging"),
+		AgentPath:  agentBin,
+		Log:        &log, Output: &output,
+		Command: func(agent, args string) (string, error) {
+			args = strings.Replace(args, ReceiptsDir, filepath.Join(dir, "var-lib"), 1)
+			return "chmod +x " + shell.Quote(agent) + " && runuser -u nobody -- " + shell.Quote(agent) + " " + args + " --system-root " + shell.Quote(filepath.Join(dir, "sysroot")), nil
+		},
+	}
+	if _, err := Run(context.Background(), &local{}, opts); err != nil {
+		t.Fatalf("%v\nlog:\n%s\noutput:\n%s", err, log.String(), output.String())
+	}
+	st, err := os.Stat(filepath.Join(root, "releases", "r1", "bin", "flask"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner := st.Sys().(*syscall.Stat_t).Uid; owner != 65534 {
+		t.Errorf("the release was installed by uid %d, not nobody", owner)
 	}
 }
