@@ -179,11 +179,16 @@ func copyPlain(dst, src string) error {
 		return err
 	}
 	defer in.Close()
+	return createFrom(dst, in)
+}
+
+// createFrom creates (or truncates) dst with what src writes.
+func createFrom(dst string, src io.WriterTo) error {
 	out, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := src.WriteTo(out); err != nil {
 		out.Close()
 		return err
 	}

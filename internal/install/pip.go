@@ -110,13 +110,8 @@ func linkWheel(w *wheel.Wheel, dest string) error {
 	if w.Path != "" {
 		return os.Symlink(w.Path, dest)
 	}
-	f, err := os.Create(dest)
-	if err != nil {
-		return err
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		f.Close()
+	if err := createFrom(dest, w); err != nil {
 		return fmt.Errorf("copy %s for pip: %w", w.Name.File, err)
 	}
-	return f.Close()
+	return nil
 }
