@@ -524,12 +524,10 @@ func grep(s, word string) string {
 	return strings.Join(out, "\n")
 }
 
-var _ = io.EOF
-
 func tarNames(t *testing.T, r io.Reader) []string {
 	t.Helper()
 	var out []string
-	tr := tarReader(r)
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -541,4 +539,3 @@ func tarNames(t *testing.T, r io.Reader) []string {
 		out = append(out, h.Name)
 	}
 }
-func tarReader(r io.Reader) *tar.Reader { return tar.NewReader(r) }
