@@ -12,9 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
@@ -359,31 +357,24 @@ func alreadyCurrent(root *release.Root, set Set, id string, lk *lock.Lock, tg *t
 func openVerified(house *wheelhouse.House, choices []wheelhouse.Choice) ([]*wheel.Wheel, []string, error) {
 	wheels := make([]*wheel.Wheel, len(choices))
 	digests := make([]string, len(choices))
-	errs := make([]error, len(choices))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.NumCPU())
-	for i, c := range choices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			check := func(sum []byte) error {
-				digests[i] = hex.EncodeToString(sum)
-				return checkPin(c, digests[i])
-			}
-			w, err := house.OpenWheel(c, wheel.CheckDigest(check))
-			var pe *pinError
-			switch {
-			case errors.As(err, &pe):
-				errs[i] = err
-			case err != nil:
-				errs[i] = fmt.Errorf("%s==%s: %w", c.Pin.Name, c.Pin.Version, err)
-			}
-			wheels[i] = w
-		}()
-	}
-	wg.Wait()
+	errs := make([]error, len(choices)) // every wheel's, not only the first
+	eachWheel(len(choices), func(i int) error {
+		c := choices[i]
+		check := func(sum []byte) error {
+			digests[i] = hex.EncodeToString(sum)
+			return checkPin(c, digests[i])
+		}
+		w, err := house.OpenWheel(c, wheel.CheckDigest(check))
+		var pe *pinError
+		switch {
+		case errors.As(err, &pe):
+			errs[i] = err
+		case err != nil:
+			errs[i] = fmt.Errorf("%s==%s: %w", c.Pin.Name, c.Pin.Version, err)
+		}
+		wheels[i] = w
+		return nil
+	})
 	if err := errors.Join(errs...); err != nil {
 		for _, w := range wheels {
 			if w != nil {
