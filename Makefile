@@ -5,7 +5,7 @@ GO ?= go
 # cached under ~/.cache/pipbake-dev/tools by .ci/tools.sh.
 export PIPBAKE_TOOLS ?= packer goreleaser amazon
 
-.PHONY: demo demo-native test test-short build bench generate
+.PHONY: demo demo-native test test-short build bench generate fuzz peer
 
 # The main job on its embedded default: bake examples/hello (embedded in
 # pipbake) into an OCI image under ./out/hello-oci with the pipbake-oci
@@ -59,3 +59,15 @@ docs: generate
 RELEASE_CHECK ?= linux
 release-check:
 	bash .ci/release-check.sh $(RELEASE_CHECK)
+
+# Run every fuzz target for FUZZTIME each (default 60s); their seed
+# corpora run in `make test` already.
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
+
+# Refresh the conformance data under testdata/peer from PEER_DATA.
+PEER_DATA ?= ../shared/peer-data
+peer:
+	rm -rf testdata/peer.new && cp -r $(PEER_DATA) testdata/peer.new && chmod -R u+w testdata/peer.new && \
+	  cp testdata/peer/README.md testdata/peer.new/ && rm -rf testdata/peer && mv testdata/peer.new testdata/peer
