@@ -55,6 +55,10 @@ func openArchive(p string) (*House, error) {
 		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(name, ".whl") {
 			continue
 		}
+		if err := wheel.CheckFileName(name); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("wheelhouse archive %s: entry %q: %w", p, hdr.Name, err)
+		}
 		n, err := wheel.ParseName(name)
 		if err != nil {
 			continue // not ours to judge: a stray file is never chosen
