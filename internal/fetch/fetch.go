@@ -163,6 +163,14 @@ type job struct {
 
 func (j *job) label() string { return j.name + "==" + j.version }
 
+// fits says whether a file name read back from the cache is a wheel of
+// the job's project and version that the locks allow: a choice record
+// is data like any other, and an edited or damaged one is not used.
+func (j *job) fits(file string) bool {
+	n, err := wheel.ParseName(file)
+	return err == nil && n.Matches(j.name, j.version) && (j.files == nil || j.files[file])
+}
+
 // Fetch gathers the wheels of opts.Locks for the target into opts.Out.
 // On any failure it returns an error and leaves Out as it was; when pins
 // fail, the error is an *Error listing every one.
@@ -306,6 +314,11 @@ func (f *fetcher) plan(global []source) ([]*job, error) {
 				j.allowed = slices.DeleteFunc(j.allowed, func(h string) bool { return !containsFold(pin.SHA256(), h) })
 			}
 			j.pins = append(j.pins, pinRef{lock: lk.Path, pin: pin})
+			for _, w := range pin.Wheels {
+				if _, err := wheel.ParseName(w.Name); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: %s==%s: %w", lk.Path, pin.Line, pin.Name, pin.Version, err))
+				}
+			}
 			if len(pin.Wheels) > 0 {
 				names := map[string]bool{}
 				for _, w := range pin.Wheels {
@@ -412,7 +425,7 @@ func (f *fetcher) memoKey(j *job) string {
 // run fetches one job: a remembered choice that is in the cache, else the
 // first source that has a fitting wheel the lock allows.
 func (f *fetcher) run(ctx context.Context, j *job) {
-	if ch, ok := f.cache.getChoice(j.memo); ok && containsFold(j.allowed, ch.SHA256) {
+	if ch, ok := f.cache.getChoice(j.memo); ok && containsFold(j.allowed, ch.SHA256) && j.fits(ch.File) {
 		if p, ok, err := f.cache.get(ch.SHA256); err == nil && ok {
 			j.file, j.sum, j.path, j.from, j.fromCache = ch.File, ch.SHA256, p, ch.Source, true
 			j.size = fileSize(p)
