@@ -148,3 +148,30 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		check(t, options(t, writeLock(t, filepath.Join(t.TempDir(), "r.txt"), []string{"--index-url " + u}, pinOf("demo", "1.0", demoAny))), false)
 	})
 }
+
+// TestOrigin: credentials belong to a scheme, host and port; default
+// ports are the same origin as none.
+func TestOrigin(t *testing.T) {
+	same := [][2]string{
+		{"http://h/simple/", "http://H:80/files/x"},
+		{"https://h/", "https://h:443/"},
+		{"http://u:p@127.0.0.1:8080/a", "http://127.0.0.1:8080/b"},
+		{"http://[::1]:81/", "http://[::1]:81/x"},
+	}
+	differ := [][2]string{
+		{"http://h/", "https://h/"},
+		{"http://h:8080/", "http://h:8081/"},
+		{"http://h/", "http://sub.h/"},
+		{"https://h/", "https://h:8443/"},
+	}
+	for _, p := range same {
+		if a, b := origin(mustURL(p[0])), origin(mustURL(p[1])); a != b {
+			t.Errorf("%s and %s: %s != %s", p[0], p[1], a, b)
+		}
+	}
+	for _, p := range differ {
+		if a, b := origin(mustURL(p[0])), origin(mustURL(p[1])); a == b {
+			t.Errorf("%s and %s: both %s", p[0], p[1], a)
+		}
+	}
+}

@@ -215,11 +215,12 @@ func (f *fetcher) fetch(ctx context.Context) (*Result, error) {
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
+	f.creds = newCredentials(f.red)
 	f.client = o.HTTPClient
 	if f.client == nil {
 		f.client = defaultClient(jobs)
 	}
-	f.creds = newCredentials(f.red)
+	f.client = f.creds.withRedirectPolicy(f.client)
 	f.rank = tags.Rank(o.Tags)
 	cacheDir := o.Cache
 	if cacheDir == "" {
