@@ -62,7 +62,7 @@ func metadataHeader(r io.Reader, name string) (string, error) {
 		}
 		trimmed := strings.TrimRight(line, "\r\n")
 		if trimmed == "" {
-			return value, nil // an empty line ends the headers; so does the end
+			return printable(value), nil // an empty line ends the headers; so does the end
 		}
 		if trimmed[0] == ' ' || trimmed[0] == '\t' { // continues the header before
 			if found {
@@ -75,7 +75,18 @@ func metadataHeader(r io.Reader, name string) (string, error) {
 			}
 		}
 		if err == io.EOF {
-			return value, nil
+			return printable(value), nil
 		}
 	}
+}
+
+// printable makes a header value one line fit for messages: runs of white
+// space become one space, other control characters "?".
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.Join(strings.Fields(s), " "))
 }

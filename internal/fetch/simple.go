@@ -178,7 +178,7 @@ func parseJSON(body []byte, page *url.URL) ([]link, error) {
 			l.sha256 = strings.ToLower(h)
 		}
 		if f.RequiresPython != nil {
-			l.requiresPython = *f.RequiresPython
+			l.requiresPython = printable(*f.RequiresPython)
 		}
 		if f.Size != nil {
 			l.size = *f.Size
@@ -305,7 +305,7 @@ func finishAnchor(a link, text string, base *url.URL) (link, bool, error) {
 	if !ok {
 		return link{}, false, nil
 	}
-	l.requiresPython = a.requiresPython
+	l.requiresPython = printable(a.requiresPython)
 	if frag != "" {
 		algo, digest, found := strings.Cut(frag, "=")
 		if !found || algo == "" || digest == "" {
