@@ -575,7 +575,7 @@ func (f *fetcher) fromCache(j *job, l link) bool {
 			}
 		}
 		if p, ok, err := f.cache.get(strings.ToLower(sum)); err == nil && ok {
-			j.file, j.sum, j.path, j.from, j.fromCache = l.file, strings.ToLower(sum), p, l.where(), true
+			j.file, j.sum, j.path, j.from, j.fromCache = l.file, strings.ToLower(sum), p, f.red.redact(l.loc), true
 			j.size = fileSize(p)
 			return true
 		}
@@ -683,7 +683,7 @@ func (f *fetcher) download(ctx context.Context, j *job, src source, l link) erro
 			return err
 		}
 		defer rc.Close()
-		sum, n, err = f.cache.put(f.prog.counter(rc), l.file, size, j.allowed, l.where())
+		sum, n, err = f.cache.put(f.prog.counter(rc), l.file, size, j.allowed, f.red.redact(l.loc))
 		return err
 	}, f.retryNote(l.where()))
 	var me *mismatchError
@@ -699,7 +699,7 @@ func (f *fetcher) download(ctx context.Context, j *job, src source, l link) erro
 		return fmt.Errorf("download %s: %w", l.where(), classifyNet(err, host))
 	}
 	p, _, _ := f.cache.get(sum)
-	j.file, j.sum, j.path, j.from, j.size = l.file, sum, p, l.where(), n
+	j.file, j.sum, j.path, j.from, j.size = l.file, sum, p, f.red.redact(l.loc), n
 	return nil
 }
 
