@@ -41,8 +41,10 @@ Without --source, each lock's own --index-url, --extra-index-url and
 
 Credentials: user:password in an index URL, netrc ($NETRC or ~/.netrc),
 ` + fetch.EnvTokenPrefix + `<HOST> (e.g. ` + fetch.EnvTokenPrefix + `PYPI_EXAMPLE_COM) for one host, or
-` + fetch.EnvToken + ` for the hosts of --source URLs; a token is sent as basic
-auth with user __token__ (or ` + fetch.EnvUser + `). They are never printed.
+` + fetch.EnvToken + ` for the origins of --source URLs; a token is sent as basic
+auth with user __token__ (or ` + fetch.EnvUser + `). A redirect to another
+scheme, host or port carries only that origin's own credentials. They
+are never printed.
 
 Flags:
 `

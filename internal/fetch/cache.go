@@ -69,6 +69,9 @@ type entry struct {
 // get returns the path of the cached file with this sha256 if it is there
 // and whole. A file whose bytes no longer hash to its name is removed.
 func (c *cache) get(sum string) (string, bool, error) {
+	if !isSHA256(sum) {
+		return "", false, nil
+	}
 	p := c.path(sum)
 	c.mu.Lock()
 	done := c.verified[sum]
@@ -97,6 +100,9 @@ func (c *cache) get(sum string) (string, bool, error) {
 // entryOf reads the sidecar of a cached file.
 func (c *cache) entryOf(sum string) (entry, bool) {
 	var e entry
+	if !isSHA256(sum) {
+		return e, false
+	}
 	data, err := os.ReadFile(c.path(sum) + ".json")
 	if err != nil || json.Unmarshal(data, &e) != nil || e.File == "" {
 		return e, false

@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,8 +15,8 @@ import (
 // accepts (GitLab, Artifactory, Nexus, CodeArtifact, Artifact Registry);
 // the user name defaults to __token__.
 const (
-	// EnvToken holds a token for the hosts of the sources named in
-	// Options.Sources (--source), and for no other host.
+	// EnvToken holds a token for the origins (scheme, host and port) of
+	// the sources named in Options.Sources (--source), and for no other.
 	EnvToken = "PIPBAKE_INDEX_TOKEN"
 	// EnvUser is the user name sent with EnvToken.
 	EnvUser = "PIPBAKE_INDEX_USER"
@@ -42,15 +44,34 @@ func EnvHost(host string) string {
 
 type userPass struct{ user, pass string }
 
-// credentials finds what to authenticate a request to a host with, from
-// (in this order) the user:password of a source URL on that host, the
-// host's token variable, PIPBAKE_INDEX_TOKEN for hosts of explicitly
-// named sources, and netrc. Every password and token it hands out is
-// given to the redactor first.
+// origin is a URL's scheme, host and port, the unit credentials belong
+// to: "http://127.0.0.1:8080", "https://pypi.example.com:443".
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// credentials finds what to authenticate a request with, from (in this
+// order) the user:password of a source URL of the same origin (scheme,
+// host and port), the host's token variable, PIPBAKE_INDEX_TOKEN for the
+// origins of explicitly named sources, and netrc (whose entries name a
+// host, as curl and pip read them). Every password and token it hands out
+// is given to the redactor first.
 type credentials struct {
-	red      *redactor
-	fromURL  map[string]userPass // by host[:port]
-	explicit map[string]bool     // hosts (without port) of Options.Sources
+	red *redactor
+
+	mu       sync.Mutex
+	fromURL  map[string]userPass // by origin
+	explicit map[string]bool     // origins of Options.Sources
 
 	netrcOnce sync.Once
 	netrc     []netrcEntry
@@ -70,10 +91,12 @@ func newCredentials(red *redactor) *credentials {
 }
 
 // addSource takes the user:password out of a source URL, remembering it
-// for the URL's host, and returns the URL without it.
+// for the URL's origin, and returns the URL without it.
 func (c *credentials) addSource(u *url.URL, explicit bool) *url.URL {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if explicit {
-		c.explicit[strings.ToLower(u.Hostname())] = true
+		c.explicit[origin(u)] = true
 	}
 	if u.User == nil {
 		return u
@@ -84,15 +107,19 @@ func (c *credentials) addSource(u *url.URL, explicit bool) *url.URL {
 		c.red.add(user)
 	}
 	c.red.add(pass)
-	c.fromURL[strings.ToLower(u.Host)] = userPass{user, pass}
+	c.fromURL[origin(u)] = userPass{user, pass}
 	clean := *u
 	clean.User = nil
 	return &clean
 }
 
-// lookup returns the credentials for a URL's host, if any.
+// lookup returns the credentials for a URL's origin, if any.
 func (c *credentials) lookup(u *url.URL) (userPass, bool) {
-	if up, ok := c.fromURL[strings.ToLower(u.Host)]; ok {
+	c.mu.Lock()
+	up, ok := c.fromURL[origin(u)]
+	explicit := c.explicit[origin(u)]
+	c.mu.Unlock()
+	if ok {
 		return up, true
 	}
 	host := strings.ToLower(u.Hostname())
@@ -100,7 +127,7 @@ func (c *credentials) lookup(u *url.URL) (userPass, bool) {
 		c.red.add(tok)
 		return userPass{envOr(EnvUserPrefix+EnvHost(host), defaultTokenUser), tok}, true
 	}
-	if tok := os.Getenv(EnvToken); tok != "" && c.explicit[host] {
+	if tok := os.Getenv(EnvToken); tok != "" && explicit {
 		c.red.add(tok)
 		return userPass{envOr(EnvUser, defaultTokenUser), tok}, true
 	}
@@ -116,14 +143,54 @@ func (c *credentials) lookup(u *url.URL) (userPass, bool) {
 	return userPass{}, false
 }
 
-// authorize sets basic auth on a request to an HTTP(S) URL.
+// authorize sets basic auth on a request to an HTTP(S) URL: the
+// credentials of its origin, and no others.
 func (c *credentials) authorize(req *http.Request) {
+	req.Header.Del("Authorization")
 	if req.URL.User != nil { // never sent in the URL itself
 		req.URL = c.addSource(req.URL, false)
 	}
 	if up, ok := c.lookup(req.URL); ok {
 		req.SetBasicAuth(up.user, up.pass)
 	}
+}
+
+// maxRedirects is how many redirects one request follows (as Go's
+// client and pip do, about).
+const maxRedirects = 10
+
+// checkRedirect is the redirect policy of every client fetch uses. Go's
+// client carries Authorization to any port and scheme of the same host
+// and to its subdomains; here each hop carries only the credentials of
+// its own origin. A user:password in a Location is dropped, never used.
+// next is the client's own policy, if it had one.
+func (c *credentials) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return &sourceError{kind: Unreachable, msg: fmt.Sprintf("stopped after %d redirects (a redirect loop?) at %s", len(via), Redact(via[0].URL.String()))}
+		}
+		if req.URL.User != nil {
+			clean := *req.URL
+			clean.User = nil
+			req.URL = &clean
+		}
+		req.Header.Del("Authorization")
+		if up, ok := c.lookup(req.URL); ok {
+			req.SetBasicAuth(up.user, up.pass)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
+// withRedirectPolicy returns a copy of client that follows redirects with
+// c's policy.
+func (c *credentials) withRedirectPolicy(client *http.Client) *http.Client {
+	cl := *client
+	cl.CheckRedirect = c.checkRedirect(client.CheckRedirect)
+	return &cl
 }
 
 func envOr(key, def string) string {

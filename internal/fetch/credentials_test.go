@@ -3,6 +3,9 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,7 +91,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		filepath.WalkDir(filepath.Dir(o.Out), func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".whl") && !strings.HasSuffix(p, ".txt") {
 				data, _ := os.ReadFile(p)
-				if !bytes.HasPrefix(data, []byte("contents of")) { // a wheel in the cache
+				if !bytes.HasPrefix(data, []byte("PK\x03\x04")) { // a wheel in the cache
 					texts = append(texts, string(data))
 				}
 			}
@@ -147,4 +150,75 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		u := strings.Replace(x.URL(), "http://", "http://"+user+":"+pass+"@", 1)
 		check(t, options(t, writeLock(t, filepath.Join(t.TempDir(), "r.txt"), []string{"--index-url " + u}, pinOf("demo", "1.0", demoAny))), false)
 	})
+}
+
+// TestOrigin: credentials belong to a scheme, host and port; default
+// ports are the same origin as none.
+func TestOrigin(t *testing.T) {
+	same := [][2]string{
+		{"http://h/simple/", "http://H:80/files/x"},
+		{"https://h/", "https://h:443/"},
+		{"http://u:p@127.0.0.1:8080/a", "http://127.0.0.1:8080/b"},
+		{"http://[::1]:81/", "http://[::1]:81/x"},
+	}
+	differ := [][2]string{
+		{"http://h/", "https://h/"},
+		{"http://h:8080/", "http://h:8081/"},
+		{"http://h/", "http://sub.h/"},
+		{"https://h/", "https://h:8443/"},
+	}
+	for _, p := range same {
+		if a, b := origin(mustURL(p[0])), origin(mustURL(p[1])); a != b {
+			t.Errorf("%s and %s: %s != %s", p[0], p[1], a, b)
+		}
+	}
+	for _, p := range differ {
+		if a, b := origin(mustURL(p[0])), origin(mustURL(p[1])); a == b {
+			t.Errorf("%s and %s: both %s", p[0], p[1], a)
+		}
+	}
+}
+
+// TestKnownSecretInLinks: an index that puts the token it was sent into
+// its download URLs (as some do) gets no copy of it written into the
+// cache's records, wheelhouse.json or the result. (Before, the cache's
+// sidecar and choice records kept the URL as the page gave it.)
+func TestKnownSecretInLinks(t *testing.T) {
+	const token = "tok-in-the-path-0987654321"
+	t.Setenv("NETRC", filepath.Join(t.TempDir(), "none"))
+	t.Setenv(EnvTokenPrefix+EnvHost("127.0.0.1"), token)
+	x := newFakeIndex(t, demoAny)
+	x.user, x.pass = defaultTokenUser, token
+	x.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		switch r.URL.Path {
+		case "/simple/demo/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<a href="/dl/%s/%s#sha256=%s">%s</a>`, token, demoAny.file, demoAny.sha(), demoAny.file)
+		case "/dl/" + token + "/" + demoAny.file:
+			w.Write(demoAny.data)
+		default:
+			return false
+		}
+		return true
+	}
+	o := options(t, writeLock(t, filepath.Join(t.TempDir(), "r.txt"), []string{"--index-url " + x.URL()}, pinOf("demo", "1.0", demoAny)))
+	res, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(res)
+	texts := []string{string(data)}
+	filepath.WalkDir(filepath.Dir(o.Out), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".whl") && !strings.HasSuffix(p, ".txt") {
+			if data, _ := os.ReadFile(p); !bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+				texts = append(texts, p+": "+string(data))
+			}
+		}
+		return nil
+	})
+	for _, text := range texts {
+		if strings.Contains(text, token) {
+			t.Errorf("the token is in %s", text)
+		}
+	}
 }

@@ -163,6 +163,14 @@ type job struct {
 
 func (j *job) label() string { return j.name + "==" + j.version }
 
+// fits says whether a file name read back from the cache is a wheel of
+// the job's project and version that the locks allow: a choice record
+// is data like any other, and an edited or damaged one is not used.
+func (j *job) fits(file string) bool {
+	n, err := wheel.ParseName(file)
+	return err == nil && n.Matches(j.name, j.version) && (j.files == nil || j.files[file])
+}
+
 // Fetch gathers the wheels of opts.Locks for the target into opts.Out.
 // On any failure it returns an error and leaves Out as it was; when pins
 // fail, the error is an *Error listing every one.
@@ -207,11 +215,12 @@ func (f *fetcher) fetch(ctx context.Context) (*Result, error) {
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
+	f.creds = newCredentials(f.red)
 	f.client = o.HTTPClient
 	if f.client == nil {
 		f.client = defaultClient(jobs)
 	}
-	f.creds = newCredentials(f.red)
+	f.client = f.creds.withRedirectPolicy(f.client)
 	f.rank = tags.Rank(o.Tags)
 	cacheDir := o.Cache
 	if cacheDir == "" {
@@ -306,6 +315,11 @@ func (f *fetcher) plan(global []source) ([]*job, error) {
 				j.allowed = slices.DeleteFunc(j.allowed, func(h string) bool { return !containsFold(pin.SHA256(), h) })
 			}
 			j.pins = append(j.pins, pinRef{lock: lk.Path, pin: pin})
+			for _, w := range pin.Wheels {
+				if _, err := wheel.ParseName(w.Name); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: %s==%s: %w", lk.Path, pin.Line, pin.Name, pin.Version, err))
+				}
+			}
 			if len(pin.Wheels) > 0 {
 				names := map[string]bool{}
 				for _, w := range pin.Wheels {
@@ -403,6 +417,8 @@ func (f *fetcher) memoKey(j *job) string {
 	for _, t := range f.opts.Tags {
 		fmt.Fprintf(h, "%s,", t)
 	}
+	_, py, _ := f.targetPython()
+	fmt.Fprintf(h, "\npython %s", py)
 	for _, s := range j.sources {
 		fmt.Fprintf(h, "\n%s", s)
 	}
@@ -412,11 +428,13 @@ func (f *fetcher) memoKey(j *job) string {
 // run fetches one job: a remembered choice that is in the cache, else the
 // first source that has a fitting wheel the lock allows.
 func (f *fetcher) run(ctx context.Context, j *job) {
-	if ch, ok := f.cache.getChoice(j.memo); ok && containsFold(j.allowed, ch.SHA256) {
+	if ch, ok := f.cache.getChoice(j.memo); ok && containsFold(j.allowed, ch.SHA256) && j.fits(ch.File) {
 		if p, ok, err := f.cache.get(ch.SHA256); err == nil && ok {
-			j.file, j.sum, j.path, j.from, j.fromCache = ch.File, ch.SHA256, p, ch.Source, true
-			j.size = fileSize(p)
-			return
+			if _, fits, err := f.pythonFits(j, p); err == nil && fits {
+				j.file, j.sum, j.path, j.from, j.fromCache = ch.File, ch.SHA256, p, ch.Source, true
+				j.size = fileSize(p)
+				return
+			}
 		}
 	}
 	var attempts []Attempt
@@ -440,22 +458,12 @@ func (f *fetcher) run(ctx context.Context, j *job) {
 			fail(src, kindOf(err), err.Error())
 			continue
 		}
-		l, kind, why := f.choose(j, links)
-		if why != "" {
-			fail(src, kind, why)
-			continue
-		}
-		if f.fromCache(j, l) {
+		if f.take(ctx, j, src, links, fail) {
 			break
 		}
-		if err := f.download(ctx, j, src, l); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			fail(src, kindOf(err), err.Error())
-			continue
+		if ctx.Err() != nil {
+			return
 		}
-		break
 	}
 	if j.path == "" {
 		j.problem = &Problem{Pin: j.label(), Where: j.where(), Kind: worst(attempts), Attempts: attempts}
@@ -469,6 +477,87 @@ func (f *fetcher) run(ctx context.Context, j *job) {
 			f.logf("pipbake fetch: warning: %s: %s: %s; took %s instead", j.label(), a.Source, a.Detail, j.from)
 		}
 	}
+}
+
+// take gets the best wheel among a source's links for the job, from the
+// cache or by downloading it, and checks the Requires-Python of its
+// METADATA against the target: a wheel that excludes the target is set
+// aside and the next best taken. It reports through fail why it took
+// none.
+func (f *fetcher) take(ctx context.Context, j *job, src source, links []link, fail func(source, Kind, string)) bool {
+	links = slices.Clone(links)
+	for {
+		l, kind, why := f.choose(j, links)
+		if why != "" {
+			fail(src, kind, why)
+			return false
+		}
+		if !f.fromCache(j, l) {
+			if err := f.download(ctx, j, src, l); err != nil {
+				if ctx.Err() == nil {
+					fail(src, kindOf(err), err.Error())
+				}
+				return false
+			}
+		}
+		rp, fits, err := f.pythonFits(j, j.path)
+		if err != nil {
+			fail(src, Failed, fmt.Sprintf("%s (%s) is not a readable wheel: %v", l.file, l.where(), err))
+			j.clear()
+			return false
+		}
+		if fits {
+			return true
+		}
+		// choose leaves it out from now on, and says why.
+		for i := range links {
+			if links[i].file == l.file && links[i].loc == l.loc {
+				links[i].requiresPython = rp
+			}
+		}
+		j.clear()
+	}
+}
+
+// clear forgets a file taken for the job.
+func (j *job) clear() {
+	j.file, j.sum, j.path, j.from, j.size, j.fromCache = "", "", "", "", 0, false
+}
+
+// targetPython is the target interpreter's version, from the marker
+// environment; ok is false when it has none.
+func (f *fetcher) targetPython() (v pep440.Version, text string, ok bool) {
+	text = cmp.Or(f.opts.Env["python_full_version"], f.opts.Env["python_version"])
+	if text == "" {
+		return v, "", false
+	}
+	v, err := pep440.Parse(text)
+	return v, text, err == nil
+}
+
+// excludes says whether a Requires-Python specifier leaves out the
+// target's Python. An unreadable specifier excludes nothing (as pip
+// treats it).
+func (f *fetcher) excludes(requiresPython string) bool {
+	v, _, ok := f.targetPython()
+	if !ok || strings.TrimSpace(requiresPython) == "" {
+		return false
+	}
+	spec, err := pep440.ParseSpecifier(requiresPython)
+	return err == nil && !spec.Contains(v)
+}
+
+// pythonFits reads a wheel's Requires-Python from its METADATA and says
+// whether the target's Python satisfies it.
+func (f *fetcher) pythonFits(j *job, p string) (requiresPython string, fits bool, err error) {
+	rp, err := wheelRequiresPython(p)
+	if err != nil {
+		return "", false, err
+	}
+	if _, perr := pep440.ParseSpecifier(rp); rp != "" && perr != nil {
+		f.logf("pipbake fetch: warning: %s: Requires-Python %q in the wheel's METADATA is unreadable, so ignored: %v", j.label(), rp, perr)
+	}
+	return rp, !f.excludes(rp), nil
 }
 
 // fromCache takes the chosen file from the cache when it is there: by the
@@ -486,7 +575,7 @@ func (f *fetcher) fromCache(j *job, l link) bool {
 			}
 		}
 		if p, ok, err := f.cache.get(strings.ToLower(sum)); err == nil && ok {
-			j.file, j.sum, j.path, j.from, j.fromCache = l.file, strings.ToLower(sum), p, l.where(), true
+			j.file, j.sum, j.path, j.from, j.fromCache = l.file, strings.ToLower(sum), p, f.red.redact(l.loc), true
 			j.size = fileSize(p)
 			return true
 		}
@@ -539,21 +628,13 @@ func (f *fetcher) choose(j *job, links []link) (link, Kind, string) {
 
 	// The interpreter's Python version must be one the file allows.
 	var tooNew []string
-	if py := cmp.Or(f.opts.Env["python_full_version"], f.opts.Env["python_version"]); py != "" {
-		if v, err := pep440.Parse(py); err == nil {
-			wheels = slices.DeleteFunc(wheels, func(l link) bool {
-				if l.requiresPython == "" {
-					return false
-				}
-				spec, err := pep440.ParseSpecifier(l.requiresPython)
-				if err != nil || spec.Contains(v) {
-					return false
-				}
-				tooNew = append(tooNew, fmt.Sprintf("%s (requires-python %s)", l.file, l.requiresPython))
-				return true
-			})
+	wheels = slices.DeleteFunc(wheels, func(l link) bool {
+		if !f.excludes(l.requiresPython) {
+			return false
 		}
-	}
+		tooNew = append(tooNew, fmt.Sprintf("%s has Requires-Python %s", l.file, l.requiresPython))
+		return true
+	})
 
 	// As pip does: when the source declares hashes and some are allowed,
 	// only those files are candidates.
@@ -582,7 +663,9 @@ func (f *fetcher) choose(j *job, links []link) (link, Kind, string) {
 		slices.Sort(files)
 		msg := fmt.Sprintf("no wheel fits the target (tags %s); there are: %s", wheelhouse.DescribeTags(f.opts.Tags), strings.Join(files, ", "))
 		if len(wheels) == 0 && len(tooNew) > 0 {
-			msg = fmt.Sprintf("no wheel supports Python %s: %s", f.opts.Env["python_full_version"], strings.Join(tooNew, ", "))
+			_, py, _ := f.targetPython()
+			slices.Sort(tooNew)
+			msg = fmt.Sprintf("no wheel supports the target's Python %s: %s", py, strings.Join(tooNew, ", "))
 		}
 		return link{}, NoMatchingTags, msg
 	}
@@ -600,7 +683,7 @@ func (f *fetcher) download(ctx context.Context, j *job, src source, l link) erro
 			return err
 		}
 		defer rc.Close()
-		sum, n, err = f.cache.put(f.prog.counter(rc), l.file, size, j.allowed, l.where())
+		sum, n, err = f.cache.put(f.prog.counter(rc), l.file, size, j.allowed, f.red.redact(l.loc))
 		return err
 	}, f.retryNote(l.where()))
 	var me *mismatchError
@@ -616,7 +699,7 @@ func (f *fetcher) download(ctx context.Context, j *job, src source, l link) erro
 		return fmt.Errorf("download %s: %w", l.where(), classifyNet(err, host))
 	}
 	p, _, _ := f.cache.get(sum)
-	j.file, j.sum, j.path, j.from, j.size = l.file, sum, p, l.where(), n
+	j.file, j.sum, j.path, j.from, j.size = l.file, sum, p, f.red.redact(l.loc), n
 	return nil
 }
 

@@ -199,7 +199,7 @@ func TestRequiresPython(t *testing.T) {
 	f := &fetcher{opts: o}
 	j := &job{name: "demo", version: "1.0", allowed: []string{demoAny.sha()}}
 	_, kind, why := f.choose(j, l)
-	if kind != NoMatchingTags || !strings.Contains(why, "requires-python >=3.12") || !strings.Contains(why, "3.11.7") {
+	if kind != NoMatchingTags || !strings.Contains(why, "Requires-Python >=3.12") || !strings.Contains(why, "3.11.7") {
 		t.Fatalf("%s: %s", kind, why)
 	}
 }

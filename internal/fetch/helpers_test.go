@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
@@ -28,8 +30,7 @@ func init() {
 // target311 is CPython 3.11 on glibc 2.36 x86_64, described by flags.
 var target311 = target.Description{PythonVersion: "3.11.7", Platforms: []string{"manylinux_2_36_x86_64"}}
 
-// dist is a made-up distribution file: fetch never opens the archives, so
-// any bytes do.
+// dist is a made-up distribution file.
 type dist struct {
 	file string
 	data []byte
@@ -40,8 +41,39 @@ func (d dist) sha() string {
 	return hex.EncodeToString(s[:])
 }
 
-func mkdist(file string) dist {
-	return dist{file: file, data: []byte("contents of " + file + strings.Repeat(".", 2000))}
+// mkdist makes a distribution file: for a wheel, a small real one (a
+// module and a .dist-info with METADATA), for an sdist any bytes.
+func mkdist(file string) dist { return mkwheel(file, "") }
+
+// mkwheel makes a wheel whose METADATA has this Requires-Python ("" none).
+// The same arguments always give the same bytes.
+func mkwheel(file, requiresPython string) dist {
+	n, err := wheel.ParseName(file)
+	if err != nil {
+		return dist{file: file, data: []byte("contents of " + file + strings.Repeat(".", 2000))}
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	add := func(name, content string) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			panic(err)
+		}
+		w.Write([]byte(content))
+	}
+	distInfo := n.Distribution + "-" + n.Version + ".dist-info"
+	add(n.Distribution+"/__init__.py", "# contents of "+file+"\n#"+strings.Repeat(".", 2000)+"\n")
+	meta := "Metadata-Version: 2.1\nName: " + n.Distribution + "\nVersion: " + n.Version + "\n"
+	if requiresPython != "" {
+		meta += "Requires-Python: " + requiresPython + "\n"
+	}
+	add(distInfo+"/METADATA", meta+"\nA made-up distribution.\n")
+	add(distInfo+"/WHEEL", "Wheel-Version: 1.0\nGenerator: pipbake-test\nRoot-Is-Purelib: true\n")
+	add(distInfo+"/RECORD", "")
+	if err := zw.Close(); err != nil {
+		panic(err)
+	}
+	return dist{file: file, data: buf.Bytes()}
 }
 
 // writeDists writes files into dir.

@@ -48,9 +48,13 @@ func (f *fetcher) httpRequest(ctx context.Context, u *url.URL, accept string) (*
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	se := newStatusError(resp, Redact(u.String()))
+	if last := resp.Request.URL; last.String() != u.String() {
+		se.url += " (redirected to " + Redact(last.String()) + ")"
+	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		hint := "no credentials were sent: put user:password in the URL, a machine entry in netrc, or a token in " + EnvTokenPrefix + EnvHost(u.Hostname())
-		if req.Header.Get("Authorization") != "" {
+		// After a redirect, what counts is what went to the last origin.
+		hint := "no credentials were sent: put user:password in the URL, a machine entry in netrc, or a token in " + EnvTokenPrefix + EnvHost(resp.Request.URL.Hostname())
+		if resp.Request.Header.Get("Authorization") != "" {
 			hint = "the credentials sent were refused"
 		}
 		return nil, &sourceError{kind: AccessDenied, msg: hint, err: se}

@@ -74,7 +74,10 @@ func newStaging(out string) (*staging, error) {
 // add places a cached file in the staging folder: a hard link when the
 // cache is on the same file system, else a copy.
 func (s *staging) add(cached, file string) error {
-	dst := filepath.Join(s.dir, file)
+	dst, err := wheelhouse.JoinFile(s.dir, file)
+	if err != nil {
+		return err
+	}
 	if err := os.Link(cached, dst); err == nil {
 		return nil
 	}

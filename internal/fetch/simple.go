@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
 )
 
 // Content types of the simple repository API.
@@ -162,6 +164,9 @@ func parseJSON(body []byte, page *url.URL) ([]link, error) {
 		if err != nil {
 			return nil, fmt.Errorf("file %s: bad url: %w", f.Filename, err)
 		}
+		if err := checkDistName(f.Filename); err != nil {
+			return nil, fmt.Errorf("PEP 691 file %d: %w", i+1, err)
+		}
 		l, ok := newLink(f.Filename, page.ResolveReference(ref).String())
 		if !ok {
 			continue
@@ -173,7 +178,7 @@ func parseJSON(body []byte, page *url.URL) ([]link, error) {
 			l.sha256 = strings.ToLower(h)
 		}
 		if f.RequiresPython != nil {
-			l.requiresPython = *f.RequiresPython
+			l.requiresPython = printable(*f.RequiresPython)
 		}
 		if f.Size != nil {
 			l.size = *f.Size
@@ -290,14 +295,17 @@ func finishAnchor(a link, text string, base *url.URL) (link, bool, error) {
 	frag := u.Fragment
 	u.Fragment, u.RawFragment = "", ""
 	file := path.Base(u.Path)
-	if !isDistFile(file) && isDistFile(text) {
+	if !isDistFile(file) && hasDistSuffix(text) {
 		file = text
+	}
+	if err := checkDistName(file); err != nil {
+		return link{}, false, fmt.Errorf("link to %s: %w", Redact(u.String()), err)
 	}
 	l, ok := newLink(file, u.String())
 	if !ok {
 		return link{}, false, nil
 	}
-	l.requiresPython = a.requiresPython
+	l.requiresPython = printable(a.requiresPython)
 	if frag != "" {
 		algo, digest, found := strings.Cut(frag, "=")
 		if !found || algo == "" || digest == "" {
@@ -311,6 +319,27 @@ func finishAnchor(a link, text string, base *url.URL) (link, bool, error) {
 		}
 	}
 	return l, true, nil
+}
+
+// hasDistSuffix says whether a name ends as a wheel or an sdist does.
+func hasDistSuffix(name string) bool {
+	lower := strings.ToLower(name)
+	for _, ext := range distExts {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDistName refuses a distribution file name that is no plain file
+// name (wheel.CheckFileName): an index offering one is hostile or broken.
+// Names of other files are left alone; they are never fetched.
+func checkDistName(name string) error {
+	if !hasDistSuffix(name) {
+		return nil
+	}
+	return wheel.CheckFileName(name)
 }
 
 func isDistFile(name string) bool {

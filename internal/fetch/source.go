@@ -48,8 +48,12 @@ func (l link) where() string { return Redact(l.loc) }
 // project is the normalized project name of the link's file.
 func (l link) project() string { return l.proj }
 
+// distExts are the endings of distribution files: wheels, then sdists.
+var distExts = []string{".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar"}
+
 // newLink classifies a file name. ok is false for files that are neither
-// wheels nor sdists.
+// wheels nor sdists, and for names that are no plain file name
+// (wheel.CheckFileName).
 func newLink(file, loc string) (link, bool) {
 	l := link{file: file, loc: loc}
 	if strings.HasSuffix(file, ".whl") {
@@ -60,7 +64,10 @@ func newLink(file, loc string) (link, bool) {
 		l.wheel, l.isWheel, l.version, l.proj = n, true, n.Version, n.Key()
 		return l, true
 	}
-	for _, ext := range []string{".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar"} {
+	if wheel.CheckFileName(file) != nil {
+		return l, false
+	}
+	for _, ext := range distExts[1:] {
 		if strings.HasSuffix(strings.ToLower(file), ext) {
 			// name-version, where old sdists may have "-" in the name.
 			stem := file[:len(file)-len(ext)]

@@ -24,8 +24,36 @@ type Name struct {
 	Platform     string
 }
 
-// ParseName parses a wheel filename (a base name, not a path).
+// CheckFileName refuses a file name that came from outside (a lock, an
+// index page, a cache record, an archive) unless it is one plain name
+// that stays inside whatever folder it is joined to: no "/" or "\", no
+// "..", no NUL or other control character, no leading dot (hidden, and
+// "." and ".." themselves), not empty.
+func CheckFileName(file string) error {
+	why := ""
+	switch {
+	case file == "":
+		why = "it is empty"
+	case strings.ContainsAny(file, `/\`):
+		why = "it contains a path separator"
+	case strings.Contains(file, ".."):
+		why = `it contains ".."`
+	case strings.HasPrefix(file, "."):
+		why = "it starts with a dot"
+	case strings.IndexFunc(file, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		why = "it contains a control character"
+	default:
+		return nil
+	}
+	return fmt.Errorf("file name %q is refused: %s", file, why)
+}
+
+// ParseName parses a wheel filename (a base name, not a path). A name
+// CheckFileName refuses is refused here too, whatever its parts.
 func ParseName(file string) (Name, error) {
+	if err := CheckFileName(file); err != nil {
+		return Name{}, fmt.Errorf("wheel filename: %w", err)
+	}
 	stem, ok := strings.CutSuffix(file, ".whl")
 	if !ok {
 		return Name{}, fmt.Errorf("%q is not a wheel filename: it does not end in .whl", file)

@@ -38,22 +38,41 @@ func openArchive(p string) (*House, error) {
 		f.Close()
 		return nil, fmt.Errorf("open wheelhouse archive: %w", err)
 	}
-	a := &archive{path: p, f: f, sections: map[string]section{}}
+	a := &archive{path: p, f: f}
 	h := &House{Dir: p, index: map[string]Entry{}, arc: a}
-	pos := &offsetReader{r: f}
+	if h.files, a.sections, err = listArchive(f, p); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if data, unmap, ok := mmap.File(f, st.Size()); ok {
+		a.data, a.unmap = data, unmap
+	}
+	return h, nil
+}
+
+// listArchive reads the tar headers of r (the archive p, for messages)
+// and returns its wheels and where their bytes lie. Entries that are not
+// regular .whl files are left out; a .whl whose base name is no plain
+// file name, a sparse one or one listed twice fails it.
+func listArchive(r io.ReadSeeker, p string) ([]wheel.Name, map[string]section, error) {
+	var files []wheel.Name
+	sections := map[string]section{}
+	pos := &offsetReader{r: r}
 	tr := tar.NewReader(pos)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return files, sections, nil
 		}
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("read wheelhouse archive %s: %w", p, err)
+			return nil, nil, fmt.Errorf("read wheelhouse archive %s: %w", p, err)
 		}
 		name := path.Base(hdr.Name)
 		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(name, ".whl") {
 			continue
+		}
+		if err := wheel.CheckFileName(name); err != nil {
+			return nil, nil, fmt.Errorf("wheelhouse archive %s: entry %q: %w", p, hdr.Name, err)
 		}
 		n, err := wheel.ParseName(name)
 		if err != nil {
@@ -61,22 +80,16 @@ func openArchive(p string) (*House, error) {
 		}
 		for k := range hdr.PAXRecords {
 			if strings.HasPrefix(k, "GNU.sparse.") { // its content is not one run of bytes
-				f.Close()
-				return nil, fmt.Errorf("wheelhouse archive %s: %s is stored sparse; make the archive without --sparse", p, hdr.Name)
+				return nil, nil, fmt.Errorf("wheelhouse archive %s: %s is stored sparse; make the archive without --sparse", p, hdr.Name)
 			}
 		}
-		if _, dup := a.sections[name]; dup {
-			f.Close()
-			return nil, fmt.Errorf("wheelhouse archive %s: %s appears twice", p, name)
+		if _, dup := sections[name]; dup {
+			return nil, nil, fmt.Errorf("wheelhouse archive %s: %s appears twice", p, name)
 		}
 		// tar reads exactly the header blocks: the content starts here.
-		a.sections[name] = section{off: pos.off, size: hdr.Size}
-		h.files = append(h.files, n)
+		sections[name] = section{off: pos.off, size: hdr.Size}
+		files = append(files, n)
 	}
-	if data, unmap, ok := mmap.File(f, st.Size()); ok {
-		a.data, a.unmap = data, unmap
-	}
-	return h, nil
 }
 
 // open opens one of the archive's wheels.

@@ -79,15 +79,12 @@ func Open(dir string) (*House, error) {
 	data, err := os.ReadFile(filepath.Join(dir, IndexName))
 	switch {
 	case err == nil:
-		var idx Index
-		if err := json.Unmarshal(data, &idx); err != nil {
+		idx, err := ParseIndex(data)
+		if err != nil {
 			return nil, fmt.Errorf("read wheelhouse index %s: %w", filepath.Join(dir, IndexName), err)
 		}
 		for _, e := range idx.Wheels {
-			n, err := wheel.ParseName(e.File)
-			if err != nil || strings.ContainsAny(e.File, `/\`) {
-				return nil, fmt.Errorf("wheelhouse index %s: entry %q is not a wheel file name", filepath.Join(dir, IndexName), e.File)
-			}
+			n, _ := wheel.ParseName(e.File) // ParseIndex checked it
 			h.files = append(h.files, n)
 			h.index[e.File] = e
 		}
@@ -110,6 +107,42 @@ func Open(dir string) (*House, error) {
 		return nil, fmt.Errorf("open wheelhouse %s: %w", dir, err)
 	}
 	return h, nil
+}
+
+// ParseIndex reads the content of a wheelhouse.json: every entry's file
+// must be a wheel file name (wheel.ParseName, so a plain name that stays
+// in the folder), listed once.
+func ParseIndex(data []byte) (Index, error) {
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return Index{}, err
+	}
+	seen := map[string]bool{}
+	for i, e := range idx.Wheels {
+		if _, err := wheel.ParseName(e.File); err != nil {
+			return Index{}, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		if seen[e.File] {
+			return Index{}, fmt.Errorf("entry %d: %s is listed twice", i+1, e.File)
+		}
+		seen[e.File] = true
+	}
+	return idx, nil
+}
+
+// JoinFile returns the path of file inside dir, for a file name that came
+// from outside (a lock, an index page, a cache record): it refuses a
+// name that is not one plain name (wheel.CheckFileName) or whose path
+// would not be directly inside dir.
+func JoinFile(dir, file string) (string, error) {
+	if err := wheel.CheckFileName(file); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, file)
+	if filepath.Dir(p) != filepath.Clean(dir) || filepath.Base(p) != file {
+		return "", fmt.Errorf("file name %q does not stay inside %s", file, dir)
+	}
+	return p, nil
 }
 
 // OpenWheel opens a chosen wheel (wheel.Open's checks and options).
@@ -139,6 +172,7 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 	}
 	var out []Choice
 	var problems []string
+	var err error
 	for _, pin := range pins {
 		cands := ForPin(pin, byName[pyname.Normalize(pin.Name)])
 		if len(cands) == 0 {
@@ -165,9 +199,12 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 			continue
 		}
 		n := cands[best]
-		p := filepath.Join(h.Dir, n.File)
+		var p string
 		if h.arc != nil {
 			p = h.Dir + ":" + n.File // for messages; open it with OpenWheel
+		} else if p, err = JoinFile(h.Dir, n.File); err != nil {
+			problems = append(problems, fmt.Sprintf("%s==%s: %v", pin.Name, pin.Version, err))
+			continue
 		}
 		out = append(out, Choice{Pin: pin, Path: p, Name: n, SHA256: h.index[n.File].SHA256})
 	}
