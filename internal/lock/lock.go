@@ -254,7 +254,11 @@ func firstSignificantLine(text string) string {
 // are used. Two matching pins of the same package are an error.
 func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 	errs := &errList{file: l.Path}
+	// pip evaluates a requirements file's markers as core metadata ("extra"
+	// is ""); PEP 751 gives lock files "extras" and "dependency_groups".
+	ctx := marker.Metadata
 	if l.Format == PyLock {
+		ctx = marker.LockFile
 		if _, ok := env["dependency_groups"]; !ok && len(l.DefaultGroups) > 0 {
 			env = maps.Clone(env)
 			if env == nil {
@@ -270,7 +274,7 @@ func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 		if len(l.Environments) > 0 {
 			matched, failed := false, false
 			for _, m := range l.Environments {
-				ok, err := marker.Evaluate(m, env)
+				ok, err := marker.EvaluateIn(m, env, ctx)
 				if err != nil {
 					errs.add(l.environmentsLine, err, "checking environments")
 					failed = true
@@ -289,7 +293,7 @@ func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 	chosen := map[string]Pin{}
 	for _, p := range l.Pins {
 		if p.Marker != "" {
-			ok, err := marker.Evaluate(p.Marker, env)
+			ok, err := marker.EvaluateIn(p.Marker, env, ctx)
 			if err != nil {
 				errs.add(p.Line, err, "package %q", p.Name)
 				continue
