@@ -151,10 +151,12 @@ func excerpt(s string, pos int) string {
 	}
 	start := max(0, min(pos-maxQuoted/2, len(s)-maxQuoted))
 	end := start + maxQuoted
-	for start > 0 && !utf8.RuneStart(s[start]) {
+	// Align to whole characters (at most UTFMax-1 bytes: the text may not
+	// be UTF-8 at all).
+	for n := 0; n < utf8.UTFMax-1 && start > 0 && !utf8.RuneStart(s[start]); n++ {
 		start--
 	}
-	for end < len(s) && !utf8.RuneStart(s[end]) {
+	for n := 0; n < utf8.UTFMax-1 && end < len(s) && !utf8.RuneStart(s[end]); n++ {
 		end++
 	}
 	out := strconv.Quote(s[start:end])

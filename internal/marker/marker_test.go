@@ -413,4 +413,9 @@ func TestDepthAndSize(t *testing.T) {
 	if err == nil || len(err.Error()) > 400 {
 		t.Errorf("error for a broken long marker: %d bytes", len(fmt.Sprint(err)))
 	}
+	// Not UTF-8: the excerpt must not grow over a run of continuation bytes.
+	_, err = Parse(`os_name == "` + strings.Repeat("\xa5", 1<<20) + `"`)
+	if err == nil || len(err.Error()) > 1000 {
+		t.Errorf("error for a megabyte of invalid UTF-8: %d bytes", len(fmt.Sprint(err)))
+	}
 }

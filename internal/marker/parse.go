@@ -26,15 +26,23 @@ type token struct {
 }
 
 func (t token) describe() string {
+	text := t.text
+	if len(text) > 40 {
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "..."
+	}
 	switch t.kind {
 	case tokEOF:
 		return "end of marker"
 	case tokString:
-		return "string " + strconv.Quote(t.text)
+		return "string " + strconv.Quote(text)
 	case tokLParen, tokRParen, tokOp:
-		return strconv.Quote(t.text)
+		return strconv.Quote(text)
 	}
-	return "word " + strconv.Quote(t.text)
+	return "word " + strconv.Quote(text)
 }
 
 // parser reads a marker one token ahead; it never holds more tokens, so
