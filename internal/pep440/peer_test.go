@@ -69,7 +69,7 @@ func loadPeerCases(t *testing.T) []*peerCase {
 			return
 		}
 		var doc struct {
-			Version string     `json:"packaging_version"`
+			Version string      `json:"packaging_version"`
 			Cases   []*peerCase `json:"cases"`
 		}
 		if err := json.Unmarshal(text, &doc); err != nil {
