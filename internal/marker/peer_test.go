@@ -1,13 +1,12 @@
 package marker
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -31,36 +30,65 @@ type peerInput struct {
 	Context string            `json:"context"` // meval: metadata, lock_file or requirement
 }
 
-// loadPeerCases reads the packaging conformance table and the environment
-// its marker cases are evaluated in.
-func loadPeerCases(t *testing.T) ([]*peerCase, Env) {
+// eachPeerCase streams the packaging conformance table to fn, case by
+// case, with the environment its marker cases are evaluated in, and
+// checks it is packaging 26.3's.
+func eachPeerCase(t *testing.T, fn func(c *peerCase, defaults Env)) {
 	t.Helper()
 	path := filepath.Join("..", "..", "testdata", "peer", "packaging", "cases.json.gz")
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("loading packaging's cases: %v", err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	size := int(binary.LittleEndian.Uint32(raw[len(raw)-4:])) // the gzip trailer's length
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	if _, err := io.Copy(buf, zr); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	dec := json.NewDecoder(zr)
+	fail := func(err error) { t.Fatalf("%s: %v", path, err) }
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		fail(fmt.Errorf("want an object, got %v %v", tok, err))
 	}
-	var doc struct {
-		Version string      `json:"packaging_version"`
-		Env     Env         `json:"default_env"`
-		Cases   []*peerCase `json:"cases"`
+	version, n := "", 0
+	var defaults Env
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			fail(err)
+		}
+		switch key {
+		case "packaging_version":
+			err = dec.Decode(&version)
+		case "default_env":
+			err = dec.Decode(&defaults)
+		case "cases":
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+				fail(fmt.Errorf("cases: want an array, got %v %v", tok, err))
+			}
+			if len(defaults) == 0 {
+				fail(errors.New("the cases come before default_env"))
+			}
+			for dec.More() {
+				var c peerCase
+				if err := dec.Decode(&c); err != nil {
+					fail(err)
+				}
+				fn(&c, defaults)
+				n++
+			}
+			_, err = dec.Token()
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			fail(err)
+		}
 	}
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if version != "26.3" || n == 0 {
+		fail(fmt.Errorf("packaging %q with %d cases, want 26.3's table", version, n))
 	}
-	if doc.Version != "26.3" || len(doc.Cases) == 0 || len(doc.Env) == 0 {
-		t.Fatalf("%s: packaging %q with %d cases, want 26.3's table", path, doc.Version, len(doc.Cases))
-	}
-	return doc.Cases, doc.Env
 }
 
 var peerContexts = map[string]Context{"metadata": Metadata, "lock_file": LockFile, "requirement": Requirement}
@@ -72,10 +100,9 @@ var peerContexts = map[string]Context{"metadata": Metadata, "lock_file": LockFil
 // value is not a PEP 440 version, a comparison with a version is an error
 // (ErrNotVersion), as in pip, rather than packaging 26's false.
 func TestPackagingConformance(t *testing.T) {
-	cases, defaults := loadPeerCases(t)
 	ran := map[string]int{}
 	failed, deliberate := 0, 0
-	for _, c := range cases {
+	eachPeerCase(t, func(c *peerCase, defaults Env) {
 		var got any
 		var gotErr error
 		switch c.Kind {
@@ -103,16 +130,16 @@ func TestPackagingConformance(t *testing.T) {
 				got, gotErr = "error", err
 			}
 		default:
-			continue // version and specifier cases: internal/pep440
+			return // version and specifier cases: internal/pep440
 		}
 		ran[c.Kind]++
 		if sameJSON(got, c.Oracle) {
-			continue
+			return
 		}
 		if errors.Is(gotErr, ErrNotVersion) && string(c.Oracle) == "false" {
 			t.Logf("deliberate: %s %s", c.ID, c.In.M)
 			deliberate++
-			continue
+			return
 		}
 		failed++
 		if failed <= 200 {
@@ -122,7 +149,7 @@ func TestPackagingConformance(t *testing.T) {
 			}
 			t.Errorf("%s %s %s: pipbake %s%s, packaging %s", c.ID, c.Kind, compact(c.In), compact(got), detail, c.Oracle)
 		}
-	}
+	})
 	if failed > 200 {
 		t.Errorf("... %d disagreements in all", failed)
 	}
