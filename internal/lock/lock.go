@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -122,6 +123,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	return capMessage(e.message())
+}
+
+func (e *Error) message() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -144,11 +149,19 @@ type errList struct {
 	errs []*Error
 }
 
+// add records a problem. String arguments are cut to a readable length,
+// so that a hostile value is not repeated whole.
 func (l *errList) add(line int, cause error, format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = shorten(s)
+		}
+	}
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...), Err: cause})
 }
 
-// err returns nil, the single error, or all errors joined, ordered by line.
+// err returns nil, the single error, or the errors joined, ordered by
+// line: the first MaxProblems of them and then a count of the others.
 func (l *errList) err() error {
 	switch len(l.errs) {
 	case 0:
@@ -157,25 +170,47 @@ func (l *errList) err() error {
 		return l.errs[0]
 	}
 	slices.SortStableFunc(l.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
-	errs := make([]error, len(l.errs))
-	for i, e := range l.errs {
-		errs[i] = e
+	errs := make([]error, 0, MaxProblems+1)
+	for _, e := range l.errs[:min(len(l.errs), MaxProblems)] {
+		errs = append(errs, e)
+	}
+	if more := len(l.errs) - MaxProblems; more > 0 {
+		errs = append(errs, &Error{File: l.file, Msg: fmt.Sprintf("... and %d more problems (the first %d are shown)", more, MaxProblems)})
 	}
 	return errors.Join(errs...)
 }
 
-// ParseFile reads and parses the lock file at path.
+// ParseFile reads and parses the lock file at path. A file larger than
+// MaxFileBytes is refused unread.
 func ParseFile(path string) (*Lock, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading lock file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading lock file %q: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is larger than the limit of %d bytes for a lock file", MaxFileBytes)}
 	}
 	return Parse(path, data)
 }
 
 // Parse parses lock file data. path is used for messages and for format
 // detection only.
+//
+// Input beyond the limits (MaxFileBytes, MaxLineBytes, MaxNesting) is
+// refused with an *Error naming the file and line; at most MaxProblems
+// problems are reported, then a count of the others.
 func Parse(path string, data []byte) (*Lock, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is %d bytes; the limit for a lock file is %d", len(data), MaxFileBytes)}
+	}
+	if err := checkLines(path, data); err != nil {
+		return nil, err
+	}
 	format, err := detect(path, data)
 	if err != nil {
 		return nil, err
@@ -184,6 +219,9 @@ func Parse(path string, data []byte) (*Lock, error) {
 	l := &Lock{Path: path, SHA256: hex.EncodeToString(sum[:]), Format: format}
 	text := strings.TrimPrefix(string(data), "\ufeff")
 	if format == PyLock {
+		if err := checkTOMLNesting(path, text); err != nil {
+			return nil, err
+		}
 		err = parsePyLock(l, text)
 	} else {
 		err = parseRequirements(l, text)
@@ -191,6 +229,7 @@ func Parse(path string, data []byte) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.Warnings = capWarnings(l.Warnings)
 	return l, nil
 }
 
@@ -221,6 +260,9 @@ func detect(path string, data []byte) (Format, error) {
 	isTOML := strings.EqualFold(filepath.Ext(base), ".toml")
 	if !isTOML && !strings.HasPrefix(first, "[") && !tomlKey.MatchString(first) {
 		return Requirements, nil
+	}
+	if err := checkTOMLNesting(path, text); err != nil {
+		return "", err
 	}
 	var doc map[string]any
 	if _, err := toml.Decode(text, &doc); err != nil {
@@ -254,7 +296,11 @@ func firstSignificantLine(text string) string {
 // are used. Two matching pins of the same package are an error.
 func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 	errs := &errList{file: l.Path}
+	// pip evaluates a requirements file's markers as core metadata ("extra"
+	// is ""); PEP 751 gives lock files "extras" and "dependency_groups".
+	ctx := marker.Metadata
 	if l.Format == PyLock {
+		ctx = marker.LockFile
 		if _, ok := env["dependency_groups"]; !ok && len(l.DefaultGroups) > 0 {
 			env = maps.Clone(env)
 			if env == nil {
@@ -270,7 +316,7 @@ func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 		if len(l.Environments) > 0 {
 			matched, failed := false, false
 			for _, m := range l.Environments {
-				ok, err := marker.Evaluate(m, env)
+				ok, err := marker.EvaluateIn(m, env, ctx)
 				if err != nil {
 					errs.add(l.environmentsLine, err, "checking environments")
 					failed = true
@@ -289,7 +335,7 @@ func (l *Lock) ForEnv(env marker.Env) ([]Pin, error) {
 	chosen := map[string]Pin{}
 	for _, p := range l.Pins {
 		if p.Marker != "" {
-			ok, err := marker.Evaluate(p.Marker, env)
+			ok, err := marker.EvaluateIn(p.Marker, env, ctx)
 			if err != nil {
 				errs.add(p.Line, err, "package %q", p.Name)
 				continue

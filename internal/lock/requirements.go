@@ -317,7 +317,7 @@ func parseRequirement(req string) (requirementSpec, error) {
 		r.spec = strings.TrimSpace(before)
 	}
 	if isURLOrPath(r.spec) {
-		return r, fmt.Errorf("requirement %q is a URL or path; pipbake installs pinned packages from an index only", r.spec)
+		return r, fmt.Errorf("requirement %q is a URL or path; pipbake installs pinned packages from an index only", shorten(r.spec))
 	}
 	i := 0
 	for i < len(req) && (isNameByte(req[i])) {
@@ -325,28 +325,28 @@ func parseRequirement(req string) (requirementSpec, error) {
 	}
 	r.name = req[:i]
 	if r.name == "" || !pyname.Valid(r.name) {
-		return r, fmt.Errorf("invalid requirement %q: it does not start with a valid package name", r.spec)
+		return r, fmt.Errorf("invalid requirement %q: it does not start with a valid package name", shorten(r.spec))
 	}
 	rest := strings.TrimLeft(req[i:], " \t")
 	if strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
-			return r, fmt.Errorf("invalid requirement %q: unclosed [ in extras", r.spec)
+			return r, fmt.Errorf("invalid requirement %q: unclosed [ in extras", shorten(r.spec))
 		}
 		for _, e := range strings.Split(rest[1:end], ",") {
 			e = strings.TrimSpace(e)
 			if !pyname.Valid(e) {
-				return r, fmt.Errorf("invalid requirement %q: invalid extra name %q", r.spec, e)
+				return r, fmt.Errorf("invalid requirement %q: invalid extra name %q", shorten(r.spec), e)
 			}
 			r.extras = append(r.extras, e)
 		}
 		rest = strings.TrimLeft(rest[end+1:], " \t")
 	}
 	if strings.HasPrefix(rest, "@") {
-		return r, fmt.Errorf("requirement %q is a direct URL reference; pipbake installs pinned packages from an index only", r.spec)
+		return r, fmt.Errorf("requirement %q is a direct URL reference; pipbake installs pinned packages from an index only", shorten(r.spec))
 	}
 	if rest != "" && !strings.ContainsRune("=!<>~(;", rune(rest[0])) {
-		return r, fmt.Errorf("invalid requirement %q: unexpected %q after the package name", r.spec, strings.TrimSpace(strings.SplitN(rest, ";", 2)[0]))
+		return r, fmt.Errorf("invalid requirement %q: unexpected %q after the package name", shorten(r.spec), strings.TrimSpace(strings.SplitN(rest, ";", 2)[0]))
 	}
 	version, mark, _ := strings.Cut(rest, ";")
 	r.marker = strings.TrimSpace(mark)
@@ -356,7 +356,7 @@ func parseRequirement(req string) (requirementSpec, error) {
 	}
 	r.version = version
 	if strings.Contains(rest, ";") && r.marker == "" {
-		return r, fmt.Errorf("invalid requirement %q: empty marker after ';'", r.spec)
+		return r, fmt.Errorf("invalid requirement %q: empty marker after ';'", shorten(r.spec))
 	}
 	return r, nil
 }

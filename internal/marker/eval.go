@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/pep440"
-	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
 // Operator precedence levels used when printing.
@@ -15,31 +14,37 @@ const (
 )
 
 type node interface {
-	eval(env Env) (bool, error)
+	eval(s *evalState) (bool, error)
 	write(b *strings.Builder, parentPrec int)
 }
 
-// boolNode is "left and right" or "left or right".
-type boolNode struct {
-	or          bool
-	left, right node
+type evalState struct {
+	env Env
+	ctx Context
 }
 
-// eval evaluates both sides even when the result is already known, so that
+// boolNode is "a and b and ..." or "a or b or ...".
+type boolNode struct {
+	or    bool
+	items []node
+}
+
+// eval evaluates every item even when the result is already known, so that
 // a variable missing from env is reported no matter where it appears.
-func (n *boolNode) eval(env Env) (bool, error) {
-	l, err := n.left.eval(env)
-	if err != nil {
-		return false, err
+func (n *boolNode) eval(s *evalState) (bool, error) {
+	result := !n.or
+	for _, item := range n.items {
+		v, err := item.eval(s)
+		if err != nil {
+			return false, err
+		}
+		if n.or {
+			result = result || v
+		} else {
+			result = result && v
+		}
 	}
-	r, err := n.right.eval(env)
-	if err != nil {
-		return false, err
-	}
-	if n.or {
-		return l || r, nil
-	}
-	return l && r, nil
+	return result, nil
 }
 
 func (n *boolNode) write(b *strings.Builder, parentPrec int) {
@@ -50,9 +55,12 @@ func (n *boolNode) write(b *strings.Builder, parentPrec int) {
 	if prec < parentPrec {
 		b.WriteByte('(')
 	}
-	n.left.write(b, prec)
-	b.WriteString(word)
-	n.right.write(b, prec)
+	for i, item := range n.items {
+		if i > 0 {
+			b.WriteString(word)
+		}
+		item.write(b, prec)
+	}
 	if prec < parentPrec {
 		b.WriteByte(')')
 	}
@@ -64,37 +72,34 @@ type operand struct {
 	isVar bool
 }
 
-func (o operand) isSet() bool {
-	return o.isVar && (o.text == "extras" || o.text == "dependency_groups")
-}
-
-func (o operand) value(env Env) (string, error) {
-	if !o.isVar {
-		return o.text, nil
-	}
-	v, ok := env[o.text]
-	if !ok {
-		switch o.text {
-		case "extra", "extras", "dependency_groups":
-			return "", nil
-		}
-		return "", fmt.Errorf("%w: %s", ErrUndefined, o.text)
-	}
-	return v, nil
-}
-
 func (o operand) write(b *strings.Builder) {
-	switch {
-	case o.isVar:
+	if o.isVar {
 		b.WriteString(o.text)
-	case strings.Contains(o.text, `"`):
-		b.WriteString("'" + o.text + "'")
-	default:
-		b.WriteString(`"` + o.text + `"`)
+		return
 	}
+	q := byte('"')
+	if strings.Contains(o.text, `"`) && !strings.Contains(o.text, "'") {
+		q = '\''
+	}
+	b.WriteByte(q)
+	for _, r := range o.text {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == rune(q):
+			fmt.Fprintf(b, `\x%02x`, r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
 }
 
-// cmpNode is a single comparison such as python_version < "3.11".
+// cmpNode is a single comparison such as python_version < "3.11". It
+// parses with two literals or two variables too, as in packaging, but
+// evaluating those is an error.
 type cmpNode struct {
 	left  operand
 	op    string
@@ -107,72 +112,175 @@ func (n *cmpNode) write(b *strings.Builder, _ int) {
 	n.right.write(b)
 }
 
-func (n *cmpNode) eval(env Env) (bool, error) {
-	l, err := n.left.value(env)
-	if err != nil {
-		return false, err
+// variable returns the variable's name and whether it is on the left.
+func (n *cmpNode) variable() (string, bool) {
+	if n.left.isVar {
+		return n.left.text, true
 	}
-	r, err := n.right.value(env)
-	if err != nil {
-		return false, err
-	}
-	switch {
-	case n.left.isSet() || n.right.isSet():
-		// Sets only support `"name" in extras` and `"name" not in extras`;
-		// the specification says other comparisons are false.
-		if !n.right.isSet() || n.left.isSet() || (n.op != "in" && n.op != "not in") {
-			return false, nil
-		}
-		member := false
-		for _, item := range strings.Split(r, ",") {
-			if item = strings.TrimSpace(item); item != "" && pyname.Normalize(item) == pyname.Normalize(l) {
-				member = true
-			}
-		}
-		return member == (n.op == "in"), nil
-	case n.left.isVar && n.left.text == "extra" || n.right.isVar && n.right.text == "extra":
-		// PEP 685: extras compare normalized; only == and != are defined.
-		l, r = pyname.Normalize(l), pyname.Normalize(r)
-		switch n.op {
-		case "==":
-			return l == r, nil
-		case "!=":
-			return l != r, nil
-		}
-		return false, nil
-	}
-	return compare(l, n.op, r), nil
+	return n.right.text, false
 }
 
-// compare applies op to two values: as PEP 440 versions when l is a version
-// and op+r is a valid version specifier, as strings otherwise.
-func compare(l, op, r string) bool {
-	if op != "in" && op != "not in" && !strings.Contains(r, ",") {
-		if lv, err := pep440.Parse(l); err == nil {
-			if spec, err := pep440.ParseSpecifier(op + r); err == nil {
-				return spec.Contains(lv)
-			}
+// normalizeNames normalizes (PEP 685) the literal compared with "extra",
+// and the name tested for membership in "extras" or "dependency_groups".
+func (n *cmpNode) normalizeNames() {
+	if n.left.isVar == n.right.isVar {
+		return
+	}
+	name, varLeft := n.variable()
+	switch {
+	case name == "extra" && varLeft:
+		n.right.text = canonicalName(n.right.text)
+	case name == "extra" || setVariables[name] && !varLeft:
+		n.left.text = canonicalName(n.left.text)
+	}
+}
+
+// canonicalName is packaging's canonicalize_name: lower case, with every
+// run of '-', '_' and '.' replaced by one '-' (nothing is trimmed).
+func canonicalName(s string) string {
+	s = strings.ToLower(s)
+	s = strings.NewReplacer("_", "-", ".", "-").Replace(s)
+	for strings.Contains(s, "--") {
+		s = strings.ReplaceAll(s, "--", "-")
+	}
+	return s
+}
+
+// lookup returns a variable's value in s's environment.
+func (s *evalState) lookup(name string) (string, error) {
+	v, ok := s.env[name]
+	switch {
+	case ok && name == "extra" && v != "":
+		return canonicalName(v), nil
+	case ok && name == "python_full_version" && strings.HasSuffix(v, "+"):
+		// An untagged CPython build reports "3.11.1+": read it as a local version.
+		return v + "local", nil
+	case ok:
+		return v, nil
+	case name == "extra" && s.ctx == Metadata:
+		return "", nil
+	case setVariables[name] && s.ctx == LockFile:
+		return "", nil
+	}
+	return "", fmt.Errorf("%w: %s (in a %s marker)", ErrUndefined, name, s.ctx)
+}
+
+func (n *cmpNode) eval(s *evalState) (bool, error) {
+	if n.left.isVar == n.right.isVar {
+		// packaging would compare one variable with the other's name, or
+		// look a literal up as a variable.
+		what := "two quoted strings"
+		if n.left.isVar {
+			what = "two variables"
+		}
+		return false, fmt.Errorf("%w: %s %s %s compares %s; one side must be a variable, the other a quoted string",
+			ErrUndefinedComparison, n.left.describe(), n.op, n.right.describe(), what)
+	}
+	name, varLeft := n.variable()
+	value, err := s.lookup(name)
+	if err != nil {
+		return false, err
+	}
+	if setVariables[name] {
+		return n.evalSet(name, value, varLeft)
+	}
+	lhs, rhs, literal := value, n.right.text, n.right.text
+	if !varLeft {
+		lhs, rhs, literal = n.left.text, value, n.left.text
+	}
+	if versionVariables[name] {
+		if ok, decided, err := n.evalVersion(name, value, literal, lhs, rhs, varLeft); decided {
+			return ok, err
 		}
 	}
-	switch op {
-	case "==", "~=":
-		return l == r
-	case "===":
-		return strings.EqualFold(l, r)
-	case "!=":
-		return l != r
-	case "<":
-		return l < r
-	case "<=":
-		return l <= r
-	case ">":
-		return l > r
-	case ">=":
-		return l >= r
+	switch n.op {
 	case "in":
-		return strings.Contains(r, l)
+		return strings.Contains(rhs, lhs), nil
 	case "not in":
-		return !strings.Contains(r, l)
+		return !strings.Contains(rhs, lhs), nil
+	case "==", "<=", ">=":
+		return lhs == rhs, nil
+	case "!=":
+		return lhs != rhs, nil
+	case "<", ">":
+		return false, nil
 	}
-	return false
+	return false, fmt.Errorf("%w: %s %s %s compares strings", ErrUndefinedComparison, n.left.describe(), n.op, n.right.describe())
+}
+
+// evalVersion compares a version variable as PEP 440 versions when the
+// operator and the right side form a version specifier. decided is false
+// when the comparison falls back to strings.
+func (n *cmpNode) evalVersion(name, value, literal, lhs, rhs string, varLeft bool) (ok, decided bool, err error) {
+	if n.op == "in" || n.op == "not in" || strings.Contains(rhs, ",") {
+		return false, false, nil
+	}
+	spec, specErr := pep440.ParseSpecifier(n.op + rhs)
+	if notVersion(n.op, value, literal, varLeft) {
+		return false, true, fmt.Errorf("%w: %s is %s, which cannot be compared with version %s",
+			ErrNotVersion, name, quote(value), quote(strings.TrimSpace(literal)))
+	}
+	if specErr != nil || len(spec) != 1 {
+		return false, false, nil
+	}
+	if n.op == "===" {
+		return strings.ToLower(lhs) == strings.ToLower(spec[0].Text), true, nil
+	}
+	v, err := pep440.Parse(lhs)
+	if err != nil {
+		return false, true, nil // a literal that is not a version matches no version specifier
+	}
+	return spec.Contains(v), true, nil
+}
+
+// notVersion reports the comparisons of a version variable whose value is
+// not a PEP 440 version with a version literal where packaging 26 and
+// packaging 24 (which pip vendors) give different answers: `var OP "V"`
+// (packaging 26 says false, 24 fails on the value) and `"V" OP var` with
+// an ordering operator (26 says false or ==, 24 orders the strings).
+// pipbake refuses those: the answer decides whether a pin is installed.
+func notVersion(op, value, literal string, varLeft bool) bool {
+	if op == "===" || strings.Contains(literal, ",") {
+		return false
+	}
+	if !varLeft && op != "<" && op != "<=" && op != ">" && op != ">=" {
+		return false
+	}
+	if _, err := pep440.ParseSpecifier(op + literal); err != nil {
+		return false
+	}
+	_, err := pep440.Parse(value)
+	return err != nil
+}
+
+// evalSet evaluates a comparison with "extras" or "dependency_groups",
+// whose value is a comma-separated set of names.
+func (n *cmpNode) evalSet(name, value string, varLeft bool) (bool, error) {
+	if varLeft {
+		return false, fmt.Errorf("%w: %s is a set; write \"name\" in %s or \"name\" not in %s", ErrUndefinedComparison, name, name, name)
+	}
+	member := false
+	for _, item := range strings.Split(value, ",") {
+		if item = strings.TrimSpace(item); item != "" && canonicalName(item) == n.left.text {
+			member = true
+		}
+	}
+	switch n.op {
+	case "in":
+		return member, nil
+	case "not in":
+		return !member, nil
+	case "!=":
+		return true, nil // a string is never equal to a set
+	case "==", "<", "<=", ">", ">=":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: %s %s %s", ErrUndefinedComparison, n.left.describe(), n.op, name)
+}
+
+func (o operand) describe() string {
+	if o.isVar {
+		return o.text
+	}
+	return quote(o.text)
 }

@@ -3,7 +3,6 @@ package pep440
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -48,18 +47,18 @@ type SpecifierSet []Specifier
 // "~= 0.9, >= 1.0, != 1.3.4.*, < 2.0". A trailing comma is allowed and the
 // empty string yields an empty set.
 func ParseSpecifier(s string) (SpecifierSet, error) {
-	if strings.TrimSpace(s) == "" {
+	if trimSpace(s) == "" {
 		return nil, nil
 	}
 	parts := strings.Split(s, ",")
-	if len(parts) > 1 && strings.TrimSpace(parts[len(parts)-1]) == "" {
+	if len(parts) > 1 && trimSpace(parts[len(parts)-1]) == "" {
 		parts = parts[:len(parts)-1] // trailing comma
 	}
 	set := make(SpecifierSet, 0, len(parts))
 	for _, part := range parts {
-		sp, err := parseClause(strings.TrimSpace(part))
+		sp, err := parseClause(trimSpace(part))
 		if err != nil {
-			return nil, fmt.Errorf("%w %q: %s", ErrInvalidSpecifier, s, err.Error())
+			return nil, fmt.Errorf("%w %s: %s", ErrInvalidSpecifier, quote(s), err.Error())
 		}
 		set = append(set, sp)
 	}
@@ -78,15 +77,15 @@ func parseClause(c string) (Specifier, error) {
 		}
 	}
 	if sp.Op == "" {
-		return sp, fmt.Errorf("clause %q does not start with an operator (one of ~= == != <= >= < > ===)", c)
+		return sp, fmt.Errorf("clause %s does not start with an operator (one of ~= == != <= >= < > ===)", quote(c))
 	}
-	sp.Text = strings.TrimSpace(c[len(sp.Op):])
+	sp.Text = trimSpace(c[len(sp.Op):])
 	if sp.Text == "" {
 		return sp, fmt.Errorf("operator %s has no version", sp.Op)
 	}
 	if sp.Op == OpArbitrary {
-		if strings.ContainsAny(sp.Text, " \t\n\r\f\v;)") {
-			return sp, fmt.Errorf("=== operand %q contains whitespace or a delimiter", sp.Text)
+		if strings.IndexFunc(sp.Text, func(r rune) bool { return isSpace(r) || r == ';' || r == ')' }) >= 0 {
+			return sp, fmt.Errorf("=== operand %s contains whitespace or a delimiter", quote(sp.Text))
 		}
 		return sp, nil
 	}
@@ -97,6 +96,9 @@ func parseClause(c string) (Specifier, error) {
 		}
 		sp.Wildcard = true
 		text = strings.TrimSuffix(text, ".*")
+		if text != trimSpace(text) {
+			return sp, fmt.Errorf("prefix match %s has whitespace before .*", quote(sp.Text))
+		}
 	}
 	v, err := Parse(text)
 	if err != nil {
@@ -104,14 +106,12 @@ func parseClause(c string) (Specifier, error) {
 	}
 	sp.Version = v
 	switch {
-	case sp.Wildcard && v.hasDev:
-		return sp, fmt.Errorf("prefix match %q must not contain a development release", sp.Text)
-	case sp.Wildcard && len(v.local) > 0:
-		return sp, fmt.Errorf("prefix match %q must not contain a local version", sp.Text)
+	case sp.Wildcard && (v.preKind != preNone || v.hasPost || v.hasDev || len(v.local) > 0):
+		return sp, fmt.Errorf("prefix match %s may only hold a release such as 1.2.* (no pre, post, dev or local segment)", quote(sp.Text))
 	case sp.Op != OpEqual && sp.Op != OpNotEqual && len(v.local) > 0:
 		return sp, fmt.Errorf("local versions are not permitted with %s", sp.Op)
 	case sp.Op == OpCompatible && len(v.release) < 2:
-		return sp, fmt.Errorf("~= needs at least two release segments, got %q", sp.Text)
+		return sp, fmt.Errorf("~= needs at least two release segments, got %s", quote(sp.Text))
 	}
 	return sp, nil
 }
@@ -149,7 +149,9 @@ func (s Specifier) String() string {
 
 // Contains reports whether v satisfies the clause, following the
 // specification's rules on zero padding, local versions, prefix matching and
-// the exclusive ordered comparisons.
+// the exclusive ordered comparisons (as packaging 26.1 and later read them:
+// >V leaves out only V's own post-releases and local versions, <V only the
+// pre-releases of V's release when V is not itself a pre-release).
 func (s Specifier) Contains(v Version) bool {
 	spec := s.Version
 	switch s.Op {
@@ -165,21 +167,26 @@ func (s Specifier) Contains(v Version) bool {
 	case OpGreaterEqual:
 		return Compare(v.Public(), spec) >= 0
 	case OpLess:
-		if Compare(v, spec) >= 0 {
-			return false
+		if spec.IsPrerelease() {
+			return Compare(v, spec) < 0
 		}
-		// <V excludes pre-releases of V itself unless V is one.
-		return spec.IsPrerelease() || !v.IsPrerelease() || Compare(v.BaseVersion(), spec.BaseVersion()) != 0
+		// Below V.dev0 (V keeps its post segment): no pre-release of V's
+		// release, nor a dev release of V itself.
+		bound := spec
+		bound.hasDev, bound.devN, bound.local = true, 0, nil
+		return Compare(v, bound) < 0
 	case OpGreater:
+		if spec.hasDev || spec.hasPost {
+			// Nothing lies between V and its successor but V's local versions.
+			return Compare(v.Public(), spec) > 0
+		}
+		// Above V and outside V's family: V+local and V.postN (with any
+		// dev or local segment) share V's epoch, release and pre-release.
 		if Compare(v, spec) <= 0 {
 			return false
 		}
-		sameBase := Compare(v.BaseVersion(), spec.BaseVersion()) == 0
-		// >V excludes post-releases of V unless V is one, and local versions of V.
-		if !spec.IsPostrelease() && v.IsPostrelease() && sameBase {
-			return false
-		}
-		return len(v.local) == 0 || !sameBase
+		return v.epoch != spec.epoch || compareRelease(v.release, spec.release) != 0 ||
+			v.preKind != spec.preKind || v.preN != spec.preN
 	case OpArbitrary:
 		return strings.EqualFold(v.String(), s.Text)
 	}
@@ -196,42 +203,21 @@ func (s Specifier) equal(v Version) bool {
 	return Compare(v, s.Version) == 0
 }
 
-// prefixMatch implements "==prefix.*": the candidate's public version, its
-// release zero padded to at least the prefix's length, must start with the
-// prefix's segments (epoch, release, then pre and post when present).
+// prefixMatch implements "==prefix.*" and the upper bound of "~=": v's
+// epoch equals the prefix's and v's release, zero padded to the prefix's
+// length, starts with the prefix's release.
 func prefixMatch(prefix, v Version) bool {
-	want := segments(prefix, len(prefix.release))
-	got := segments(v.Public(), max(len(prefix.release), len(v.release)))
-	if len(got) < len(want) {
+	if v.epoch != prefix.epoch {
 		return false
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// segments splits a version into comparable tokens: epoch, release padded
-// to n segments, then pre, post and dev labels.
-func segments(v Version, n int) []string {
-	out := []string{strconv.FormatUint(v.epoch, 10)}
-	for i := 0; i < n; i++ {
+	for i, n := range prefix.release {
 		var x uint64
 		if i < len(v.release) {
 			x = v.release[i]
 		}
-		out = append(out, strconv.FormatUint(x, 10))
+		if x != n {
+			return false
+		}
 	}
-	if v.preKind != preNone {
-		out = append(out, preLabels[v.preKind]+strconv.FormatUint(v.preN, 10))
-	}
-	if v.hasPost {
-		out = append(out, "post"+strconv.FormatUint(v.postN, 10))
-	}
-	if v.hasDev {
-		out = append(out, "dev"+strconv.FormatUint(v.devN, 10))
-	}
-	return out
+	return true
 }

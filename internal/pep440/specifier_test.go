@@ -17,7 +17,6 @@ func TestSpecifierContains(t *testing.T) {
 		{"==1.0.*", []string{"1", "1.0", "1.0.0.10", "1.0rc1"}, []string{"1.1"}},
 		{"==1.*", []string{"1", "1.99", "1.0a1", "1.5.post3"}, []string{"2.0", "0.9", "10.0"}},
 		{"==1!2.*", []string{"1!2.0", "1!2.5"}, []string{"2.0", "2!2.0"}},
-		{"==1.1a1.*", []string{"1.1a1", "1.1a1.post2", "1.1a1.dev3"}, []string{"1.1a2", "1.1", "1.1.0a1"}},
 		{"==2.1.0+cpu", []string{"2.1.0+cpu", "2.1+CPU", "2.1.0+cpu"}, []string{"2.1.0", "2.1.0+cu121", "2.1.0+cpu.1"}},
 		{"!=1.1", []string{"1.1.post1", "1.0", "1.1a1"}, []string{"1.1", "1.1.0", "1.1+local"}},
 		{"!=1.1.*", []string{"1.10", "1.0", "2"}, []string{"1.1", "1.1.post1", "1.1.3"}},
@@ -112,6 +111,9 @@ func TestParseSpecifierRejects(t *testing.T) {
 		"~=1.0.*",       // wildcard with ~=
 		"==1.0.dev1.*",  // dev release in a prefix
 		"==1.0+foo.*",   // local version in a prefix
+		"==2.0a1.*",     // pre-release in a prefix (packaging 26)
+		"!=2.0.post1.*", // post-release in a prefix (packaging 26)
+		"==1.0 .*",      // whitespace before .*
 		"~=1",           // single segment ~=
 		"~=1.0+local",   // local with ~=
 		">=1.0+local",   // local with >=

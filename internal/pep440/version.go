@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrInvalidVersion is wrapped by every error Parse returns.
@@ -44,12 +46,13 @@ type Version struct {
 }
 
 // Parse parses a version, accepting the alternative spellings PEP 440 lists
-// under "Normalization". Leading and trailing whitespace is ignored.
+// under "Normalization". Leading and trailing whitespace (what Python's
+// str.isspace calls whitespace, as packaging strips) is ignored.
 func Parse(s string) (Version, error) {
-	p := versionParser{s: asciiLower(strings.Trim(s, " \t\n\r\f\v"))}
+	p := versionParser{s: asciiLower(trimSpace(s))}
 	v, err := p.parse()
 	if err != nil {
-		return Version{}, fmt.Errorf("%w %q: %s", ErrInvalidVersion, s, err.Error())
+		return Version{}, fmt.Errorf("%w %s: %s", ErrInvalidVersion, quote(s), err.Error())
 	}
 	return v, nil
 }
@@ -89,6 +92,9 @@ func (v Version) Local() string { return strings.Join(v.local, ".") }
 
 // IsPrerelease reports whether v is a pre-release or a development release.
 func (v Version) IsPrerelease() bool { return v.preKind != preNone || v.hasDev }
+
+// IsDevrelease reports whether v has a development release segment.
+func (v Version) IsDevrelease() bool { return v.hasDev }
 
 // IsPostrelease reports whether v has a post-release segment.
 func (v Version) IsPostrelease() bool { return v.hasPost }
@@ -407,7 +413,7 @@ func (p *versionParser) number() (uint64, error) {
 	}
 	n, err := strconv.ParseUint(p.s[start:p.i], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("number %s is too large", p.s[start:p.i])
+		return 0, fmt.Errorf("number %s is too large", quote(p.s[start:p.i]))
 	}
 	return n, nil
 }
@@ -427,7 +433,31 @@ func (p *versionParser) unexpected(want string) error {
 	if p.i >= len(p.s) {
 		return fmt.Errorf("expected %s at end of input", want)
 	}
-	return fmt.Errorf("expected %s at offset %d, found %q", want, p.i, p.s[p.i:])
+	return fmt.Errorf("expected %s at offset %d, found %s", want, p.i, quote(p.s[p.i:]))
+}
+
+// trimSpace removes leading and trailing whitespace as Python's str.strip
+// and the \s of its regular expressions see it: Unicode white space plus
+// the ASCII separators U+001C to U+001F.
+func trimSpace(s string) string { return strings.TrimFunc(s, isSpace) }
+
+// isSpace reports whether Python's str.isspace holds for r.
+func isSpace(r rune) bool { return unicode.IsSpace(r) || 0x1c <= r && r <= 0x1f }
+
+// maxQuoted is how much of an input a message quotes.
+const maxQuoted = 80
+
+// quote renders s for a message: Go-quoted, and cut after maxQuoted bytes
+// so that a hostile megabyte-long input is not echoed whole.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

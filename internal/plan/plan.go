@@ -18,6 +18,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,16 +102,27 @@ func (s Set) KeepOrDefault() int {
 // syntax. Relative paths in it are resolved against the file's folder.
 // Every problem is reported, each with file and line.
 func Load(path string) (*Plan, error) {
-	src, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxPlanBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read plan %s: %w", path, err)
 	}
 	return Parse(path, src)
 }
 
 // Parse is Load on bytes; path names the file in messages and anchors
 // relative paths.
+//
+// A plan beyond MaxPlanBytes, MaxNesting or MaxChain is refused before
+// HCL parses it.
 func Parse(path string, src []byte) (*Plan, error) {
+	if err := checkLimits(path, src, strings.HasSuffix(path, ".json")); err != nil {
+		return nil, err
+	}
 	p := hclparse.NewParser()
 	var f *hcl.File
 	var diags hcl.Diagnostics
