@@ -247,19 +247,20 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Check the tree against the RECORDs and record in the receipt what
+	// verify holds the release to, then write SBOM and receipt.
+	rep, err := receipt.Seal(dir, rc)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	if !rep.Clean() {
+		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
+	}
 	if err := syncTree(dir); err != nil {
 		return nil, fmt.Errorf("set %q: flush release %s to disk: %w", set.Name, dir, err)
 	}
-	if err := writeReceipt(dir, rc); err != nil {
+	if err := rc.Write(dir); err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
-	}
-	rep, err := receipt.Verify(dir, receipt.Options{SizesOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("set %q: verify the new release: %w", set.Name, err)
-	}
-	if !rep.Clean() {
-		_ = os.Remove(filepath.Join(dir, receipt.FileName))
-		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
 	}
 	if opts.ReleaseCache != "" {
 		storeFresh(set, root.Dir, id, lk, tg, dir, opts)
