@@ -11,3 +11,10 @@ func mountTmpfs(t *testing.T, opts string) string {
 	t.Skip("mounting a small tmpfs needs Linux")
 	return ""
 }
+
+// immutable skips: chattr +i is Linux's.
+func immutable(t *testing.T, p string) func() {
+	t.Helper()
+	t.Skip("chattr +i needs Linux")
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
@@ -225,5 +226,71 @@ func TestUnwritableRoot(t *testing.T) {
 	_, err := Run(context.Background(), Set{Name: "s", Lock: lockPath, Python: py, Root: filepath.Join(dir, "root")}, Options{Wheelhouse: wh})
 	if err == nil || !strings.Contains(err.Error(), "read-only file system") || !strings.Contains(err.Error(), filepath.Join(dir, "root")) {
 		t.Fatalf("want a read-only error naming the root, got %v", err)
+	}
+}
+
+// TestSwitchFailureRollsBack: when the switch of the second set fails
+// (its root frozen just before), the first set, already switched, is
+// switched back (its current removed, for a first install), the staged
+// releases are removed and the next run succeeds.
+func TestSwitchFailureRollsBack(t *testing.T) {
+	py := corpustest.Python(t)
+	six, _ := corpustest.Set(t).Get("six")
+	wh, lockPath := house(t, []corpus.Wheel{six})
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	opts := Options{Release: "r1", Wheelhouse: wh}
+	if _, err := Run(context.Background(), Set{Name: "b", Lock: lockPath, Python: py, Root: second}, opts); err != nil {
+		t.Fatal(err)
+	}
+	sets := []Set{{Name: "a", Lock: lockPath, Python: py, Root: first}, {Name: "b", Lock: lockPath, Python: py, Root: second}}
+	var thaw func()
+	freeze := func(res *Result) (func() error, error) {
+		thaw = immutable(t, res.Root)
+		return nil, nil
+	}
+	opts.Release = "r2"
+	_, err := RunAll(context.Background(), sets, opts, []Step{nil, freeze})
+	if thaw == nil {
+		t.Fatal("the step did not run")
+	}
+	thaw()
+	if err == nil || !strings.Contains(err.Error(), `set "b"`) || !strings.Contains(err.Error(), "operation not permitted") {
+		t.Fatalf("want the second set's switch to fail, got %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(first, "current")); !os.IsNotExist(err) {
+		t.Errorf("the first set's current was not removed: %v", err)
+	}
+	if got := strings.Join(entries(t, first), " "); got != "" {
+		t.Errorf("first root's releases: %s", got)
+	}
+	if cur := currentOf(t, second); cur != "r1" {
+		t.Errorf("second root's current: %s", cur)
+	}
+	if got := strings.Join(entries(t, second), " "); got != "r1" {
+		t.Errorf("second root's releases: %s", got)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*", ".current-*")); len(leftovers) > 0 {
+		t.Errorf("switch leftovers: %v", leftovers)
+	}
+	// the next run succeeds, and a failure now switches the first set back
+	// to r2 rather than removing its current
+	if _, err := RunAll(context.Background(), sets, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	opts.Release = "r3"
+	thaw = nil
+	if _, err := RunAll(context.Background(), sets, opts, []Step{nil, freeze}); err == nil {
+		t.Fatal("the frozen root switched")
+	}
+	thaw()
+	for _, root := range []string{first, second} {
+		if cur := currentOf(t, root); cur != "r2" {
+			t.Errorf("%s: current %s, want r2", root, cur)
+		}
+		rep, err := receipt.Verify(filepath.Join(root, "current"), receipt.Options{})
+		if err != nil || !rep.Clean() {
+			t.Errorf("%s: verify: %v %v", root, err, rep)
+		}
 	}
 }
