@@ -36,3 +36,13 @@ func immutable(t *testing.T, p string) func() {
 	t.Cleanup(undo)
 	return undo
 }
+
+// freeBytes is the space left on the file system holding dir.
+func freeBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}

@@ -18,3 +18,9 @@ func immutable(t *testing.T, p string) func() {
 	t.Skip("chattr +i needs Linux")
 	return nil
 }
+
+func freeBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	t.Skip("needs Linux")
+	return 0
+}

@@ -275,6 +275,12 @@ func removeRelease(p string) error {
 // so a tree a package wrote with odd modes can still be cleaned.
 func removeAll(p string) error {
 	err := os.RemoveAll(p)
+	// a process of a killed install (a bytecode compiler finishing its
+	// file) may still add a file while the tree is removed: try again
+	for try := 0; try < 3 && errors.Is(err, syscall.ENOTEMPTY); try++ {
+		time.Sleep(50 * time.Millisecond)
+		err = os.RemoveAll(p)
+	}
 	if err == nil || !errors.Is(err, fs.ErrPermission) {
 		return err
 	}
