@@ -348,6 +348,14 @@ var agent struct {
 	err  error
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agent.path != "" {
+		os.RemoveAll(filepath.Dir(agent.path))
+	}
+	os.Exit(code)
+}
+
 // agentBinary builds the agent once per test binary.
 func agentBinary(t *testing.T) string {
 	t.Helper()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -19,62 +18,36 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
 
-// toolRelease is a release r1 of a built "tool" distribution (a package
-// and a console script) and six, compiled, installed once per test binary.
-var toolRelease struct {
-	once sync.Once
-	dir  string // <root>/releases/r1
-	err  error
-}
-
 const toolSP = "lib/python3.11/site-packages"
 
+// installedTool installs a release r1 of a built "tool" distribution (a
+// package and a console script) and six, compiled, and returns its
+// directory.
 func installedTool(t *testing.T) string {
 	t.Helper()
 	py := corpustest.Python(t)
 	six, _ := corpustest.Set(t).Get("six")
-	toolRelease.once.Do(func() {
-		dir, err := os.MkdirTemp("", "pipbake-verify-")
-		if err != nil {
-			toolRelease.err = err
-			return
-		}
-		tool := builtWheel(t, dir, "tool", fstest.MapFS{
-			"pyproject.toml":           {Data: []byte("[project]\nname = \"tool\"\nversion = \"1.0\"\n\n[project.scripts]\ntool = \"tool.cli:main\"\n")},
-			"src/tool/__init__.py":     {Data: []byte("VERSION = '1.0'\n")},
-			"src/tool/cli.py":          {Data: []byte("def main():\n    print('tool')\n")},
-			"src/tool/data/a.txt":      {Data: []byte("data\n")},
-			"src/tool/data/b.json":     {Data: []byte("{}\n")},
-			"src/tool/sub/__init__.py": {Data: []byte("")},
-		})
-		wh := filepath.Join(dir, "wheels")
-		os.MkdirAll(wh, 0o755)
-		lockPath := filepath.Join(dir, "req.txt")
-		for _, w := range []corpus.Wheel{tool, six} {
-			os.Symlink(w.Path, filepath.Join(wh, w.File))
-		}
-		if err := corpus.WriteRequirements(lockPath, []corpus.Wheel{tool, six}); err != nil {
-			toolRelease.err = err
-			return
-		}
-		root := filepath.Join(dir, "root")
-		if _, err := Run(context.Background(), Set{Name: "tool", Lock: lockPath, Python: py, Root: root, Compile: true}, Options{Release: "r1", Wheelhouse: wh}); err != nil {
-			toolRelease.err = err
-			return
-		}
-		toolRelease.dir = filepath.Join(root, "releases", "r1")
+	dir := t.TempDir()
+	tool := builtWheel(t, dir, "tool", fstest.MapFS{
+		"pyproject.toml":           {Data: []byte("[project]\nname = \"tool\"\nversion = \"1.0\"\n\n[project.scripts]\ntool = \"tool.cli:main\"\n")},
+		"src/tool/__init__.py":     {Data: []byte("VERSION = '1.0'\n")},
+		"src/tool/cli.py":          {Data: []byte("def main():\n    print('tool')\n")},
+		"src/tool/data/a.txt":      {Data: []byte("data\n")},
+		"src/tool/data/b.json":     {Data: []byte("{}\n")},
+		"src/tool/sub/__init__.py": {Data: []byte("")},
 	})
-	if toolRelease.err != nil {
-		t.Fatal(toolRelease.err)
+	wh, lockPath := house(t, []corpus.Wheel{tool, six})
+	root := filepath.Join(dir, "root")
+	if _, err := Run(context.Background(), Set{Name: "tool", Lock: lockPath, Python: py, Root: root, Compile: true}, Options{Release: "r1", Wheelhouse: wh}); err != nil {
+		t.Fatal(err)
 	}
-	return toolRelease.dir
+	return filepath.Join(root, "releases", "r1")
 }
 
-// copyRelease copies the tool release into a fresh root (modes kept) and
+// copyRelease copies the release src into a fresh root (modes kept) and
 // returns the copy's release directory.
-func copyRelease(t *testing.T) string {
+func copyRelease(t *testing.T, src string) string {
 	t.Helper()
-	src := installedTool(t)
 	dst := filepath.Join(t.TempDir(), "releases", "r1")
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
@@ -152,16 +125,17 @@ func wantProblem(t *testing.T, rel string, opts receipt.Options, path, kind stri
 // its RECORDs: each way of changing a release so that its RECORDs still
 // agree with its files is reported.
 func TestVerifyAnchored(t *testing.T) {
+	src := installedTool(t)
 	recordPath := toolSP + "/tool-1.0.dist-info/RECORD"
 	t.Run("intact", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		rep, err := receipt.Verify(rel, receipt.Options{})
 		if err != nil || !rep.Clean() {
 			t.Fatalf("verify: %v %s", err, describe(rep.Problems))
 		}
 	})
 	t.Run("file changed, RECORD row rewritten to match", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		body := []byte("import os\nos.system('id')\n")
 		if err := os.WriteFile(filepath.Join(rel, toolSP, "tool/__init__.py"), body, 0o644); err != nil {
 			t.Fatal(err)
@@ -175,7 +149,7 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, recordPath, receipt.Modified)
 	})
 	t.Run("RECORD hash blanked", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		p := filepath.Join(rel, toolSP, "tool/cli.py")
 		old, _ := os.ReadFile(p)
 		body := []byte(strings.Repeat("#", len(old)-1) + "\n") // same size
@@ -191,7 +165,7 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, recordPath, receipt.Modified)
 	})
 	t.Run(".pth added with a RECORD row", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		body := []byte("import os; os.system('id')\n")
 		if err := os.WriteFile(filepath.Join(rel, toolSP, "zz-evil.pth"), body, 0o644); err != nil {
 			t.Fatal(err)
@@ -200,7 +174,7 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, recordPath, receipt.Modified)
 	})
 	t.Run("RECORD row dropped and its file removed", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		if err := os.Remove(filepath.Join(rel, toolSP, "tool/data/a.txt")); err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +187,7 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, recordPath, receipt.Modified)
 	})
 	t.Run("receipt: a distribution's version edited", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) {
 			for _, d := range m["distributions"].([]any) {
 				if d := d.(map[string]any); d["name"] == "six" {
@@ -224,14 +198,14 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Modified)
 	})
 	t.Run("receipt: lock sha256 edited", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) {
 			m["lock"].(map[string]any)["sha256"] = strings.Repeat("0", 64)
 		})
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Modified)
 	})
 	t.Run("SBOM: a component's version edited", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.SBOMName), func(m map[string]any) {
 			for _, c := range m["components"].([]any) {
 				if c := c.(map[string]any); c["name"] == "six" {
@@ -242,39 +216,39 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, receipt.SBOMName, receipt.Modified)
 	})
 	t.Run("SBOM removed", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		os.Remove(filepath.Join(rel, receipt.SBOMName))
 		wantProblem(t, rel, receipt.Options{}, receipt.SBOMName, receipt.Missing)
 	})
 	t.Run("setuid bit on a script", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		if err := os.Chmod(filepath.Join(rel, "bin/tool"), 0o755|os.ModeSetuid); err != nil {
 			t.Fatal(err)
 		}
 		wantProblem(t, rel, receipt.Options{}, "bin/tool", receipt.Modified)
 	})
 	t.Run("execute bit on a module", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		if err := os.Chmod(filepath.Join(rel, toolSP, "tool/cli.py"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		wantProblem(t, rel, receipt.Options{}, toolSP+"/tool/cli.py", receipt.Modified)
 	})
 	t.Run("world-writable package directory", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		if err := os.Chmod(filepath.Join(rel, toolSP, "tool"), 0o777); err != nil {
 			t.Fatal(err)
 		}
 		wantProblem(t, rel, receipt.Options{}, toolSP+"/tool", receipt.Modified)
 	})
 	t.Run("compiled flag cleared to hide planted bytecode", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) { m["compiled"] = false })
 		os.WriteFile(filepath.Join(rel, toolSP, "tool/__pycache__/evil.cpython-311.pyc"), []byte("x"), 0o644)
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Modified)
 	})
 	t.Run("receipt sha256 recorded outside the release", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		data, _ := os.ReadFile(filepath.Join(rel, receipt.FileName))
 		sum := sha256.Sum256(data)
 		good := hex.EncodeToString(sum[:])
@@ -293,7 +267,7 @@ func TestVerifyAnchored(t *testing.T) {
 		}
 	})
 	t.Run("schema 1 receipt", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) {
 			m["schema"] = 1
 			delete(m, "modes")
@@ -302,26 +276,26 @@ func TestVerifyAnchored(t *testing.T) {
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Unanchored)
 	})
 	t.Run("receipt of an unknown schema", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) { m["schema"] = 99 })
 		if _, err := receipt.Verify(rel, receipt.Options{}); err == nil || !strings.Contains(err.Error(), "schema 99") {
 			t.Fatalf("want a schema error, got %v", err)
 		}
 	})
 	t.Run("receipt not JSON", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		os.WriteFile(filepath.Join(rel, receipt.FileName), []byte("{"), 0o644)
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Modified)
 	})
 	t.Run("receipt names a dist-info outside the release", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		editJSON(t, filepath.Join(rel, receipt.FileName), func(m map[string]any) {
 			m["distributions"].([]any)[0].(map[string]any)["dist_info"] = "../../../../etc/x.dist-info"
 		})
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Modified)
 	})
 	t.Run("receipt missing", func(t *testing.T) {
-		rel := copyRelease(t)
+		rel := copyRelease(t, src)
 		os.Remove(filepath.Join(rel, receipt.FileName))
 		wantProblem(t, rel, receipt.Options{}, receipt.FileName, receipt.Missing)
 	})
