@@ -141,6 +141,10 @@ func immutable(t *testing.T, p string) func() {
 	return undo
 }
 
+// changedUnit is a service body whose unit differs from the one before:
+// a failure must put the old unit back.
+const changedUnit = "    environment = { MODE = \"new\" }\n"
+
 // TestPlanFailureChangesNothing installs a two-set plan with a fault at
 // each step after staging: the install fails, and every root, the
 // receipts folder and the system root are as they were; without the
@@ -167,13 +171,13 @@ func TestPlanFailureChangesNothing(t *testing.T) {
 			want:  "service s1"},
 		{name: "user creation failing", keep: 5,
 			base:  map[string]string{"s1": ""},
-			try:   map[string]string{"s1": "", "s2": "    user = \"pipbake-fault-s2\"\n"},
+			try:   map[string]string{"s1": changedUnit, "s2": "    user = \"pipbake-fault-s2\"\n"},
 			fault: func(e *planEnv) string { return filepath.Join(e.sysroot, "etc/passwd") },
 			want:  "create user pipbake-fault-s2"},
 		// keep 1: release 1, not current, is set aside before the switch
 		{name: "prune failing", keep: 1,
 			base:  map[string]string{"s1": ""},
-			try:   map[string]string{"s1": "", "s2": "    user = \"pipbake-fault-s2\"\n"},
+			try:   map[string]string{"s1": changedUnit, "s2": "    user = \"pipbake-fault-s2\"\n"},
 			fault: func(e *planEnv) string { return filepath.Join(e.roots, "s2/releases/1") },
 			want:  "releases/1"},
 	}
@@ -209,6 +213,9 @@ func TestPlanFailureChangesNothing(t *testing.T) {
 			unit, err := os.ReadFile(filepath.Join(e.sysroot, "etc/systemd/system/s1.service"))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if c.try["s1"] == changedUnit && !strings.Contains(string(unit), "MODE=new") {
+				t.Errorf("the new unit was not written:\n%s", unit)
 			}
 			for _, line := range strings.Split(string(unit), "\n") {
 				if prog, ok := strings.CutPrefix(line, "ExecStart="); ok {
