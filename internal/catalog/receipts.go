@@ -44,8 +44,8 @@ func ReadReceipts(dir string) ([]ReceiptFile, error) {
 		if err := json.Unmarshal(data, &rc); err != nil {
 			return nil, fmt.Errorf("parse receipt %s: %w", p, err)
 		}
-		if rc.Schema != receipt.Schema {
-			return nil, fmt.Errorf("receipt %s has schema %d; this pipbake reads schema %d", p, rc.Schema, receipt.Schema)
+		if !receipt.Readable(rc.Schema) {
+			return nil, &receipt.SchemaError{Path: p, Schema: rc.Schema}
 		}
 		if rc.Set == "" || rc.Release == "" {
 			return nil, fmt.Errorf("receipt %s names no set or release", p)

@@ -102,37 +102,33 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if opts.Wheelhouse == "" {
 		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse or set wheelhouse in the plan")}
 	}
-	// Stage every set, then make them all current together: a failure in
-	// any set leaves every root as it was.
-	var staged []*install.Staged
-	for _, s := range sets {
-		st, err := install.Stage(ctx, s, opts)
-		if err != nil {
-			for _, done := range staged {
-				_ = done.Abort()
-			}
-			return err
-		}
-		staged = append(staged, st)
+	// Stage every set, then make them all current together, the service
+	// units and users made before any switch: a failure in any set leaves
+	// every root as it was.
+	staged, err := install.StageAll(ctx, sets, opts)
+	if err != nil {
+		return err
 	}
-	var results []*install.Result
-	for i, st := range staged {
-		s := sets[i]
-		res, err := st.Commit()
-		if err != nil {
-			for _, rest := range staged[i+1:] {
-				_ = rest.Abort()
-			}
-			return err
+	steps := make([]install.Step, len(sets))
+	for i, s := range sets {
+		svc := services[s.Name]
+		if svc == nil {
+			continue
 		}
-		results = append(results, res)
-		if svc := services[s.Name]; svc != nil {
-			unit, err := service.Enable(service.Options{SysRoot: *sysroot}, s.Name, res.Root, svc)
+		steps[i] = func(res *install.Result) (func() error, error) {
+			en, err := service.Enable(service.Options{SysRoot: *sysroot}, res.Set, res.Root, svc)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			res.Unit = unit
+			res.Unit = en.Unit
+			return en.Undo, nil
 		}
+	}
+	results, err := install.CommitAll(staged, steps)
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
 		if !*asJSON && !*quiet {
 			if res.Skipped {
 				fmt.Printf("%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"text/tabwriter"
 
@@ -13,6 +15,7 @@ func cmdVerify(args []string) error {
 	fs := newFlags("verify")
 	root := fs.String("root", "", "release root `folder`")
 	rel := fs.String("release", "", "verify this release `id` instead of current")
+	receiptSHA := fs.String("receipt-sha256", "", "the receipt's sha256 as recorded outside the release (`hex`; a one-set image's pipbake:receipt-sha256 tag)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -33,8 +36,12 @@ func cmdVerify(args []string) error {
 			return &exitError{code: 2, err: fmt.Errorf("verify: %s has no current release", r.Dir)}
 		}
 	}
-	rep, err := receipt.Verify(r.Path(id), receipt.Options{})
-	if err != nil {
+	var rep *receipt.Report
+	if _, err := os.Lstat(r.Path(id)); errors.Is(err, iofs.ErrNotExist) && *rel == "" {
+		// current points at a release that is gone: drift, not an error
+		rep = &receipt.Report{Release: id, Path: r.Path(id), Problems: []receipt.Problem{{Path: ".", Kind: receipt.Missing,
+			Detail: fmt.Sprintf("current points at releases/%s, which does not exist", id)}}}
+	} else if rep, err = receipt.Verify(r.Path(id), receipt.Options{ReceiptSHA256: *receiptSHA}); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("verify release %s in %s: %w", id, r.Dir, err)}
 	}
 	if *asJSON {

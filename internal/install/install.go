@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -97,11 +97,21 @@ func (o *Options) logf(format string, args ...any) {
 
 // Run installs set and makes it current: Stage, then Commit.
 func Run(ctx context.Context, set Set, opts Options) (*Result, error) {
-	st, err := Stage(ctx, set, opts)
+	res, err := RunAll(ctx, []Set{set}, opts, nil)
 	if err != nil {
 		return nil, err
 	}
-	return st.Commit()
+	return res[0], nil
+}
+
+// RunAll installs sets and makes them all current, or none: StageAll, then
+// CommitAll with steps.
+func RunAll(ctx context.Context, sets []Set, opts Options, steps []Step) ([]*Result, error) {
+	staged, err := StageAll(ctx, sets, opts)
+	if err != nil {
+		return nil, err
+	}
+	return CommitAll(staged, steps)
 }
 
 // Staged is a set installed and verified as a new release that is not yet
@@ -119,11 +129,110 @@ type Staged struct {
 
 // Stage installs set as a new release without touching current. On error
 // nothing is left behind.
-func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
-	start := time.Now()
+func Stage(ctx context.Context, set Set, opts Options) (*Staged, error) {
+	staged, err := StageAll(ctx, []Set{set}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return staged[0], nil
+}
+
+// StageAll stages every set: first it checks them all (locks, interpreters,
+// every wheel's hash) without writing anything, then takes every root's
+// lock, in path order so that installs of plans sharing roots cannot
+// deadlock, then installs each set as a new release. On error nothing is
+// left behind and no lock is held.
+func StageAll(ctx context.Context, sets []Set, opts Options) ([]*Staged, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var ps []*prepared
+	defer func() {
+		for _, p := range ps {
+			p.close()
+		}
+	}()
+	roots := map[string]string{}
+	for _, s := range sets {
+		p, err := check(ctx, s, opts)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+		if other, dup := roots[p.root.Dir]; dup {
+			return nil, fmt.Errorf("sets %q and %q both install into %s; each set needs its own root", other, p.set.Name, p.root.Dir)
+		}
+		roots[p.root.Dir] = p.set.Name
+	}
+	order := make([]int, len(ps))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return ps[order[a]].root.Dir < ps[order[b]].root.Dir })
+	unlocks := make([]func(), len(ps))
+	unlockAll := func() {
+		for _, u := range unlocks {
+			if u != nil {
+				u()
+			}
+		}
+	}
+	for _, i := range order {
+		u, err := ps[i].root.Lock()
+		if err != nil {
+			unlockAll()
+			return nil, err
+		}
+		unlocks[i] = u
+	}
+	staged := make([]*Staged, 0, len(ps))
+	for i, p := range ps {
+		st, err := p.stage(ctx, opts, unlocks[i])
+		if err != nil {
+			for _, done := range staged {
+				_ = done.abort()
+			}
+			unlockAll()
+			return nil, err
+		}
+		staged = append(staged, st)
+	}
+	return staged, nil
+}
+
+// prepared is a set checked without writing: its lock parsed, interpreter
+// probed and wheels chosen, opened and checked against the lock's hashes.
+type prepared struct {
+	set     Set
+	root    *release.Root
+	lk      *lock.Lock
+	tg      *target.Target
+	house   *wheelhouse.House
+	wheels  []*wheel.Wheel
+	digests []string
+	id      string
+	start   time.Time
+}
+
+func (p *prepared) close() {
+	for _, w := range p.wheels {
+		w.Close()
+	}
+	p.wheels = nil
+	if p.house != nil {
+		p.house.Close()
+		p.house = nil
+	}
+}
+
+// check is everything that can be checked of a set without writing.
+func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) {
+	p := &prepared{start: time.Now()}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
 	if set.Python == "" {
 		set.Python = "python3"
 	}
@@ -139,66 +248,51 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if set.Root == "" || set.Lock == "" || opts.Wheelhouse == "" {
 		return nil, fmt.Errorf("set %q: lock, root and wheelhouse are required", set.Name)
 	}
-	root, err := release.Open(set.Root)
-	if err != nil {
+	if p.root, err = release.Open(set.Root); err != nil {
 		return nil, err
 	}
 	if set.Name == "" {
-		set.Name = filepath.Base(root.Dir)
+		set.Name = filepath.Base(p.root.Dir)
 	}
-
-	// Everything that can be checked without writing is checked first.
-	lk, err := lock.ParseFile(set.Lock)
-	if err != nil {
+	p.set = set
+	if p.lk, err = lock.ParseFile(set.Lock); err != nil {
 		return nil, err
 	}
-	tg, err := target.Probe(ctx, set.Python)
-	if err != nil {
+	if p.tg, err = target.Probe(ctx, set.Python); err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
-	pins, err := lk.ForEnv(tg.Markers)
+	pins, err := p.lk.ForEnv(p.tg.Markers)
 	if err != nil {
 		return nil, err
 	}
-	supported, err := tg.Tags()
+	supported, err := p.tg.Tags()
 	if err != nil {
 		return nil, err
 	}
-	house, err := wheelhouse.Open(opts.Wheelhouse)
-	if err != nil {
+	if p.house, err = wheelhouse.Open(opts.Wheelhouse); err != nil {
 		return nil, err
 	}
-	defer house.Close() // after the wheels (deferred below) are closed
-	choices, err := house.Choose(pins, supported)
+	choices, err := p.house.Choose(pins, supported)
 	if err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
-	wheels, digests, err := openVerified(house, choices)
-	if err != nil {
+	if p.wheels, p.digests, err = openVerified(p.house, choices); err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
-	defer func() {
-		for _, w := range wheels {
-			w.Close()
-		}
-	}()
+	p.id = opts.Release
+	if p.id == "" {
+		p.id = release.NewID(opts.Now(), p.lk.SHA256)
+	}
+	if err := release.ValidID(p.id); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	id := opts.Release
-	if id == "" {
-		id = release.NewID(opts.Now(), lk.SHA256)
-	}
-	if err := release.ValidID(id); err != nil {
-		return nil, err
-	}
-	unlock, err := root.Lock()
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			unlock()
-		}
-	}()
+// stage installs a checked set as a new release, the root's lock held. On
+// error the release is removed; the lock stays with the caller.
+func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *Staged, err error) {
+	set, root, id, lk, tg, wheels, digests, start := p.set, p.root, p.id, p.lk, p.tg, p.wheels, p.digests, p.start
 	dir, err := root.Prepare(id)
 	if errors.Is(err, release.ErrCurrent) {
 		res, err := alreadyCurrent(root, set, id, lk, tg, start)
@@ -247,19 +341,20 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Check the tree against the RECORDs and record in the receipt what
+	// verify holds the release to, then write SBOM and receipt.
+	rep, err := receipt.Seal(dir, rc)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	if !rep.Clean() {
+		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
+	}
 	if err := syncTree(dir); err != nil {
 		return nil, fmt.Errorf("set %q: flush release %s to disk: %w", set.Name, dir, err)
 	}
-	if err := writeReceipt(dir, rc); err != nil {
+	if err := rc.Write(dir); err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
-	}
-	rep, err := receipt.Verify(dir, receipt.Options{SizesOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("set %q: verify the new release: %w", set.Name, err)
-	}
-	if !rep.Clean() {
-		_ = os.Remove(filepath.Join(dir, receipt.FileName))
-		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
 	}
 	if opts.ReleaseCache != "" {
 		storeFresh(set, root.Dir, id, lk, tg, dir, opts)
@@ -269,35 +364,13 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 }
 
-// Commit makes the staged release current, prunes old releases and copies
-// the receipt to Options.ReceiptsDir.
+// Commit makes the staged release current: CommitAll of one set.
 func (st *Staged) Commit() (*Result, error) {
-	if st.done {
-		return nil, errors.New("install: release already committed or aborted")
+	res, err := CommitAll([]*Staged{st}, nil)
+	if err != nil {
+		return nil, err
 	}
-	st.done = true
-	defer st.unlock()
-	res, set := st.result, st.set
-	if !res.Skipped {
-		start := time.Now()
-		if err := st.root.Switch(st.id); err != nil {
-			_ = st.root.Abort(st.id)
-			return nil, err
-		}
-		st.opts.logf("pipbake: %s: %s is current (%d files)", set.Name, st.id, res.Receipt.Files)
-		pruned, err := st.root.Prune(set.Keep)
-		if err != nil {
-			st.opts.logf("pipbake: %s: warning: %v", set.Name, err)
-		}
-		res.Pruned = pruned
-		res.Duration += time.Since(start)
-	}
-	if st.opts.ReceiptsDir != "" {
-		if err := copyReceipt(st.opts.ReceiptsDir, set.Name, res.Path); err != nil {
-			return nil, fmt.Errorf("set %q: %w", set.Name, err)
-		}
-	}
-	return res, nil
+	return res[0], nil
 }
 
 // Abort removes the staged release; current is untouched.
@@ -307,6 +380,10 @@ func (st *Staged) Abort() error {
 	}
 	st.done = true
 	defer st.unlock()
+	return st.abort()
+}
+
+func (st *Staged) abort() error {
 	if st.result.Skipped {
 		return nil
 	}
@@ -404,24 +481,4 @@ func checkPin(c wheelhouse.Choice, sum string) error {
 	}
 	return &pinError{fmt.Sprintf("%s==%s: hash mismatch for %s: the file has sha256 %s, the lock (line %d) allows %s",
 		c.Pin.Name, c.Pin.Version, c.Name.File, sum, c.Pin.Line, strings.Join(want, ", "))}
-}
-
-func copyReceipt(dir, set, releaseDir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("copy receipt to %s: %w", dir, err)
-	}
-	for _, name := range []string{receipt.FileName, receipt.SBOMName} {
-		data, err := os.ReadFile(filepath.Join(releaseDir, name))
-		if err != nil {
-			return fmt.Errorf("copy receipt: %w", err)
-		}
-		dest := set + ".json"
-		if name == receipt.SBOMName {
-			dest = set + ".cdx.json"
-		}
-		if err := receipt.WriteFile(dir, dest, data); err != nil {
-			return err
-		}
-	}
-	return nil
 }

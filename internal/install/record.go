@@ -50,7 +50,6 @@ func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *ven
 			DistInfo: d.distInfo, Files: d.files,
 			Summary: d.w.Metadata.Summary, License: d.w.Metadata.License, RequiresDist: d.w.Metadata.RequiresDist,
 		})
-		rc.Files += d.files
 	}
 	sortDistributions(rc.Distributions)
 	for _, rel := range env.Files {
@@ -68,7 +67,6 @@ func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *ven
 		}
 		rc.Environment = append(rc.Environment, e)
 	}
-	rc.Files += len(env.Files)
 	return rc, nil
 }
 
@@ -86,20 +84,4 @@ func createdTime(now func() time.Time) (time.Time, error) {
 		return time.Unix(n, 0).UTC(), nil
 	}
 	return now().UTC().Truncate(time.Second), nil
-}
-
-func writeReceipt(dir string, rc *receipt.Receipt) error {
-	sbom, err := rc.SBOM()
-	if err != nil {
-		return fmt.Errorf("render SBOM: %w", err)
-	}
-	if err := receipt.WriteFile(dir, receipt.SBOMName, sbom); err != nil {
-		return err
-	}
-	data, err := rc.Marshal()
-	if err != nil {
-		return err
-	}
-	// the receipt last: its presence marks the release complete
-	return receipt.WriteFile(dir, receipt.FileName, data)
 }

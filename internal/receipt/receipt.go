@@ -11,8 +11,14 @@ import (
 	"time"
 )
 
-// Schema is the receipt format version.
-const Schema = 1
+// Schema is the receipt format version written. Schema 2 added the
+// anchors verify checks a release against: each RECORD's sha256, the SBOM's
+// sha256, the file count of distinct files and every file's mode. Read
+// accepts schema 1 receipts too; Verify reports them as unanchored.
+const Schema = 2
+
+// Readable reports whether this pipbake reads receipts of schema n.
+func Readable(n int) bool { return n == 1 || n == 2 }
 
 // Names of the files written into each release.
 const (
@@ -37,8 +43,26 @@ type Receipt struct {
 	// interpreter links, activate scripts), relative to the release.
 	Environment []EnvFile `json:"environment"`
 	// Files counts every file and link in the release, receipt and SBOM
-	// excluded.
+	// excluded (schema 1: the sum of the distributions' counts, a file two
+	// distributions ship counted twice; schema 2: distinct paths).
 	Files int `json:"files"`
+	// SBOMSHA256 is the sha256 of the SBOM file (schema 2).
+	SBOMSHA256 string `json:"sbom_sha256,omitempty"`
+	// Modes are the permission bits of every file and directory (schema 2).
+	Modes *Modes `json:"modes,omitempty"`
+}
+
+// Modes records the permission bits (octal, set-id and sticky bits
+// included) of every regular file and directory of a release, the release
+// directory itself excepted, by class: a file with an execute bit is in
+// Executables and has Exec's bits, any other file has File's, a directory
+// Dir's; Other gives the bits of the paths that differ from their class's.
+type Modes struct {
+	File        string            `json:"file"`
+	Exec        string            `json:"exec,omitempty"`
+	Dir         string            `json:"dir"`
+	Executables []string          `json:"executables"`
+	Other       map[string]string `json:"other,omitempty"`
 }
 
 // Lock identifies the lock file a set was installed from.
@@ -75,6 +99,8 @@ type Distribution struct {
 	// DistInfo is the installed .dist-info directory, relative to the release.
 	DistInfo string `json:"dist_info"`
 	Files    int    `json:"files"`
+	// RecordSHA256 is the sha256 of the installed RECORD (schema 2).
+	RecordSHA256 string `json:"record_sha256,omitempty"`
 	// Summary and License come from METADATA, for the SBOM.
 	Summary      string   `json:"summary,omitempty"`
 	License      string   `json:"license,omitempty"`
@@ -96,12 +122,27 @@ func Read(releaseDir string) (*Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read receipt: %w", err)
 	}
+	return Parse(p, data)
+}
+
+// SchemaError is a receipt of a schema this pipbake does not read.
+type SchemaError struct {
+	Path   string
+	Schema int
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("receipt %s has schema %d; this pipbake reads schemas 1 and %d", e.Path, e.Schema, Schema)
+}
+
+// Parse decodes the receipt data read from path (named in errors).
+func Parse(path string, data []byte) (*Receipt, error) {
 	var r Receipt
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("parse receipt %s: %w", p, err)
+		return nil, fmt.Errorf("parse receipt %s: %w", path, err)
 	}
-	if r.Schema != Schema {
-		return nil, fmt.Errorf("receipt %s has schema %d; this pipbake reads schema %d", p, r.Schema, Schema)
+	if !Readable(r.Schema) {
+		return nil, &SchemaError{Path: path, Schema: r.Schema}
 	}
 	return &r, nil
 }

@@ -1,10 +1,12 @@
 package receipt
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +15,9 @@ import (
 
 // SBOM renders the set as a CycloneDX 1.5 JSON bill of materials: one
 // library component per distribution (purl, wheel sha256, license), and the
-// dependency graph among them from Requires-Dist.
+// dependency graph among them from Requires-Dist. The set's component
+// carries the receipt's lock, interpreter, installer and bytecode choice as
+// pipbake: properties, so Verify can hold a receipt to its SBOM.
 func (r *Receipt) SBOM() ([]byte, error) {
 	type hash struct {
 		Alg     string `json:"alg"`
@@ -70,7 +74,9 @@ func (r *Receipt) SBOM() ([]byte, error) {
 	b.Metadata.Tools.Components = []tool{{Type: "application", Name: "pipbake", Version: r.Pipbake}}
 	setRef := "pipbake-set:" + r.Set
 	b.Metadata.Component = component{Type: "application", BOMRef: setRef, Name: r.Set, Version: r.Release,
-		Properties: []property{{"pipbake:lock-sha256", r.Lock.SHA256}, {"pipbake:python", r.Interpreter.Version}}}
+		Properties: []property{{"pipbake:lock-sha256", r.Lock.SHA256}, {"pipbake:python", r.Interpreter.Version},
+			{"pipbake:lock-path", r.Lock.Path}, {"pipbake:interpreter", r.Interpreter.Path}, {"pipbake:platform", r.Interpreter.Platform},
+			{"pipbake:installer", r.Installer}, {"pipbake:compiled", strconv.FormatBool(r.Compiled)}}}
 	refs := map[string]string{}
 	for _, d := range r.Distributions {
 		refs[pyname.Normalize(d.Name)] = purl(d.Name, d.Version)
@@ -132,4 +138,100 @@ func requirementName(req string) string {
 		}
 	}
 	return pyname.Normalize(req[:end])
+}
+
+// sbomFacts is what Verify compares of an SBOM with the receipt it was
+// rendered from.
+type sbomFacts struct {
+	Metadata struct {
+		Timestamp string `json:"timestamp"`
+		Component struct {
+			Name       string `json:"name"`
+			Version    string `json:"version"`
+			Properties []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"properties"`
+		} `json:"component"`
+	} `json:"metadata"`
+	Components []struct {
+		Name        string            `json:"name"`
+		Version     string            `json:"version"`
+		Description string            `json:"description"`
+		PURL        string            `json:"purl"`
+		Hashes      []json.RawMessage `json:"hashes"`
+		Licenses    []json.RawMessage `json:"licenses"`
+		Properties  []json.RawMessage `json:"properties"`
+	} `json:"components"`
+	Dependencies []json.RawMessage `json:"dependencies"`
+}
+
+// sbomDisagrees compares the SBOM data with the one r renders and names
+// the first few facts they disagree on ("" when they agree). A set
+// property the SBOM lacks is not compared (an SBOM written by an earlier
+// pipbake), since the SBOM's own sha256 is checked separately.
+func (r *Receipt) sbomDisagrees(data []byte) string {
+	var got, want sbomFacts
+	if err := json.Unmarshal(data, &got); err != nil {
+		return "the SBOM is not valid JSON: " + err.Error()
+	}
+	rendered, err := r.SBOM()
+	if err != nil {
+		return "the receipt renders no SBOM: " + err.Error()
+	}
+	if err := json.Unmarshal(rendered, &want); err != nil {
+		return err.Error()
+	}
+	var diffs []string
+	diff := func(what, g, w string) {
+		if g != w {
+			diffs = append(diffs, fmt.Sprintf("%s: SBOM %q, receipt %q", what, g, w))
+		}
+	}
+	gm, wm := got.Metadata, want.Metadata
+	diff("timestamp", gm.Timestamp, wm.Timestamp)
+	diff("set", gm.Component.Name, wm.Component.Name)
+	diff("release", gm.Component.Version, wm.Component.Version)
+	props := map[string]string{}
+	for _, p := range gm.Component.Properties {
+		props[p.Name] = p.Value
+	}
+	for _, p := range wm.Component.Properties {
+		if v, ok := props[p.Name]; ok {
+			diff(p.Name, v, p.Value)
+		}
+	}
+	if len(got.Components) != len(want.Components) {
+		diffs = append(diffs, fmt.Sprintf("SBOM lists %d components, receipt %d distributions", len(got.Components), len(want.Components)))
+	} else {
+		for i, g := range got.Components {
+			w := want.Components[i]
+			diff("component name", g.Name, w.Name)
+			diff(w.Name+" version", g.Version, w.Version)
+			diff(w.Name+" purl", g.PURL, w.PURL)
+			diff(w.Name+" description", g.Description, w.Description)
+			diff(w.Name+" hashes", raw(g.Hashes), raw(w.Hashes))
+			diff(w.Name+" licenses", raw(g.Licenses), raw(w.Licenses))
+			diff(w.Name+" properties", raw(g.Properties), raw(w.Properties))
+		}
+	}
+	diff("dependencies", raw(got.Dependencies), raw(want.Dependencies))
+	if len(diffs) > 3 {
+		diffs = append(diffs[:3], fmt.Sprintf("and %d more", len(diffs)-3))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// raw renders JSON values compactly, for comparison.
+func raw(vs []json.RawMessage) string {
+	var b strings.Builder
+	for _, v := range vs {
+		var buf bytes.Buffer
+		if json.Compact(&buf, v) != nil {
+			buf.Write(v)
+		}
+		b.Write(buf.Bytes())
+		b.WriteByte(',')
+	}
+	return b.String()
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -24,6 +26,10 @@ const (
 	Missing    = "missing"
 	Modified   = "modified"
 	Unexpected = "unexpected"
+	// Unanchored is a release whose receipt (schema 1) records nothing to
+	// hold its RECORDs, SBOM and modes to: its files can only be checked
+	// against RECORDs anyone could have rewritten.
+	Unanchored = "unanchored"
 )
 
 // Problem is one difference between a release and its records.
@@ -44,6 +50,10 @@ type Report struct {
 // Clean reports whether no problem was found.
 func (r *Report) Clean() bool { return len(r.Problems) == 0 }
 
+func (r *Report) add(path, kind, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Path: path, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+}
+
 type expect struct {
 	sha256 []byte // nil: no hash recorded
 	// alts are other accepted hashes: when two distributions ship the same
@@ -61,46 +71,144 @@ type Options struct {
 	// SizesOnly skips content hashing (used right after an install, whose
 	// writer already hashed every byte).
 	SizesOnly bool
+	// ReceiptSHA256 is the receipt's sha256 (hex) as recorded outside the
+	// release, e.g. a one-set image's pipbake:receipt-sha256 tag: a receipt
+	// with other bytes is reported modified.
+	ReceiptSHA256 string
 }
 
-// Verify checks every file of a release against the RECORD files of its
-// distributions and the receipt: files that are missing, whose content
-// differs, and files nothing accounts for.
+// Verify checks a release against its receipt: the receipt against
+// Options.ReceiptSHA256 when given, and against the SBOM; each RECORD and
+// the SBOM against the sha256 the receipt records; then every file against
+// the RECORDs and the receipt (missing files, content that differs, files
+// nothing accounts for), every file's and directory's mode against the
+// receipt, and the file count. A release without a receipt is reported
+// (missing), not an error.
 func Verify(releaseDir string, opts Options) (*Report, error) {
 	if resolved, err := filepath.EvalSymlinks(releaseDir); err == nil {
 		releaseDir = resolved // <root>/current is a link; walk what it points at
 	}
-	rc, err := Read(releaseDir)
-	if err != nil {
-		return nil, err
-	}
-	rep := &Report{Release: rc.Release, Path: releaseDir, Problems: []Problem{}}
-	want := map[string]*expect{}
-	for _, e := range rc.Environment {
-		x := &expect{size: -1, owner: "environment"}
-		if e.Link != "" {
-			x.isLink, x.link = true, e.Link
-		} else if e.SHA256 != "" {
-			x.sha256, _ = hex.DecodeString(e.SHA256)
+	if want := opts.ReceiptSHA256; want != "" {
+		if b, err := hex.DecodeString(want); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("verify %s: receipt sha256 %q is not 64 hex digits", releaseDir, want)
 		}
-		want[e.Path] = x
 	}
-	if err := readRecords(releaseDir, rc.Distributions, want, rep); err != nil {
+	st, err := os.Stat(releaseDir)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", releaseDir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("verify %s: not a directory", releaseDir)
+	}
+	rep := &Report{Release: filepath.Base(releaseDir), Path: releaseDir, Problems: []Problem{}}
+	defer sortProblems(rep)
+	receiptPath := filepath.Join(releaseDir, FileName)
+	data, err := os.ReadFile(receiptPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		rep.add(FileName, Missing, "the release has no receipt: an install that did not finish, or the receipt was removed")
+		return rep, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", releaseDir, err)
+	}
+	if want := opts.ReceiptSHA256; want != "" {
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != strings.ToLower(want) {
+			rep.add(FileName, Modified, "sha256 %s, recorded outside the release as %s", got, strings.ToLower(want))
+		}
+	}
+	rc, err := Parse(receiptPath, data)
+	var se *SchemaError
+	if errors.As(err, &se) {
 		return nil, err
 	}
+	if err != nil {
+		rep.add(FileName, Modified, "%v", err)
+		return rep, nil
+	}
+	rep.Release = rc.Release
+	anchored := rc.Schema >= 2
+	if rc.Release != filepath.Base(releaseDir) {
+		rep.add(FileName, Modified, "names release %q, but the release directory is %q", rc.Release, filepath.Base(releaseDir))
+	}
+	if anchored {
+		checkSBOM(releaseDir, rc, rep)
+	} else {
+		rep.add(FileName, Unanchored, "a schema %d receipt records no sha256 of the RECORDs or the SBOM and no file modes, so rewritten RECORDs go unnoticed; install the set again to get a schema %d receipt", rc.Schema, Schema)
+	}
+	want, _ := expectations(releaseDir, rc, anchored, rep)
 	w := &walker{root: releaseDir, want: want, opts: opts, compiled: rc.Compiled}
+	if anchored {
+		if err := w.expectModes(rc.Modes); err != nil {
+			rep.add(FileName, Modified, "%v", err)
+		}
+	}
 	if err := w.run(); err != nil {
 		return nil, fmt.Errorf("verify %s: %w", releaseDir, err)
 	}
 	rep.Problems = append(rep.Problems, w.problems...)
 	for rel, x := range want {
 		if !x.seen.Load() {
-			rep.Problems = append(rep.Problems, Problem{Path: rel, Kind: Missing, Detail: "listed by " + x.owner})
+			rep.add(rel, Missing, "listed by %s", x.owner)
 		}
 	}
+	if n := int(w.files.Load()); anchored && n != rc.Files {
+		rep.add(".", Modified, "holds %d files, the receipt records %d", n, rc.Files)
+	}
 	rep.Checked = int(w.checked.Load())
-	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Path < rep.Problems[j].Path })
 	return rep, nil
+}
+
+func sortProblems(rep *Report) {
+	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Path < rep.Problems[j].Path })
+}
+
+// checkSBOM holds the SBOM to the sha256 the receipt records, and the
+// receipt to what the SBOM says of it.
+func checkSBOM(releaseDir string, rc *Receipt, rep *Report) {
+	data, err := os.ReadFile(filepath.Join(releaseDir, SBOMName))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			rep.add(SBOMName, Missing, "the receipt records its sha256")
+		} else {
+			rep.add(SBOMName, Modified, "%v", err)
+		}
+		return
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != rc.SBOMSHA256 {
+		rep.add(SBOMName, Modified, "content differs from the sha256 the receipt records")
+		return
+	}
+	if d := rc.sbomDisagrees(data); d != "" {
+		rep.add(FileName, Modified, "disagrees with the SBOM: %s", d)
+	}
+}
+
+// expectations lists what the release must hold: the environment's files
+// and every RECORD's rows. When anchored, each RECORD is first checked
+// against the sha256 the receipt records. It returns each RECORD's sha256.
+func expectations(releaseDir string, rc *Receipt, anchored bool, rep *Report) (map[string]*expect, []string) {
+	want := map[string]*expect{}
+	for _, e := range rc.Environment {
+		rel := path.Clean(e.Path)
+		if !filepath.IsLocal(filepath.FromSlash(rel)) {
+			rep.add(FileName, Modified, "lists environment file %q, outside the release", e.Path)
+			continue
+		}
+		x := &expect{size: -1, owner: "the receipt"}
+		switch {
+		case e.Link != "":
+			x.isLink, x.link = true, e.Link
+		case e.SHA256 != "":
+			x.sha256, _ = hex.DecodeString(e.SHA256)
+		default:
+			rep.add(FileName, Modified, "records neither a sha256 nor a link target for %s", rel)
+		}
+		want[rel] = x
+	}
+	digests := readRecords(releaseDir, rc.Distributions, anchored, want, rep)
+	return want, digests
 }
 
 // walker checks a release's files as it lists them, a goroutine per
@@ -112,11 +220,17 @@ type walker struct {
 	want     map[string]*expect // read-only while walking
 	opts     Options
 	compiled bool
+	// modes, when set, are the modes to hold files and directories to.
+	modes *modeRules
+	// seal collects every mode into seen instead.
+	seal bool
 
 	mu       sync.Mutex
 	problems []Problem
+	seen     []modeOf
 	err      error
 	checked  atomic.Int64
+	files    atomic.Int64
 	wg       sync.WaitGroup
 	slots    chan struct{}
 	// hashes feeds the content checks to a pool of their own, so one
@@ -181,12 +295,18 @@ func (w *walker) dir(rel string) {
 		w.mu.Unlock()
 		return
 	}
+	var seen []modeOf
 	for _, e := range entries {
 		name := e.Name()
 		if rel != "" {
 			name = rel + "/" + name
 		}
 		if e.IsDir() {
+			if w.seal {
+				seen = append(seen, modeOf{name, classDir, modeBits(e.Mode())})
+			} else if p := w.modes.checkDir(name, e.Mode(), w.compiled); p != nil {
+				w.problem(*p)
+			}
 			w.wg.Add(1)
 			go w.dir(name)
 			continue
@@ -199,16 +319,37 @@ func (w *walker) dir(rel string) {
 			if !w.compiled && isPyc(name) {
 				continue // written by Python at run time in a release installed without bytecode
 			}
+			w.files.Add(1)
 			w.problem(Problem{Path: name, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
 			continue
 		}
 		x.seen.Store(true)
+		w.files.Add(1)
 		w.checked.Add(1)
 		if p := checkInfo(filepath.Join(dir, e.Name()), name, e, x); p != nil {
 			w.problem(*p)
-		} else if w.hashes != nil && !x.isLink && x.sha256 != nil {
+			continue
+		}
+		if x.isLink {
+			continue
+		}
+		if w.seal {
+			c := classFile
+			if e.Mode()&0o111 != 0 {
+				c = classExec
+			}
+			seen = append(seen, modeOf{name, c, modeBits(e.Mode())})
+		} else if p := w.modes.checkFile(name, e.Mode()); p != nil {
+			w.problem(*p)
+		}
+		if w.hashes != nil && x.sha256 != nil {
 			w.hashes <- name
 		}
+	}
+	if len(seen) > 0 {
+		w.mu.Lock()
+		w.seen = append(w.seen, seen...)
+		w.mu.Unlock()
 	}
 }
 
@@ -260,11 +401,13 @@ func checkHash(p, rel string, x *expect) *Problem {
 
 // readRecords reads every distribution's RECORD in parallel and merges
 // them into want in the receipt's order (the order they were installed
-// in, which decides what a path two distributions ship must hold).
-func readRecords(releaseDir string, dists []Distribution, want map[string]*expect, rep *Report) error {
+// in, which decides what a path two distributions ship must hold). It
+// returns each RECORD's sha256 (hex; "" when unreadable).
+func readRecords(releaseDir string, dists []Distribution, anchored bool, want map[string]*expect, rep *Report) []string {
 	type parsed struct {
-		want map[string]*expect
-		rep  Report
+		want   map[string]*expect
+		rep    Report
+		digest string
 	}
 	out := make([]parsed, len(dists))
 	var wg sync.WaitGroup
@@ -273,11 +416,13 @@ func readRecords(releaseDir string, dists []Distribution, want map[string]*expec
 		go func() {
 			defer wg.Done()
 			out[i].want = map[string]*expect{}
-			readRecord(releaseDir, d, out[i].want, &out[i].rep)
+			out[i].digest = readRecord(releaseDir, d, anchored, out[i].want, &out[i].rep)
 		}()
 	}
 	wg.Wait()
+	digests := make([]string, len(dists))
 	for i := range dists {
+		digests[i] = out[i].digest
 		rep.Problems = append(rep.Problems, out[i].rep.Problems...)
 		for rel, x := range out[i].want {
 			prev, dup := want[rel]
@@ -294,32 +439,45 @@ func readRecords(releaseDir string, dists []Distribution, want map[string]*expec
 			}
 		}
 	}
-	return nil
+	return digests
 }
 
-func readRecord(releaseDir string, d Distribution, want map[string]*expect, rep *Report) error {
-	recRel := d.DistInfo + "/RECORD"
+// unhashed are the dist-info files a RECORD may list without a hash.
+var unhashed = map[string]bool{"RECORD": true, "RECORD.jws": true, "RECORD.p7s": true}
+
+func readRecord(releaseDir string, d Distribution, anchored bool, want map[string]*expect, rep *Report) string {
+	distInfo := path.Clean(d.DistInfo)
+	if !filepath.IsLocal(filepath.FromSlash(distInfo)) || !strings.HasSuffix(distInfo, ".dist-info") {
+		rep.add(FileName, Modified, "names %q as the dist-info folder of %s %s", d.DistInfo, d.Name, d.Version)
+		return ""
+	}
+	recRel := distInfo + "/RECORD"
 	data, err := os.ReadFile(filepath.Join(releaseDir, filepath.FromSlash(recRel)))
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Missing, Detail: fmt.Sprintf("RECORD of %s %s", d.Name, d.Version)})
-		return nil
+		rep.add(recRel, Missing, "RECORD of %s %s", d.Name, d.Version)
+		return ""
 	}
-	libDir := filepath.Dir(filepath.FromSlash(d.DistInfo))
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if anchored && digest != d.RecordSHA256 {
+		rep.add(recRel, Modified, "content differs from the sha256 the receipt records for the RECORD of %s %s", d.Name, d.Version)
+	}
+	libDir := path.Dir(distInfo)
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	rows, err := r.ReadAll()
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Modified, Detail: "not valid CSV: " + err.Error()})
-		return nil
+		rep.add(recRel, Modified, "not valid CSV: %v", err)
+		return digest
 	}
 	owner := d.Name + " " + d.Version
 	for _, row := range rows {
 		if len(row) == 0 || row[0] == "" {
 			continue
 		}
-		rel := filepath.ToSlash(filepath.Clean(filepath.Join(libDir, filepath.FromSlash(row[0]))))
-		if rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-			rep.Problems = append(rep.Problems, Problem{Path: recRel, Kind: Modified, Detail: fmt.Sprintf("lists %q, outside the release", row[0])})
+		rel := path.Clean(path.Join(libDir, filepath.ToSlash(row[0])))
+		if !filepath.IsLocal(filepath.FromSlash(rel)) {
+			rep.add(recRel, Modified, "lists %q, outside the release", row[0])
 			continue
 		}
 		x := &expect{size: -1, owner: owner}
@@ -328,6 +486,9 @@ func readRecord(releaseDir string, d Distribution, want map[string]*expect, rep 
 			if alg == "sha256" {
 				x.sha256, _ = base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "="))
 			}
+		}
+		if x.sha256 == nil && !(path.Dir(rel) == distInfo && unhashed[path.Base(rel)]) {
+			rep.add(recRel, Modified, "lists %s without a sha256", row[0])
 		}
 		if len(row) > 2 && row[2] != "" {
 			x.size, _ = strconv.ParseInt(row[2], 10, 64)
@@ -343,5 +504,5 @@ func readRecord(releaseDir string, d Distribution, want map[string]*expect, rep 
 		}
 		want[rel] = x
 	}
-	return nil
+	return digest
 }

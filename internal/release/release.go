@@ -207,22 +207,41 @@ func (r *Root) Prepare(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("prepare release %s: %w", id, err)
 	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
 	for _, e := range entries {
 		name := e.Name()
 		if name == cur || !e.IsDir() {
 			continue
 		}
 		p := r.Path(name)
-		_, statErr := os.Stat(filepath.Join(p, ReceiptName))
-		if statErr == nil && name != id {
+		if old, ok := strings.CutPrefix(name, retiredPrefix); ok {
+			// set aside by an install that did not finish: put back while
+			// complete and not replaced, else finish removing it
+			if ValidID(old) == nil && !have[old] && isComplete(p) {
+				if err := os.Rename(p, r.Path(old)); err != nil {
+					return "", fmt.Errorf("put back release %s set aside by an unfinished install: %w", old, err)
+				}
+				have[old] = true
+				continue
+			}
+		} else if isComplete(p) && name != id {
 			continue // a complete release
 		}
-		if err := removeAll(p); err != nil {
+		if err := removeRelease(p); err != nil {
 			return "", fmt.Errorf("remove leftover release directory %s: %w", p, err)
 		}
 	}
+	// switch links of an install killed while switching
+	if leftovers, _ := filepath.Glob(filepath.Join(r.Dir, ".current-*")); len(leftovers) > 0 {
+		for _, p := range leftovers {
+			_ = os.Remove(p)
+		}
+	}
 	if id == cur {
-		if _, err := os.Stat(filepath.Join(r.Path(id), ReceiptName)); err == nil {
+		if isComplete(r.Path(id)) {
 			return "", fmt.Errorf("release %q in %s: %w", id, r.Dir, ErrCurrent)
 		}
 		return "", fmt.Errorf("release %q in %s: current points at it but it has no receipt; roll back or install under a new release id", id, r.Dir)
@@ -234,10 +253,34 @@ func (r *Root) Prepare(id string) (string, error) {
 	return p, nil
 }
 
+func isComplete(p string) bool {
+	_, err := os.Stat(filepath.Join(p, ReceiptName))
+	return err == nil
+}
+
+// removeRelease removes a release directory, its receipt first: a removal
+// cut short leaves an incomplete directory, never a complete-looking
+// release with files missing.
+func removeRelease(p string) error {
+	if err := os.Remove(filepath.Join(p, ReceiptName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Lstat(p); errors.Is(statErr, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return removeAll(p)
+}
+
 // removeAll removes a tree, making read-only directories writable first
 // so a tree a package wrote with odd modes can still be cleaned.
 func removeAll(p string) error {
 	err := os.RemoveAll(p)
+	// a process of a killed install (a bytecode compiler finishing its
+	// file) may still add a file while the tree is removed: try again
+	for try := 0; try < 3 && errors.Is(err, syscall.ENOTEMPTY); try++ {
+		time.Sleep(50 * time.Millisecond)
+		err = os.RemoveAll(p)
+	}
 	if err == nil || !errors.Is(err, fs.ErrPermission) {
 		return err
 	}
@@ -256,7 +299,57 @@ func (r *Root) Abort(id string) error {
 	if id == cur {
 		return nil
 	}
-	return removeAll(r.Path(id))
+	return removeRelease(r.Path(id))
+}
+
+// retiredPrefix names a release set aside by Retire.
+const retiredPrefix = ".retired-"
+
+// Retire sets release id aside (releases/.retired-<id>, out of List) so
+// that an install can prune it before switching current and still put it
+// back (Unretire) if the switch fails; Remove deletes it for good. An
+// install killed in between leaves it set aside: the next Prepare puts it
+// back. The current release cannot be retired.
+func (r *Root) Retire(id string) error {
+	cur, err := r.Current()
+	if err != nil {
+		return err
+	}
+	if id == cur {
+		return fmt.Errorf("prune release %s in %s: it is current", id, r.Dir)
+	}
+	if err := os.Rename(r.Path(id), r.Path(retiredPrefix+id)); err != nil {
+		return fmt.Errorf("prune release %s: %w", id, err)
+	}
+	return nil
+}
+
+// Unretire puts back a release Retire set aside.
+func (r *Root) Unretire(id string) error {
+	if err := os.Rename(r.Path(retiredPrefix+id), r.Path(id)); err != nil {
+		return fmt.Errorf("put back release %s: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveRetired deletes a release Retire set aside.
+func (r *Root) RemoveRetired(id string) error {
+	if err := removeRelease(r.Path(retiredPrefix + id)); err != nil {
+		return fmt.Errorf("prune release %s: %w", id, err)
+	}
+	return nil
+}
+
+// Restore points current back at release id, complete or not, or removes
+// current when id is "": it undoes a Switch.
+func (r *Root) Restore(id string) error {
+	if id != "" {
+		return r.link(id)
+	}
+	if err := os.Remove(r.currentLink()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", r.currentLink(), err)
+	}
+	return syncDir(r.Dir)
 }
 
 // Switch points current at release id, atomically: a new symlink is made
@@ -266,6 +359,11 @@ func (r *Root) Switch(id string) error {
 	if _, err := os.Stat(filepath.Join(p, ReceiptName)); err != nil {
 		return fmt.Errorf("switch %s to release %q: it is not a complete release: %w", r.currentLink(), id, err)
 	}
+	return r.link(id)
+}
+
+// link points current at releases/<id>.
+func (r *Root) link(id string) error {
 	tmp := filepath.Join(r.Dir, fmt.Sprintf(".current-%d", os.Getpid()))
 	_ = os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("releases", id), tmp); err != nil {
@@ -296,6 +394,25 @@ func SyncDir(dir string) error { return syncDir(dir) }
 // Prune removes the oldest complete releases beyond keep, never the current
 // one, and returns the ids removed.
 func (r *Root) Prune(keep int) ([]string, error) {
+	ids, err := r.PruneList(keep, "")
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, id := range ids {
+		if err := removeRelease(r.Path(id)); err != nil {
+			return removed, fmt.Errorf("prune release %s: %w", id, err)
+		}
+		removed = append(removed, id)
+	}
+	return removed, nil
+}
+
+// PruneList returns the complete releases, oldest first, that keeping
+// keep releases removes once release next is current (next "": as things
+// are). Neither next nor, when next is "", the current release is listed;
+// with next given, the current release may be.
+func (r *Root) PruneList(keep int, next string) ([]string, error) {
 	if keep < 1 {
 		return nil, fmt.Errorf("prune %s: keep must be at least 1, got %d", r.Dir, keep)
 	}
@@ -303,17 +420,14 @@ func (r *Root) Prune(keep int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
+	var ids []string
 	for i := 0; i < len(list)-keep; i++ {
-		if list[i].Current {
+		if next == "" && list[i].Current || list[i].ID == next {
 			continue
 		}
-		if err := removeAll(list[i].Path); err != nil {
-			return removed, fmt.Errorf("prune release %s: %w", list[i].ID, err)
-		}
-		removed = append(removed, list[i].ID)
+		ids = append(ids, list[i].ID)
 	}
-	return removed, nil
+	return ids, nil
 }
 
 // Rollback points current at release to, or, when to is empty, at the

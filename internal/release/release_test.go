@@ -117,3 +117,101 @@ func TestIDs(t *testing.T) {
 		t.Error("Less")
 	}
 }
+
+func ids(t *testing.T, r *Root) string {
+	t.Helper()
+	list, err := r.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range list {
+		out = append(out, l.ID)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestRetire: a release set aside for pruning leaves the list, comes back
+// with Unretire, and one left aside by an install killed before its
+// switch is put back by the next Prepare; the current release cannot be
+// set aside; Restore undoes a Switch.
+func TestRetire(t *testing.T) {
+	r, _ := Open(t.TempDir())
+	unlock, err := r.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	for _, id := range []string{"1", "2", "3"} {
+		complete(t, r, id)
+	}
+	if err := r.Switch("3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Retire("3"); err == nil {
+		t.Error("retired the current release")
+	}
+	if err := r.Retire("1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, r); got != "2 3" {
+		t.Errorf("list with 1 set aside: %s", got)
+	}
+	if err := r.Unretire("1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, r); got != "1 2 3" {
+		t.Errorf("list after Unretire: %s", got)
+	}
+	if got, _ := r.PruneList(1, "2"); strings.Join(got, " ") != "1" {
+		t.Errorf("PruneList(1, next 2) = %v", got)
+	}
+	if got, _ := r.PruneList(1, ""); strings.Join(got, " ") != "1 2" {
+		t.Errorf("PruneList(1) = %v", got)
+	}
+	// killed between setting aside and the switch: 1 comes back; a
+	// release set aside whose removal had begun (receipt gone) goes
+	if err := r.Retire("1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Retire("2"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(r.Path(retiredPrefix+"2"), ReceiptName))
+	os.Symlink("releases/1", filepath.Join(r.Dir, ".current-999999"))
+	complete(t, r, "4")
+	if got := ids(t, r); got != "1 3 4" {
+		t.Errorf("list after Prepare: %s", got)
+	}
+	for _, p := range []string{r.Path(retiredPrefix + "2"), filepath.Join(r.Dir, ".current-999999")} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("leftover %s not removed: %v", p, err)
+		}
+	}
+	// Restore undoes a Switch, to a release or to no current at all
+	if err := r.Switch("4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Restore("3"); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := r.Current(); cur != "3" {
+		t.Errorf("current after Restore: %s", cur)
+	}
+	if err := r.Restore(""); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := r.Current(); cur != "" || err != nil {
+		t.Errorf("current after Restore(\"\"): %q %v", cur, err)
+	}
+	// removing a release takes its receipt first
+	if err := r.Retire("1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RemoveRetired("1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, r); got != "3 4" {
+		t.Errorf("list after RemoveRetired: %s", got)
+	}
+}

@@ -97,41 +97,150 @@ func quote(s string) string {
 	return `"` + s + `"`
 }
 
+// Enabled is a service Enable set up.
+type Enabled struct {
+	// Unit is the unit file's path.
+	Unit  string
+	undos []func() error
+}
+
+// Undo puts back what was there before Enable: it removes the user and
+// group Enable created and restores (or removes) the unit file and its
+// wants link.
+func (e *Enabled) Undo() error {
+	var errs []error
+	for i := len(e.undos) - 1; i >= 0; i-- {
+		if err := e.undos[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.undos = nil
+	return errors.Join(errs...)
+}
+
 // Enable writes the unit for set and links it into
 // multi-user.target.wants, creating the service user and group first when
-// they do not exist. It returns the unit's path.
-func Enable(opts Options, set, root string, s *plan.Service) (string, error) {
-	if err := ensureAccount(opts, s, root); err != nil {
-		return "", fmt.Errorf("service %s: %w", set, err)
+// they do not exist. On error it leaves things as they were; Undo undoes
+// it later.
+func Enable(opts Options, set, root string, s *plan.Service) (_ *Enabled, err error) {
+	en := &Enabled{}
+	defer func() {
+		if err != nil {
+			_ = en.Undo()
+		}
+	}()
+	if err := ensureAccount(opts, s, root, en); err != nil {
+		return nil, fmt.Errorf("service %s: %w", set, err)
 	}
 	dir := filepath.Join(opts.sysroot(), UnitDir)
 	wants := filepath.Join(dir, "multi-user.target.wants")
-	if err := os.MkdirAll(wants, 0o755); err != nil {
-		return "", fmt.Errorf("service %s: %w", set, err)
+	rmdirs, err := mkdirAll(wants)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", set, err)
 	}
+	en.undos = append(en.undos, func() error { rmdirs(); return nil })
 	name := set + ".service"
 	unit := filepath.Join(dir, name)
+	restore, err := saveFile(unit)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", set, err)
+	}
+	en.undos = append(en.undos, restore)
 	tmp := unit + ".pipbake-tmp"
 	if err := os.WriteFile(tmp, Render(set, root, s), 0o644); err != nil {
-		return "", fmt.Errorf("service %s: write unit: %w", set, err)
+		os.Remove(tmp)
+		return nil, fmt.Errorf("service %s: write unit: %w", set, err)
 	}
 	if err := os.Rename(tmp, unit); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("service %s: write unit: %w", set, err)
+		return nil, fmt.Errorf("service %s: write unit: %w", set, err)
 	}
+	en.Unit = unit
 	link := filepath.Join(wants, name)
 	target := filepath.Join(UnitDir, name) // absolute inside the system, as systemctl enable writes it
 	if cur, err := os.Readlink(link); err == nil && cur == target {
-		return unit, nil
+		return en, nil
 	}
+	restore, err = saveFile(link)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", set, err)
+	}
+	en.undos = append(en.undos, restore)
 	_ = os.Remove(link)
 	if err := os.Symlink(target, link); err != nil {
-		return "", fmt.Errorf("service %s: enable: %w", set, err)
+		return nil, fmt.Errorf("service %s: enable: %w", set, err)
 	}
-	return unit, nil
+	return en, nil
 }
 
-func ensureAccount(opts Options, s *plan.Service, root string) error {
+// saveFile returns how to put back the file or link at p as it is now
+// (removing what is there when nothing was).
+func saveFile(p string) (func() error, error) {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return func() error {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		to, err := os.Readlink(p)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			_ = os.Remove(p)
+			return os.Symlink(to, p)
+		}, nil
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is a %s, not a file", p, fi.Mode().Type())
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	mode := fi.Mode().Perm()
+	return func() error {
+		tmp := p + ".pipbake-tmp"
+		if err := os.WriteFile(tmp, data, mode); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("restore %s: %w", p, err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("restore %s: %w", p, err)
+		}
+		return nil
+	}, nil
+}
+
+// mkdirAll is os.MkdirAll, returning how to remove the folders it made
+// (those still empty).
+func mkdirAll(dir string) (rmdirs func(), err error) {
+	var made []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return func() {
+		for _, p := range made {
+			_ = os.Remove(p)
+		}
+	}, nil
+}
+
+func ensureAccount(opts Options, s *plan.Service, root string, en *Enabled) error {
 	if s.Group != "" && s.Group != "root" {
 		found, err := hasEntry(opts, "/etc/group", s.Group)
 		if err != nil {
@@ -141,6 +250,7 @@ func ensureAccount(opts Options, s *plan.Service, root string) error {
 			if err := run(opts, "groupadd", "--system", s.Group); err != nil {
 				return fmt.Errorf("create group %s: %w", s.Group, err)
 			}
+			en.undos = append(en.undos, func() error { return delAccount(opts, "groupdel", "/etc/group", s.Group) })
 		}
 	}
 	if s.User == "" || s.User == "root" {
@@ -157,6 +267,26 @@ func ensureAccount(opts Options, s *plan.Service, root string) error {
 	}
 	if err := run(opts, "useradd", append(args, s.User)...); err != nil {
 		return fmt.Errorf("create user %s: %w", s.User, err)
+	}
+	en.undos = append(en.undos, func() error {
+		if err := delAccount(opts, "userdel", "/etc/passwd", s.User); err != nil {
+			return err
+		}
+		if s.Group == "" { // the user's own group, made by --user-group
+			return delAccount(opts, "groupdel", "/etc/group", s.User)
+		}
+		return nil
+	})
+	return nil
+}
+
+// delAccount removes a user or group created by Enable, if still there.
+func delAccount(opts Options, cmd, file, name string) error {
+	if found, err := hasEntry(opts, file, name); err != nil || !found {
+		return err
+	}
+	if err := run(opts, cmd, name); err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	return nil
 }

@@ -50,12 +50,12 @@ func TestEnableInSysroot(t *testing.T) {
 			svc.User = "pipbake-test-svc"
 		}
 	}
-	unit, err := Enable(Options{SysRoot: root}, "hello", "/opt/hello", svc)
+	en, err := Enable(Options{SysRoot: root}, "hello", "/opt/hello", svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if unit != filepath.Join(root, "etc/systemd/system/hello.service") {
-		t.Errorf("unit at %s", unit)
+	if unit := en.Unit; unit != filepath.Join(root, "etc/systemd/system/hello.service") {
+		t.Errorf("unit at %s", en.Unit)
 	}
 	link, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/hello.service"))
 	if err != nil || link != "/etc/systemd/system/hello.service" {
