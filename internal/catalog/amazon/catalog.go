@@ -14,7 +14,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
 
 // Catalog is one region's catalog.
@@ -22,6 +25,8 @@ type Catalog struct {
 	Region string
 	EC2    *ec2.Client
 	ASG    *autoscaling.Client
+	// CW reads the CloudWatch alarms a refresh watches.
+	CW *cloudwatch.Client
 	// Owners restrict which images count (DescribeImages' Owners);
 	// default "self", so an image shared by someone else never becomes a
 	// release of your family.
@@ -39,6 +44,12 @@ func New(cfg aws.Config) *Catalog {
 		Region: cfg.Region,
 		EC2:    ec2.NewFromConfig(cfg),
 		ASG:    autoscaling.NewFromConfig(cfg),
+		// CloudWatch serves both the awsQuery and the rpcv2Cbor protocols;
+		// the SDK defaults to the latter, which emulators (moto) do not
+		// speak yet. awsQuery works with both.
+		CW: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+		}),
 	}
 }
 

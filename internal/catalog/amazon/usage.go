@@ -76,6 +76,13 @@ type References struct {
 	Instances []Use
 	Configs   []Use
 	image     map[string][]Use
+	groups    []groupRef
+}
+
+// groupRef is a group and the launch template version it launches.
+type groupRef struct {
+	name, templateID string
+	version          int64
 }
 
 // For returns the uses of an image: launch template versions, groups,
@@ -141,6 +148,7 @@ func (c *Catalog) References(ctx context.Context) (*References, error) {
 				if spec.matches(v) {
 					u := Use{Kind: "autoscaling-group", ID: aws.ToString(g.AutoScalingGroupName), Name: v.TemplateName + " " + spec.version, Version: v.Version}
 					r.Groups = append(r.Groups, u)
+					r.groups = append(r.groups, groupRef{name: u.ID, templateID: v.TemplateID, version: v.Version})
 					add(v.ImageID, u)
 				}
 			}
