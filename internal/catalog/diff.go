@@ -99,11 +99,13 @@ func DiffFacts(a, b Facts) *Diff {
 		} else {
 			d.Unknown = append(d.Unknown, "locks: a side has no "+TagLockSHA256)
 		}
+		var tagsOnly []string
 		for _, f := range []Facts{a, b} {
 			if !allKnown(f) {
-				d.Unknown = append(d.Unknown, fmt.Sprintf("distributions of %s: only its tags are known (%s); give its receipts", f.Label, strings.Join(f.Sources, ", ")))
+				tagsOnly = append(tagsOnly, f.Label)
 			}
 		}
+		d.Unknown = append(d.Unknown, fmt.Sprintf("distributions: only tags are known of %s; their receipts would tell", strings.Join(tagsOnly, " and ")))
 	}
 	if a.Release.Base != b.Release.Base {
 		if a.Release.Base == "" || b.Release.Base == "" {

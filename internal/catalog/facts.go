@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -154,4 +155,14 @@ func ParseReceiptFile(path string, data []byte) (ReceiptFile, error) {
 		return ReceiptFile{}, fmt.Errorf("receipt %s names no set or release", path)
 	}
 	return ReceiptFile{Path: path, SHA256: sha256Hex(string(data)), Receipt: rc}, nil
+}
+
+// ReleaseReceipts is the folder of a release's receipts in a folder of
+// receipts per release: root/<release>. A release id that is not one
+// plain path element (from a hostile tag: "..", "a/b") is an error.
+func ReleaseReceipts(root, release string) (string, error) {
+	if release == "" || release == "." || release == ".." || strings.ContainsAny(release, `/\`) || !filepath.IsLocal(release) {
+		return "", fmt.Errorf("release id %q cannot name a receipts folder", release)
+	}
+	return filepath.Join(root, release), nil
 }
