@@ -1,6 +1,7 @@
 package amazon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,4 +56,28 @@ func (c *Catalog) facts(f catalog.Facts, receipts string) catalog.Facts {
 		return f
 	}
 	return f.WithReceipts(dir, files)
+}
+
+// ImageFacts are an AMI's facts, for a diff: its tags, and its release's
+// receipts from receipts/<release>/ when receipts is given (used when
+// they are that release's).
+func (c *Catalog) ImageFacts(ctx context.Context, id, receipts string) (catalog.Facts, error) {
+	im, err := c.Image(ctx, id)
+	if err != nil {
+		return catalog.Facts{}, err
+	}
+	return c.facts(im.facts(), receipts), nil
+}
+
+// ReleaseFacts are the facts of the newest image of family's release rel.
+func (c *Catalog) ReleaseFacts(ctx context.Context, family, rel, receipts string) (catalog.Facts, error) {
+	list, err := c.familyImages(ctx, family)
+	if err != nil {
+		return catalog.Facts{}, err
+	}
+	im := findRelease(list, rel)
+	if im == nil {
+		return catalog.Facts{}, fmt.Errorf("family %s has no release %s in %s (%s)", family, rel, c.Region, releaseList(list))
+	}
+	return c.facts(im.facts(), receipts), nil
 }

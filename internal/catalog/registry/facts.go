@@ -183,3 +183,13 @@ func readReceiptsLayer(r io.Reader, found map[string][]byte, hidden map[string]b
 		found[base] = data
 	}
 }
+
+// ReleaseFacts are the facts of a release of the repository (an id of
+// family, or of its only family; or a digest).
+func (c *Catalog) ReleaseFacts(ctx context.Context, rel, family string) (catalog.Facts, error) {
+	im, err := c.findRelease(ctx, "diff", rel, family)
+	if err != nil {
+		return catalog.Facts{}, err
+	}
+	return c.Facts(ctx, im.Digest)
+}
