@@ -1,12 +1,19 @@
 // Package amazon is the release catalog of AMIs in one region: a family's
-// images in release order and what uses each (launch template versions,
-// autoscaling groups, instances, launch configurations); promotion and
-// rollback of autoscaling groups through their launch templates, with
-// instance refreshes; pruning. Everything goes through aws-sdk-go-v2.
+// images in release order, what uses each (launch template versions,
+// autoscaling groups, instances, launch configurations) and which groups
+// ran each, when; promotion and rollback of autoscaling groups through
+// their launch templates, with instance refreshes pinned to the new
+// version; revocation; pruning. Everything goes through aws-sdk-go-v2.
 //
-// Every change is planned first (PlanPromote, PlanRollback, PlanPrune): the
-// plan is what --dry-run prints and what Execute carries out, step by step,
-// reporting exactly how far it got when a step fails (PartialError).
+// A group's history is its launch template versions: each version
+// pipbake makes records, in its description, the version it replaced and,
+// for a rollback, the version it restores (Record, History). Rollback goes
+// back through that history, not through release ids.
+//
+// Every change is planned first (PlanPromote, PlanRollback, PlanRollout,
+// PlanRevoke, PlanPrune): the plan is what --dry-run prints and what
+// Execute carries out, phase by phase, reporting exactly how far it got
+// when one fails (PartialError, RolloutError).
 package amazon
 
 import (

@@ -1,8 +1,10 @@
 // Package registry is the release catalog of one registry repository: its
 // images that carry the pipbake:* annotations (on the manifest or index)
 // or labels (in the image config), in release order; promoting a tag to a
-// release's digest and rolling it back to the previous release's. It talks
-// to the registry with go-containerregistry.
+// release's digest and rolling it back to the previous release's (passing
+// over revoked ones); revocation records (OCI artifacts that refer to a
+// release); the facts of an image for a diff (its labels and the receipts
+// in its layers). It talks to the registry with go-containerregistry.
 package registry
 
 import (
