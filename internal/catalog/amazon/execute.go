@@ -95,6 +95,8 @@ func (x *execution) phase(ctx context.Context, s step) error {
 		return x.c.cancelRefresh(ctx, x.p.Group, x.p.CancelRefresh, x.say)
 	case stepCreate:
 		return x.create(ctx)
+	case stepPin:
+		return x.pin(ctx)
 	case stepSwitch:
 		return x.switchGroup(ctx)
 	case stepRefresh:
@@ -148,24 +150,39 @@ func (x *execution) create(ctx context.Context) error {
 	return nil
 }
 
+// pin makes a group on $Latest name the version it launches.
+func (x *execution) pin(ctx context.Context) error {
+	if err := x.c.setGroupVersion(ctx, x.p, x.p.FromVersion); err != nil {
+		return err
+	}
+	x.did("the group %s names version %d, which it launched through %s", x.p.Group, x.p.FromVersion, x.p.VersionSpec)
+	return nil
+}
+
+// setGroupVersion makes the group name a launch template version.
+func (c *Catalog) setGroupVersion(ctx context.Context, p *Plan, v int64) error {
+	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(p.Group)}
+	spec := &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.TemplateID), Version: aws.String(strconv.FormatInt(v, 10))}
+	if p.Mixed {
+		in.MixedInstancesPolicy = &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{LaunchTemplateSpecification: spec}}
+	} else {
+		in.LaunchTemplate = spec
+	}
+	if _, err := c.ASG.UpdateAutoScalingGroup(ctx, in); err != nil {
+		return fmt.Errorf("update autoscaling group %s: %w", p.Group, err)
+	}
+	return nil
+}
+
 func (x *execution) switchGroup(ctx context.Context) error {
 	p := x.p
-	version := aws.String(strconv.FormatInt(p.NewVersion, 10))
 	if p.Switch == "default" {
+		version := aws.String(strconv.FormatInt(p.NewVersion, 10))
 		if _, err := x.c.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{LaunchTemplateId: aws.String(p.TemplateID), DefaultVersion: version}); err != nil {
 			return fmt.Errorf("set the default version of %s: %w", p.TemplateID, err)
 		}
-	} else {
-		in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(p.Group)}
-		spec := &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.TemplateID), Version: version}
-		if p.Mixed {
-			in.MixedInstancesPolicy = &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{LaunchTemplateSpecification: spec}}
-		} else {
-			in.LaunchTemplate = spec
-		}
-		if _, err := x.c.ASG.UpdateAutoScalingGroup(ctx, in); err != nil {
-			return fmt.Errorf("update autoscaling group %s: %w", p.Group, err)
-		}
+	} else if err := x.c.setGroupVersion(ctx, p, p.NewVersion); err != nil {
+		return err
 	}
 	x.res.Version = p.NewVersion
 	x.did("the group %s launches version %d (%s) from now on", p.Group, p.NewVersion, p.To.ID)
@@ -234,7 +251,10 @@ func (x *execution) where(s step, err error) (state, next string) {
 	before := fmt.Sprintf("the group %s still launches version %d (%s), as before", p.Group, p.FromVersion, p.FromImage)
 	moved := x.res.Version == x.res.Target // the group's configuration names the plan's version
 	switch {
-	case s.kind == stepCancel || s.kind == stepCreate:
+	case s.kind == stepCancel || s.kind == stepPin || s.kind == stepCreate:
+		if x.p.Pin && s.kind == stepCreate {
+			before = fmt.Sprintf("the group %s names version %d (%s), which it launched through %s", p.Group, p.FromVersion, p.FromImage, p.VersionSpec)
+		}
 		return before, "run the same command again"
 	case s.kind == stepSwitch || (s.kind == stepRefresh && !x.started && !moved):
 		state = fmt.Sprintf("version %d of %s was created (ImageId %s), but the group %s still launches version %d (%s)", p.NewVersion, p.template(), p.To.ID, p.Group, p.FromVersion, p.FromImage)

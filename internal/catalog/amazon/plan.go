@@ -38,9 +38,11 @@ type Plan struct {
 	// group to the version), "default" (set the template's default
 	// version: the group uses $Default), "group" (update the group: it
 	// names a version number), "latest" (creating the version switches a
-	// group on $Latest; a refresh then makes it name the version) or ""
-	// (no new version).
+	// group on $Latest) or "" (no new version). Pin, with "refresh" for a
+	// group on $Latest: first make the group name the version it launches
+	// (FromVersion), so that creating the new one changes nothing yet.
 	Switch string `json:"switch,omitempty"`
+	Pin    bool   `json:"pin,omitempty"`
 	// Record is what the new version's description records, Description
 	// that description.
 	Record      *Record `json:"record,omitempty"`
@@ -69,6 +71,7 @@ type stepKind int
 
 const (
 	stepCancel stepKind = iota
+	stepPin
 	stepCreate
 	stepSwitch
 	stepRefresh
@@ -97,6 +100,10 @@ func (p *Plan) steps() []step {
 	if p.CancelRefresh != "" {
 		s = append(s, step{stepCancel, fmt.Sprintf("cancel instance refresh %s of %s and wait until it stops", p.CancelRefresh, p.Group)})
 	}
+	if p.Pin {
+		s = append(s, step{stepPin, fmt.Sprintf("update group %s to launch template version %d, which its %s is now (no instance changes): creating version %d then changes nothing until the refresh",
+			p.Group, p.FromVersion, p.VersionSpec, p.NewVersion)})
+	}
 	if p.NewVersion != 0 {
 		text := fmt.Sprintf("create version %d of launch template %s from version %d with ImageId %s, description %q",
 			p.NewVersion, p.template(), p.FromVersion, p.To.ID, p.Description)
@@ -115,8 +122,8 @@ func (p *Plan) steps() []step {
 		text := fmt.Sprintf("start an instance refresh of %s (%s)", p.Group, p.Refresh)
 		if p.VersionSpec != fmt.Sprint(p.Refresh.DesiredVersion) {
 			text += fmt.Sprintf("; when it succeeds, AWS sets the group to launch template version %d", p.Refresh.DesiredVersion)
-			if p.VersionSpec == "$Default" || p.VersionSpec == "$Latest" {
-				text += fmt.Sprintf(" (it names %s now)", p.VersionSpec)
+			if p.VersionSpec == "$Default" {
+				text += " (it names $Default now)"
 			}
 		}
 		s = append(s, step{stepRefresh, text})

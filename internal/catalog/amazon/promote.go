@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -334,16 +335,7 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 	}
 	if grp.Image != to.ID {
 		p.NewVersion = grp.LatestVersion + 1
-		switch {
-		case grp.VersionSpec == "$Latest":
-			p.Switch = "latest"
-		case !o.NoRefresh:
-			p.Switch = "refresh"
-		case grp.VersionSpec == "$Default":
-			p.Switch = "default"
-		default:
-			p.Switch = "group"
-		}
+		p.chooseSwitch(o.NoRefresh)
 		p.Record = &Record{Action: action, From: grp.Version}
 		p.Description = p.Record.Describe(plainLabel(to), cur.label())
 		if p.Affects, err = c.affected(ctx, p); err != nil {
@@ -351,7 +343,11 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 		}
 	}
 	if !o.NoRefresh {
-		if p.Refresh, err = refreshSpec(o, grp.VersionSpec, p.target()); err != nil {
+		spec := grp.VersionSpec
+		if p.Pin {
+			spec = strconv.FormatInt(grp.Version, 10)
+		}
+		if p.Refresh, err = refreshSpec(o, spec, p.target()); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if err := c.checkAlarms(ctx, what, o.Alarms); err != nil {
@@ -368,6 +364,24 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 	}
 	p.Diff = catalog.DiffFacts(c.facts(cur.fromFacts(), o.Receipts), c.facts(to.facts(), o.Receipts))
 	return p, nil
+}
+
+// chooseSwitch decides how the group moves to the new version. With a
+// refresh, the refresh's desired configuration moves it when it succeeds;
+// a group on $Latest is first pinned to the version it launches, so that
+// creating the new one changes nothing before the refresh (and AWS can
+// roll the refresh back). Without one, the group's own reference moves.
+func (p *Plan) chooseSwitch(noRefresh bool) {
+	switch {
+	case !noRefresh:
+		p.Switch, p.Pin = "refresh", p.VersionSpec == "$Latest"
+	case p.VersionSpec == "$Latest":
+		p.Switch = "latest"
+	case p.VersionSpec == "$Default":
+		p.Switch = "default"
+	default:
+		p.Switch = "group"
+	}
 }
 
 // guardImage refuses an image that cannot replace the group's.

@@ -224,6 +224,31 @@ func TestPromoteGroupsOnLatestAndOnANumber(t *testing.T) {
 		t.Error("--no-refresh started a refresh")
 	}
 
+	// A group on $Latest with a refresh: it is pinned to the version it
+	// launches first, so creating the new one changes nothing until the
+	// refresh, which AWS may then roll back.
+	lt3 := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	onLatest := amazontest.Unique("latest")
+	e.Group(t, onLatest, lt3, "$Latest", 1)
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: onLatest, Release: "2"}))
+	if !p.Pin || !p.Refresh.AutoRollback || !strings.Contains(p.String(), "1. update group "+onLatest+" to launch template version 1, which its $Latest is now (no instance changes)") ||
+		!strings.Contains(p.String(), "2. create version 2") || !strings.Contains(p.String(), "auto rollback); when it succeeds, AWS sets the group to launch template version 2") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	res, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, onLatest); v != 1 || im != rel.ami["1"] {
+		t.Errorf("before the refresh ends the group launches version %d %s", v, im)
+	}
+	if _, err := e.Catalog.WaitRefresh(ctx, onLatest, res.Refresh.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, onLatest); v != 2 || im != rel.ami["2"] {
+		t.Errorf("after the refresh: version %d %s", v, im)
+	}
+
 	// A group naming version 1, without a refresh: the group itself is
 	// updated.
 	lt2 := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
@@ -247,7 +272,7 @@ func TestPromoteGroupsOnLatestAndOnANumber(t *testing.T) {
 	if p.Switch != "refresh" || strings.Contains(p.String(), "update group") || !strings.Contains(p.String(), "auto rollback); when it succeeds, AWS sets the group to launch template version 3") {
 		t.Fatalf("plan:\n%s", p)
 	}
-	res, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
+	res, err = e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
 	if err != nil || res.Version != 2 || res.Target != 3 {
 		t.Fatalf("without waiting: %+v %v", res, err)
 	}
