@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -32,20 +33,11 @@ const (
 // a tag or a digest (sha256:...); for an index, its first image's layers
 // are read.
 func (c *Catalog) Facts(ctx context.Context, ref string) (catalog.Facts, error) {
-	var r interface {
-		String() string
-	}
-	var desc *remote.Descriptor
-	var err error
+	var r name.Reference = c.Repo.Tag(ref)
 	if strings.HasPrefix(ref, "sha256:") {
-		d := c.Repo.Digest(ref)
-		r = d
-		desc, err = remote.Get(d, c.opts(ctx)...)
-	} else {
-		t := c.Repo.Tag(ref)
-		r = t
-		desc, err = remote.Get(t, c.opts(ctx)...)
+		r = c.Repo.Digest(ref)
 	}
+	desc, err := remote.Get(r, c.opts(ctx)...)
 	if err != nil {
 		return catalog.Facts{}, fmt.Errorf("read %s: %w", r, err)
 	}
