@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
@@ -36,11 +38,13 @@ import (
 func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }
 
 // TestBakePromoteRollBackPrune bakes releases 1, 2 and 3 of a family with
-// this template, puts an autoscaling group on release 1, promotes 3, rolls
-// back (to 2) and back again (to 1), and prunes with keep 1, which removes
-// nothing in use. The template runs as a user would run it, apart from the
-// variables that point it at the emulator and the loopback machine. The
-// pipbake command line is the plugin binary's agent mode (the same code as
+// this template, puts an autoscaling group on release 1, promotes 2, then
+// 3 (with checkpoints and a CloudWatch alarm), diffs 1 and 3 with the
+// receipts the bakes brought back, revokes 2, which promote then refuses,
+// rolls back past 2 to 1, and prunes with keep 1, which removes nothing in
+// use. The template runs as a user would run it, apart from the variables
+// that point it at the emulator and the loopback machine. The pipbake
+// command line is the plugin binary's agent mode (the same code as
 // cmd/pipbake).
 func TestBakePromoteRollBackPrune(t *testing.T) {
 	e := amazontest.New(t)
@@ -100,7 +104,7 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 
 	ami := map[string]string{}
 	for _, rel := range []string{"1", "2", "3"} {
-		receipts := filepath.Join(work, "receipts-"+rel)
+		receipts := filepath.Join(work, "receipts", rel)
 		start := time.Now()
 		r := p.Build(tpl, vars(rel, receipts)...).Must(t)
 		t.Logf("release %s baked in %v", rel, time.Since(start).Round(time.Millisecond))
@@ -125,7 +129,11 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			t.Fatalf("after baking %s the catalog has %+v", rel, list)
 		}
 		im := list[len(list)-1]
-		want := catalog.Release{Family: family, Release: rel, Sets: "hello@0.1.0", LockSHA256: hex.EncodeToString(lockSum[:]), ReceiptSHA256: hex.EncodeToString(receiptSum[:])}
+		// amazon-ebs filled in the source AMI of pipbake:base.
+		if !strings.HasSuffix(im.Release.Base, " ("+e.BaseAMI(t, "x86_64")+")") || strings.HasPrefix(im.Release.Base, " ") {
+			t.Errorf("release %s: pipbake:base %q does not name the source AMI", rel, im.Release.Base)
+		}
+		want := catalog.Release{Family: family, Release: rel, Sets: "hello@0.1.0", LockSHA256: hex.EncodeToString(lockSum[:]), ReceiptSHA256: hex.EncodeToString(receiptSum[:]), Base: im.Release.Base}
 		if im.Release != want || im.State != "available" || len(im.Snapshots) == 0 || im.Tags["Name"] != family+"-"+rel {
 			t.Fatalf("release %s image:\n got %+v %v\nwant %+v", rel, im.Release, im.Tags, want)
 		}
@@ -181,16 +189,21 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 	group := amazontest.Unique("api")
 	e.Group(t, group, lt, "$Default", 1)
 
-	pipbake := func(args ...string) string {
+	run := func(args ...string) (string, error) {
 		t.Helper()
 		cmd := exec.Command(p.Plugin, append([]string{"agent"}, args...)...)
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.Home, "PIPBAKE_REFRESH_POLL=20ms"}, env...)
 		out, err := cmd.CombinedOutput()
 		t.Logf("$ pipbake %s\n%s", strings.Join(args, " "), out)
+		return string(out), err
+	}
+	pipbake := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
 		if err != nil {
 			t.Fatalf("pipbake %s: %v", strings.Join(args, " "), err)
 		}
-		return string(out)
+		return out
 	}
 	launches := func(rel string) {
 		t.Helper()
@@ -202,18 +215,57 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 	if !strings.Contains(out, "3 releases of "+family) || !strings.Contains(out, "used by autoscaling group "+group) {
 		t.Errorf("images before promoting")
 	}
-	out = pipbake("promote", "--asg", group, "--release", "3", "--wait")
+	out = pipbake("promote", "--asg", group, "--release", "2", "--wait")
 	if !strings.Contains(out, "Successful") {
 		t.Error("promote did not wait for the refresh")
 	}
-	launches("3")
-	out = pipbake("rollback", "--asg", group, "--dry-run")
-	if !strings.Contains(out, "after:  version 3, "+family+"@2 ("+ami["2"]+")") {
-		t.Error("rollback --dry-run does not show release 2")
+	launches("2")
+
+	// 3, with checkpoints and an alarm that must stay OK; the group now
+	// names its version, so AWS may roll the refresh back.
+	alarm := amazontest.Unique("api-5xx")
+	if _, err := e.Catalog.CW.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
+		AlarmName: aws.String(alarm), Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, Threshold: aws.Float64(10),
+		EvaluationPeriods: aws.Int32(1), Period: aws.Int32(60), Statistic: cwtypes.StatisticSum,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out = pipbake("promote", "--asg", group, "--release", "3", "--wait", "--checkpoints", "50,100", "--checkpoint-delay", "60", "--alarm", alarm, "--receipts", filepath.Join(work, "receipts"))
+	for _, want := range []string{"checkpoints 50%, 100% (60s each), alarms " + alarm + ", auto rollback", "changes: " + family + "@2 (", "no known difference", "Successful, 100% done"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("promote 3 lacks %q", want)
+		}
 	}
 	launches("3")
-	pipbake("rollback", "--asg", group, "--wait")
-	launches("2")
+	if r := e.Front.Refreshes(group)[0]; r.Preference("AutoRollback") != "true" || len(r.Alarms()) != 1 {
+		t.Errorf("the refresh AWS got: %+v", r.Params)
+	}
+	if _, v := e.Front.Refreshes(group)[0].Desired(); v != "3" {
+		t.Errorf("the refresh's desired version is %q, want 3", v)
+	}
+
+	// The receipts the bakes brought back tell what differs (nothing but
+	// the release: the lock is the same), offline or through the AMIs.
+	out = pipbake("diff", filepath.Join(work, "receipts", "1"), filepath.Join(work, "receipts", "3"))
+	if !strings.Contains(out, "no known difference") {
+		t.Errorf("diff of receipts")
+	}
+	out = pipbake("diff", "--family", family, "1", "3", "--receipts", filepath.Join(work, "receipts"), "--json")
+	if !strings.Contains(out, `"receipts `+filepath.Join(work, "receipts", "1")+`"`) || strings.Contains(out, "only tags are known") {
+		t.Errorf("diff of releases with their receipts")
+	}
+
+	// Revoke 2: promote refuses it, rollback passes over it, back to 1.
+	pipbake("revoke", "--family", family, "--release", "2", "--reason", "leaks file descriptors")
+	if out, err := run("promote", "--asg", group, "--release", "2", "--dry-run"); err == nil || !strings.Contains(out, "pass --force to promote it anyway") {
+		t.Errorf("promote of a revoked release: %v", err)
+	}
+	out = pipbake("rollback", "--asg", group, "--dry-run")
+	if !strings.Contains(out, "after:  version 4, "+family+"@1 ("+ami["1"]+")") || !strings.Contains(out, "skipped "+family+"@2 ("+ami["2"]+") (version 2): revoked ") {
+		t.Error("rollback --dry-run does not pass over the revoked release 2 to 1")
+	}
+	launches("3")
 	pipbake("rollback", "--asg", group, "--wait")
 	launches("1")
 
@@ -226,9 +278,10 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 		t.Fatalf("after prune: %d images, %v", len(list), err)
 	}
 	out = pipbake("images", "--family", family)
-	for _, want := range []string{"pipbake promote " + family + "@3", "pipbake rollback " + family + "@2", "pipbake rollback " + family + "@1"} {
+	for _, want := range []string{"pipbake promote, from version 1: " + family + "@2", "pipbake promote, from version 2: " + family + "@3", "pipbake rollback, from version 3, restores version 1: " + family + "@1",
+		"REVOKED ", ": leaks file descriptors", "runs on group " + group + " since ", "ran on group " + group + " from "} {
 		if !strings.Contains(out, want) {
-			t.Errorf("images lacks the record %q", want)
+			t.Errorf("images lacks %q", want)
 		}
 	}
 	if refs := e.Front.Refreshes(group); len(refs) != 3 {

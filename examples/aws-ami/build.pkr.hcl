@@ -93,8 +93,8 @@ variable "skip_region_validation" {
 
 variable "receipt_output" {
   type        = string
-  default     = "receipts"
-  description = "Where the set's receipt and SBOM are copied on the Packer host."
+  default     = ""
+  description = "Where the set's receipt and SBOM are copied on the Packer host; empty: receipts/<release>, the folder per release `pipbake diff --receipts receipts` and `promote --receipts receipts` read."
 }
 
 variable "source_ami" {
@@ -139,11 +139,15 @@ variable "execute_command" {
 
 locals {
   ami_name = "${var.family}-${var.release}"
+  receipts = var.receipt_output != "" ? var.receipt_output : "receipts/${var.release}"
   sets     = "${var.set_name}@${var.app_version != "" ? var.app_version : var.release}"
   release_tags = {
     "pipbake:family"  = var.family
     "pipbake:release" = var.release
     "pipbake:sets"    = local.sets
+    # What the image was built on (amazon-ebs fills in the source AMI):
+    # `pipbake diff` shows when it changes.
+    "pipbake:base" = "{{ .SourceAMIName }} ({{ .SourceAMI }})"
   }
 }
 
@@ -191,7 +195,7 @@ build {
   provisioner "pipbake" {
     wheelhouse      = var.wheelhouse
     release         = var.release
-    receipt_output  = var.receipt_output
+    receipt_output  = local.receipts
     execute_command = var.execute_command
 
     set {
@@ -214,7 +218,7 @@ build {
   # pipbake:lock-sha256, in every region the AMI is in.
   post-processor "pipbake-release" {
     family       = var.family
-    receipts_dir = var.receipt_output
+    receipts_dir = local.receipts
   }
 
   # The AMI's id, for the CI job to print or pass on.

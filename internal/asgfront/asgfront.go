@@ -1,20 +1,34 @@
 // Package asgfront is TEST-ONLY: a loopback HTTP front for moto_server that
-// answers the three Auto Scaling instance-refresh actions moto 5.2.1 does
-// not implement (StartInstanceRefresh, DescribeInstanceRefreshes and
-// CancelInstanceRefresh answer 500 NotImplemented there) with real Auto
-// Scaling query-protocol responses, and passes every other request, of any
-// service, through to moto unchanged.
+// answers the Auto Scaling instance-refresh actions moto 5.2.1 does not
+// implement (StartInstanceRefresh, DescribeInstanceRefreshes,
+// CancelInstanceRefresh and RollbackInstanceRefresh answer 500
+// NotImplemented there) with real Auto Scaling query-protocol responses,
+// and passes every other request, of any service, through to moto
+// unchanged.
 //
 // It also injects faults the way AWS reports them (Throttling, or any error
 // code for any action, in the query or EC2 error format), so tests can prove
 // retries and partial failures against the real SDK clients. Nothing in
 // pipbake's non-test code imports it.
 //
-// A refresh moves one step each time DescribeInstanceRefreshes is called:
-// Pending, InProgress (50%), then Outcome (Successful by default; Failed;
-// or stays InProgress while Outcome is InProgress). CancelInstanceRefresh
-// makes the active one Cancelling, then Cancelled. Refreshes do not replace
-// moto's instances.
+// A refresh records the request it started from (Params: its preferences
+// and desired configuration) and checks it as Auto Scaling does: the group
+// exists, no other refresh is active, AutoRollback only with a desired
+// configuration and a group that names a numbered launch template version,
+// every alarm of the AlarmSpecification exists (in moto's CloudWatch).
+//
+// It moves one step each time DescribeInstanceRefreshes is called: Pending,
+// InProgress at 0%, then through its checkpoints (CheckpointPercentages,
+// else 50 and 100), Baking when it has a BakeTime, then Outcome
+// (Successful by default; Failed; or stays InProgress at 50% while Outcome
+// is InProgress). Before each step it reads the state of its alarms from
+// moto's CloudWatch (tests set it with SetAlarmState): an alarm in ALARM
+// fails the refresh. A failure with AutoRollback goes RollbackInProgress,
+// then RollbackSuccessful, and leaves the group as it was; a success applies
+// the desired configuration to moto's group (UpdateAutoScalingGroup), as
+// Auto Scaling does. CancelInstanceRefresh makes the active one Cancelling,
+// then Cancelled. Refreshes do not replace moto's instances; the instances
+// to update are the group's instances when the refresh starts.
 package asgfront
 
 import (
@@ -27,7 +41,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -43,9 +56,50 @@ type Refresh struct {
 	Started    time.Time
 	Ended      time.Time
 	Percentage int
+	// Total is the number of instances the refresh replaces (the group's
+	// instances when it started); ToUpdate how many are left.
+	Total, ToUpdate int
 	// Params are the StartInstanceRefresh request's parameters.
 	Params url.Values
-	steps  int
+	// RollbackReason is set once the refresh rolls back.
+	RollbackReason string
+	RollbackStart  time.Time
+	// Applied is set when a successful refresh applied its desired
+	// configuration to the group.
+	Applied bool
+	next    int    // index in percentages() of the next step
+	steps   int    // InProgress steps taken
+	region  string // the region it was started in
+}
+
+// Preference returns one of the request's preferences, e.g.
+// "AutoRollback", "MinHealthyPercentage", "BakeTime" ("" when not given).
+func (r *Refresh) Preference(name string) string { return r.Params.Get("Preferences." + name) }
+
+// Checkpoints returns the request's CheckpointPercentages.
+func (r *Refresh) Checkpoints() []int {
+	return ints(members(r.Params, "Preferences.CheckpointPercentages"))
+}
+
+// Alarms returns the alarms of the request's AlarmSpecification.
+func (r *Refresh) Alarms() []string {
+	return members(r.Params, "Preferences.AlarmSpecification.Alarms")
+}
+
+// Desired returns the desired configuration's launch template (id or
+// name) and version, from its LaunchTemplate or its mixed instances
+// policy's; all empty without a desired configuration.
+func (r *Refresh) Desired() (template, version string) {
+	for _, p := range []string{"DesiredConfiguration.LaunchTemplate.", "DesiredConfiguration.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification."} {
+		t := r.Params.Get(p + "LaunchTemplateId")
+		if t == "" {
+			t = r.Params.Get(p + "LaunchTemplateName")
+		}
+		if t != "" || r.Params.Get(p+"Version") != "" {
+			return t, r.Params.Get(p + "Version")
+		}
+	}
+	return "", ""
 }
 
 // Fault makes matching requests fail.
@@ -229,6 +283,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "CancelInstanceRefresh":
 			f.cancel(w, form)
 			return
+		case "RollbackInstanceRefresh":
+			f.rollback(w, form)
+			return
 		}
 	}
 	if rewrite != nil {
@@ -296,138 +353,4 @@ func (f *Front) writeResult(w http.ResponseWriter, action, inner string) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<%[1]sResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><%[1]sResult>%[2]s</%[1]sResult><ResponseMetadata><RequestId>%[3]s</RequestId></ResponseMetadata></%[1]sResponse>`, action, inner, id)
-}
-
-func active(status string) bool {
-	switch status {
-	case "Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking":
-		return true
-	}
-	return false
-}
-
-// groupExists asks moto, with an unsigned-but-scoped query request as moto
-// accepts.
-func (f *Front) groupExists(region, name string) (bool, error) {
-	v := url.Values{"Action": {"DescribeAutoScalingGroups"}, "Version": {"2011-01-01"}, "AutoScalingGroupNames.member.1": {name}}
-	req, _ := http.NewRequest(http.MethodPost, f.upstream.String()+"/", strings.NewReader(v.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=asgfront/20240101/"+region+"/autoscaling/aws4_request, SignedHeaders=host, Signature=0")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return false, fmt.Errorf("moto DescribeAutoScalingGroups: %s: %s", resp.Status, b)
-	}
-	return bytes.Contains(b, []byte("<AutoScalingGroupName>"+esc(name)+"</AutoScalingGroupName>")), nil
-}
-
-func (f *Front) start(w http.ResponseWriter, region string, form url.Values) {
-	group := form.Get("AutoScalingGroupName")
-	ok, err := f.groupExists(region, group)
-	if err != nil {
-		f.writeError(w, "autoscaling", 500, "InternalFailure", err.Error())
-		return
-	}
-	if !ok {
-		f.writeError(w, "autoscaling", 400, "ValidationError", fmt.Sprintf("AutoScalingGroup name not found - %s", group))
-		return
-	}
-	f.mu.Lock()
-	for _, r := range f.refreshes {
-		if r.Group == group && active(r.Status) {
-			f.mu.Unlock()
-			f.writeError(w, "autoscaling", 400, "InstanceRefreshInProgress", "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.")
-			return
-		}
-	}
-	f.seq++
-	r := &Refresh{ID: fmt.Sprintf("%08x-1111-4222-8333-%012x", f.seq, time.Now().UnixNano()&0xffffffffffff), Group: group, Status: "Pending", Started: time.Now().UTC(), Params: form}
-	f.refreshes = append(f.refreshes, r)
-	f.mu.Unlock()
-	f.writeResult(w, "StartInstanceRefresh", "<InstanceRefreshId>"+r.ID+"</InstanceRefreshId>")
-}
-
-// advance moves r one step on.
-func (f *Front) advance(r *Refresh) {
-	switch r.Status {
-	case "Pending":
-		r.Status = "InProgress"
-	case "InProgress":
-		r.Percentage = 50
-		r.steps++
-		if r.steps < 2 || f.outcome == "InProgress" {
-			return
-		}
-		r.Status, r.Ended = f.outcome, time.Now().UTC()
-		if f.outcome == "Successful" {
-			r.Percentage = 100
-		} else {
-			r.Reason = f.reason
-		}
-	case "Cancelling":
-		r.Status, r.Ended, r.Reason = "Cancelled", time.Now().UTC(), "Instance refresh was cancelled."
-	}
-}
-
-func (f *Front) describe(w http.ResponseWriter, form url.Values) {
-	group := form.Get("AutoScalingGroupName")
-	ids := map[string]bool{}
-	for k, v := range form {
-		if strings.HasPrefix(k, "InstanceRefreshIds.member.") && len(v) > 0 {
-			ids[v[0]] = true
-		}
-	}
-	f.mu.Lock()
-	var list []*Refresh
-	for _, r := range f.refreshes {
-		if r.Group == group && (len(ids) == 0 || ids[r.ID]) {
-			f.advance(r)
-			list = append(list, r)
-		}
-	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Started.After(list[j].Started) })
-	var b strings.Builder
-	b.WriteString("<InstanceRefreshes>")
-	for _, r := range list {
-		b.WriteString("<member>")
-		fmt.Fprintf(&b, "<InstanceRefreshId>%s</InstanceRefreshId><AutoScalingGroupName>%s</AutoScalingGroupName><Status>%s</Status>", r.ID, esc(r.Group), r.Status)
-		if r.Reason != "" {
-			fmt.Fprintf(&b, "<StatusReason>%s</StatusReason>", esc(r.Reason))
-		}
-		fmt.Fprintf(&b, "<StartTime>%s</StartTime>", r.Started.Format(time.RFC3339))
-		if !r.Ended.IsZero() {
-			fmt.Fprintf(&b, "<EndTime>%s</EndTime>", r.Ended.Format(time.RFC3339))
-		}
-		toUpdate := 2 - r.Percentage/50
-		fmt.Fprintf(&b, "<PercentageComplete>%d</PercentageComplete><InstancesToUpdate>%d</InstancesToUpdate>", r.Percentage, toUpdate)
-		b.WriteString("<Preferences>")
-		for _, p := range []string{"MinHealthyPercentage", "InstanceWarmup", "SkipMatching"} {
-			if v := r.Params.Get("Preferences." + p); v != "" {
-				fmt.Fprintf(&b, "<%s>%s</%s>", p, esc(v), p)
-			}
-		}
-		b.WriteString("</Preferences></member>")
-	}
-	b.WriteString("</InstanceRefreshes>")
-	f.mu.Unlock()
-	f.writeResult(w, "DescribeInstanceRefreshes", b.String())
-}
-
-func (f *Front) cancel(w http.ResponseWriter, form url.Values) {
-	group := form.Get("AutoScalingGroupName")
-	f.mu.Lock()
-	for _, r := range f.refreshes {
-		if r.Group == group && (r.Status == "Pending" || r.Status == "InProgress") {
-			r.Status = "Cancelling"
-			f.mu.Unlock()
-			f.writeResult(w, "CancelInstanceRefresh", "<InstanceRefreshId>"+r.ID+"</InstanceRefreshId>")
-			return
-		}
-	}
-	f.mu.Unlock()
-	f.writeError(w, "autoscaling", 400, "ActiveInstanceRefreshNotFound", "No in progress or pending Instance Refresh found for Auto Scaling group "+group)
 }

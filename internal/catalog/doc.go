@@ -12,6 +12,18 @@
 //	pipbake:sets            each set and its version, e.g. api@1.4.2,worker@2.0.1
 //	pipbake:receipt-sha256  sha256 of the bake's receipts
 //	pipbake:lock-sha256     sha256 of the bake's locks
+//	pipbake:base            what it was built on (optional), e.g. the source AMI
+//
+// A release marked bad carries two more (see Revocation; an OCI image,
+// which cannot change without changing its digest, gets them on a record
+// that refers to it):
+//
+//	pipbake:revoked         why
+//	pipbake:revoked-at      since when (RFC 3339, UTC)
+//
+// Facts and DiffFacts compare two releases: tags give the sets and their
+// versions, the locks' and receipts' sha256 and the base; receipts give
+// each set's distributions, lock and interpreter.
 //
 // An image with pipbake:family and pipbake:release is a release, whoever
 // tagged it (the pipbake-release post-processor, or amazon-ebs `tags` by

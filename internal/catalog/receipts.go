@@ -3,7 +3,6 @@ package catalog
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,22 +35,11 @@ func ReadReceipts(dir string) ([]ReceiptFile, error) {
 			continue
 		}
 		p := filepath.Join(dir, n)
-		data, err := os.ReadFile(p)
+		rf, err := ReadReceiptFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("read receipt: %w", err)
+			return nil, err
 		}
-		var rc receipt.Receipt
-		if err := json.Unmarshal(data, &rc); err != nil {
-			return nil, fmt.Errorf("parse receipt %s: %w", p, err)
-		}
-		if !receipt.Readable(rc.Schema) {
-			return nil, &receipt.SchemaError{Path: p, Schema: rc.Schema}
-		}
-		if rc.Set == "" || rc.Release == "" {
-			return nil, fmt.Errorf("receipt %s names no set or release", p)
-		}
-		sum := sha256.Sum256(data)
-		out = append(out, ReceiptFile{Path: p, SHA256: hex.EncodeToString(sum[:]), Receipt: rc})
+		out = append(out, rf)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read receipts: no <set>.json receipt in %s", dir)

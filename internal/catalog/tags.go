@@ -14,6 +14,9 @@ const (
 	TagSets          = "pipbake:sets"
 	TagReceiptSHA256 = "pipbake:receipt-sha256"
 	TagLockSHA256    = "pipbake:lock-sha256"
+	// TagBase is optional: what the image was built on, e.g. the source
+	// AMI's name and id (amazon-ebs "{{ .SourceAMIName }} {{ .SourceAMI }}").
+	TagBase = "pipbake:base"
 )
 
 // AWS's tag limits.
@@ -24,7 +27,7 @@ const (
 )
 
 // Keys lists the schema's keys in order.
-var Keys = []string{TagFamily, TagRelease, TagSets, TagReceiptSHA256, TagLockSHA256}
+var Keys = []string{TagFamily, TagRelease, TagSets, TagReceiptSHA256, TagLockSHA256, TagBase}
 
 // Release is what the tags of one baked image say.
 type Release struct {
@@ -33,6 +36,7 @@ type Release struct {
 	Sets          string `json:"sets,omitempty"`
 	ReceiptSHA256 string `json:"receipt_sha256,omitempty"`
 	LockSHA256    string `json:"lock_sha256,omitempty"`
+	Base          string `json:"base,omitempty"`
 }
 
 // String is "family@release".
@@ -43,7 +47,7 @@ func (r Release) Tags() map[string]string {
 	m := map[string]string{}
 	for k, v := range map[string]string{
 		TagFamily: r.Family, TagRelease: r.Release, TagSets: r.Sets,
-		TagReceiptSHA256: r.ReceiptSHA256, TagLockSHA256: r.LockSHA256,
+		TagReceiptSHA256: r.ReceiptSHA256, TagLockSHA256: r.LockSHA256, TagBase: r.Base,
 	} {
 		if v != "" {
 			m[k] = v
@@ -93,7 +97,7 @@ func ValidFamily(f string) error {
 func FromTags(tags map[string]string) (r Release, ok bool) {
 	r = Release{
 		Family: tags[TagFamily], Release: tags[TagRelease], Sets: tags[TagSets],
-		ReceiptSHA256: tags[TagReceiptSHA256], LockSHA256: tags[TagLockSHA256],
+		ReceiptSHA256: tags[TagReceiptSHA256], LockSHA256: tags[TagLockSHA256], Base: tags[TagBase],
 	}
 	return r, r.Family != "" && r.Release != ""
 }

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
@@ -29,17 +31,24 @@ the pipbake-release post-processor, or by hand) are releases of a family.
 
   pipbake images   --family F [--region R ...] [--json]
   pipbake images   --repo REF [--json]
-  pipbake promote  --asg NAME (--release ID | --image AMI) [--dry-run] [--wait] [--no-refresh]
-                   [--min-healthy 90] [--warmup S] [--cancel-refresh]
-  pipbake promote  --repo REF --release ID|sha256:... --tag TAG [--dry-run]
-  pipbake rollback --asg NAME [--to ID|AMI] [--dry-run] [--wait] [--no-refresh] [--cancel-refresh]
+  pipbake promote  (--asg NAME ... | --asg-tag KEY=VALUE) (--release ID | --image AMI) [--dry-run] [--wait]
+                   [--no-refresh] [--min-healthy 90] [--warmup S] [--checkpoints 20,50,100 [--checkpoint-delay S]]
+                   [--bake-time S] [--alarm NAME ...] [--no-auto-rollback] [--cancel-refresh] [--force] [--receipts DIR]
+  pipbake promote  --repo REF --release ID|sha256:... --tag TAG [--dry-run] [--force]
+  pipbake rollback (--asg NAME ... | --asg-tag KEY=VALUE) [--to ID|AMI] [--dry-run] [--wait] (refresh flags as promote)
   pipbake rollback --repo REF --tag TAG [--to ID|sha256:...] [--dry-run]
+  pipbake revoke   --family F --release ID --reason TEXT [--dry-run]   | --repo REF --release ID --reason TEXT
+  pipbake unrevoke --family F --release ID [--dry-run]                 | --repo REF --release ID
+  pipbake diff     A B [--family F | --repo REF] [--receipts DIR] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
 
-AWS credentials and region come from the AWS default chain (environment,
-profiles, SSO, roles); --profile and --region choose, --endpoint-url (or
-AWS_ENDPOINT_URL) points at an emulator. Registry credentials come from the
-docker config and, for ECR, from the AWS chain.
+rollback goes back to what the group launched before the release it runs
+(the launch template versions pipbake made record it), passing over revoked
+releases; again, it goes further back. AWS credentials and region come from
+the AWS default chain (environment, profiles, SSO, roles); --profile and
+--region choose, --endpoint-url (or AWS_ENDPOINT_URL) points at an emulator.
+Registry credentials come from the docker config and, for ECR, from the AWS
+chain.
 
 Flags:
 `
@@ -113,7 +122,7 @@ func IsCatalogRollback(args []string) bool {
 			continue
 		}
 		name, _, _ = strings.Cut(name, "=")
-		if name == "asg" || name == "repo" {
+		if name == "asg" || name == "asg-tag" || name == "repo" {
 			return true
 		}
 	}
@@ -206,12 +215,20 @@ func printImages(family, region string, list []amazon.Image) {
 		if i == 0 {
 			continue
 		}
-		for _, u := range list[i-1].UsedBy {
+		pad := strings.Repeat(" ", widths[0])
+		im := list[i-1]
+		if im.Revoked != nil {
+			fmt.Fprintf(out, "  %s  REVOKED %s\n", pad, strings.TrimPrefix(im.Revoked.String(), "revoked "))
+		}
+		for _, r := range im.Runs {
+			fmt.Fprintf(out, "  %s  %s\n", pad, r)
+		}
+		for _, u := range im.UsedBy {
 			line := u.String()
 			if u.Description != "" {
 				line += ": " + u.Description
 			}
-			fmt.Fprintf(out, "  %s  used by %s\n", strings.Repeat(" ", widths[0]), line)
+			fmt.Fprintf(out, "  %s  used by %s\n", pad, line)
 		}
 	}
 }
@@ -231,8 +248,11 @@ func printRegistryImages(repo string, list []registry.Image) {
 		rows = append(rows, []string{dash(im.Release.Family), dash(im.Release.Release), im.Digest, created, strings.Join(im.Tags, ","), strings.Join(im.Platforms, ",")})
 	}
 	widths := columnWidths(rows)
-	for _, row := range rows {
+	for i, row := range rows {
 		fmt.Fprintf(out, "  %s\n", formatRow(row, widths))
+		if i > 0 && list[i-1].Revoked != nil {
+			fmt.Fprintf(out, "  %s  REVOKED %s\n", strings.Repeat(" ", widths[0]), strings.TrimPrefix(list[i-1].Revoked.String(), "revoked "))
+		}
 	}
 }
 
@@ -270,40 +290,94 @@ func formatRow(row []string, widths []int) string {
 // changeFlags are promote's and rollback's.
 type changeFlags struct {
 	awsFlags
-	asg, repo, tag, family     string
+	asgs                       listFlag
+	asgTag, repo, tag, family  string
 	dryRun, wait, noRefresh    bool
 	cancelRefresh, allowFamily bool
+	noAutoRollback, force      bool
 	minHealthy, warmup         int
+	checkpoints                string
+	checkpointDelay, bakeTime  int
+	alarms                     listFlag
+	receipts                   string
 	asJSON                     bool
 }
 
 func (c *changeFlags) add(fs *flag.FlagSet) {
 	c.awsFlags.add(fs, false)
-	fs.StringVar(&c.asg, "asg", "", "the autoscaling group's `name`")
+	fs.Var(&c.asgs, "asg", "an autoscaling group's `name`; repeat for several (changed one after another)")
+	fs.StringVar(&c.asgTag, "asg-tag", "", "the autoscaling groups tagged `KEY=VALUE` (e.g. pipbake:family=api-node)")
 	fs.StringVar(&c.repo, "repo", "", "a registry `repository` (host/path) whose --tag moves")
 	fs.StringVar(&c.tag, "tag", "", "with --repo: the `tag` to move (e.g. prod)")
 	fs.StringVar(&c.family, "family", "", "the `family` of --release when the group or tag runs none yet")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the plan and change nothing")
-	fs.BoolVar(&c.wait, "wait", false, "follow the instance refresh until it ends; fail unless it succeeds")
+	fs.BoolVar(&c.wait, "wait", false, "follow each instance refresh until it ends; fail unless it succeeds")
 	fs.BoolVar(&c.noRefresh, "no-refresh", false, "do not start an instance refresh (new instances get the image; running ones keep theirs)")
 	fs.BoolVar(&c.cancelRefresh, "cancel-refresh", false, "cancel an instance refresh in progress instead of refusing")
 	fs.IntVar(&c.minHealthy, "min-healthy", 90, "the refresh's minimum healthy `percentage`")
 	fs.IntVar(&c.warmup, "warmup", -1, "the refresh's instance warmup in `seconds` (default: the group's)")
+	fs.StringVar(&c.checkpoints, "checkpoints", "", "the refresh's checkpoint `percentages`, ascending, ending at 100 (e.g. 20,50,100)")
+	fs.IntVar(&c.checkpointDelay, "checkpoint-delay", -1, "`seconds` the refresh waits at each checkpoint")
+	fs.IntVar(&c.bakeTime, "bake-time", -1, "`seconds` the refresh waits, watching its alarms, after replacing every instance")
+	fs.Var(&c.alarms, "alarm", "a CloudWatch alarm `name` that fails the refresh when it goes to ALARM; repeatable")
+	fs.BoolVar(&c.noAutoRollback, "no-auto-rollback", false, "do not let AWS roll a failed refresh back (it does by default where it can)")
+	fs.BoolVar(&c.force, "force", false, "promote (or rollback --to) a revoked release anyway")
+	fs.StringVar(&c.receipts, "receipts", "", "a `folder` of receipts per release (DIR/<release>/<set>.json), for the plan's diff")
 	fs.BoolVar(&c.asJSON, "json", false, "print the plan (and result) as JSON")
 	fs.BoolVar(&c.allowFamily, "allow-family-change", false, "let promote move a group to another family")
 }
 
-func (c *changeFlags) options() amazon.ChangeOptions {
+func (c *changeFlags) options() (amazon.ChangeOptions, error) {
 	o := amazon.ChangeOptions{
-		Group: c.asg, Family: c.family, NoRefresh: c.noRefresh, MinHealthy: int32(c.minHealthy),
-		CancelRefresh: c.cancelRefresh, AllowFamilyChange: c.allowFamily,
+		Family: c.family, NoRefresh: c.noRefresh, MinHealthy: int32(c.minHealthy),
+		CancelRefresh: c.cancelRefresh, AllowFamilyChange: c.allowFamily, NoAutoRollback: c.noAutoRollback,
+		Force: c.force, Alarms: c.alarms, Receipts: c.receipts,
 	}
 	if c.warmup >= 0 {
-		w := int32(c.warmup)
-		o.Warmup = &w
+		o.Warmup = aws.Int32(int32(c.warmup))
 	}
-	return o
+	if c.checkpointDelay >= 0 {
+		o.CheckpointDelay = aws.Int32(int32(c.checkpointDelay))
+	}
+	if c.bakeTime >= 0 {
+		o.BakeTime = aws.Int32(int32(c.bakeTime))
+	}
+	if c.checkpoints != "" {
+		for _, f := range strings.Split(c.checkpoints, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+			if err != nil {
+				return o, usageErr("--checkpoints %q: give percentages separated by commas, e.g. 20,50,100", c.checkpoints)
+			}
+			o.Checkpoints = append(o.Checkpoints, int32(n))
+		}
+	}
+	if c.noRefresh && (c.wait || len(c.alarms) > 0 || c.checkpoints != "" || c.bakeTime >= 0 || c.warmup >= 0) {
+		return o, usageErr("--no-refresh starts no refresh: --wait, --alarm, --checkpoints, --bake-time and --warmup have nothing to act on")
+	}
+	return o, nil
 }
+
+// groups are the groups --asg and --asg-tag name.
+func (c *changeFlags) groups(ctx context.Context, cat *amazon.Catalog, action string) ([]string, error) {
+	groups := append([]string(nil), c.asgs...)
+	if c.asgTag != "" {
+		k, v, ok := strings.Cut(c.asgTag, "=")
+		if !ok || k == "" {
+			return nil, usageErr("%s: --asg-tag %q: give KEY=VALUE", action, c.asgTag)
+		}
+		tagged, err := cat.GroupsTagged(ctx, k, v)
+		if err != nil {
+			return nil, err
+		}
+		if len(tagged) == 0 {
+			return nil, fmt.Errorf("refused, nothing was changed: %s: no autoscaling group in %s is tagged %s", action, cat.Region, c.asgTag)
+		}
+		groups = append(groups, tagged...)
+	}
+	return groups, nil
+}
+
+func (c *changeFlags) aws() bool { return len(c.asgs) > 0 || c.asgTag != "" }
 
 func cmdPromote(ctx context.Context, args []string) error {
 	fs := catalogFlags("promote")
@@ -315,8 +389,8 @@ func cmdPromote(ctx context.Context, args []string) error {
 		return err
 	}
 	switch {
-	case cf.asg != "" && cf.repo != "":
-		return usageErr("promote: give --asg or --repo, not both")
+	case cf.aws() && cf.repo != "":
+		return usageErr("promote: give --asg (or --asg-tag) or --repo, not both")
 	case cf.repo != "":
 		if *rel == "" || cf.tag == "" {
 			return usageErr("promote: --repo needs --release and --tag")
@@ -325,34 +399,32 @@ func cmdPromote(ctx context.Context, args []string) error {
 		if err != nil {
 			return usageErr("promote: %v", err)
 		}
-		p, err := c.PlanPromote(ctx, *rel, cf.tag, cf.family)
+		p, err := c.PlanPromote(ctx, *rel, cf.tag, cf.family, cf.force)
 		return runRegistryPlan(ctx, c, p, err, cf)
-	case cf.asg == "":
-		return usageErr("promote: --asg or --repo is required")
+	case !cf.aws():
+		return usageErr("promote: --asg, --asg-tag or --repo is required")
 	case (*rel == "") == (*image == ""):
 		return usageErr("promote: give --release or --image")
 	}
-	c, err := cf.catalog(ctx, cf.region())
+	o, err := cf.options()
 	if err != nil {
 		return err
 	}
-	o := cf.options()
 	o.Release, o.Image = *rel, *image
-	p, err := c.PlanPromote(ctx, o)
-	return runPlan(ctx, c, p, err, cf)
+	return runRollout(ctx, "promote", cf, o)
 }
 
 func cmdCatalogRollback(ctx context.Context, args []string) error {
 	fs := catalogFlags("rollback")
 	var cf changeFlags
 	cf.add(fs)
-	to := fs.String("to", "", "the release `id` (or AMI, or digest) to go back to (default: the one before)")
+	to := fs.String("to", "", "the release `id` (or AMI, or digest) to go back to (default: what it ran before)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case cf.asg != "" && cf.repo != "":
-		return usageErr("rollback: give --asg or --repo, not both")
+	case cf.aws() && cf.repo != "":
+		return usageErr("rollback: give --asg (or --asg-tag) or --repo, not both")
 	case cf.repo != "":
 		if cf.tag == "" {
 			return usageErr("rollback: --repo needs --tag")
@@ -361,32 +433,49 @@ func cmdCatalogRollback(ctx context.Context, args []string) error {
 		if err != nil {
 			return usageErr("rollback: %v", err)
 		}
-		p, err := c.PlanRollback(ctx, cf.tag, *to)
+		p, err := c.PlanRollback(ctx, cf.tag, *to, cf.force)
 		return runRegistryPlan(ctx, c, p, err, cf)
 	}
+	o, err := cf.options()
+	if err != nil {
+		return err
+	}
+	o.To = *to
+	return runRollout(ctx, "rollback", cf, o)
+}
+
+// runRollout plans the change for every group, prints the plan and, unless
+// --dry-run, executes that same plan, group by group.
+func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.ChangeOptions) error {
 	c, err := cf.catalog(ctx, cf.region())
 	if err != nil {
 		return err
 	}
-	o := cf.options()
-	o.To = *to
-	p, err := c.PlanRollback(ctx, o)
-	return runPlan(ctx, c, p, err, cf)
-}
-
-// runPlan prints the plan and, unless --dry-run, executes that same plan.
-func runPlan(ctx context.Context, c *amazon.Catalog, p *amazon.Plan, err error, cf changeFlags) error {
+	groups, err := cf.groups(ctx, c, action)
+	if err != nil {
+		return err
+	}
+	r, err := c.PlanRollout(ctx, action, groups, o)
 	if err != nil {
 		if amazon.IsRefusal(err) {
 			return fmt.Errorf("refused, nothing was changed: %w", err)
 		}
 		return err
 	}
+	for _, p := range r.Plans {
+		for _, w := range p.Warnings {
+			fmt.Fprintf(os.Stderr, "pipbake: WARNING: %s\n", w)
+		}
+	}
+	var plan any = r
+	if len(r.Plans) == 1 {
+		plan = r.Plans[0]
+	}
 	if cf.asJSON && cf.dryRun {
-		return printJSONTo(p)
+		return printJSONTo(plan)
 	}
 	if !cf.asJSON {
-		fmt.Fprint(out, p.String())
+		fmt.Fprint(out, r.String())
 	}
 	if cf.dryRun {
 		fmt.Fprintln(out, "dry run: nothing was changed")
@@ -397,9 +486,13 @@ func runPlan(ctx context.Context, c *amazon.Catalog, p *amazon.Plan, err error, 
 			fmt.Fprintln(out, "  "+s)
 		}
 	}
-	res, err := c.Execute(ctx, p, amazon.ExecOptions{Wait: cf.wait, Progress: progress})
+	results, err := c.ExecuteRollout(ctx, r, amazon.ExecOptions{Wait: cf.wait, Progress: progress})
 	if cf.asJSON {
-		if jerr := printJSONTo(map[string]any{"plan": p, "result": res}); jerr != nil && err == nil {
+		var doc any = map[string]any{"rollout": r, "results": results}
+		if len(r.Plans) == 1 {
+			doc = map[string]any{"plan": r.Plans[0], "result": results[0]}
+		}
+		if jerr := printJSONTo(doc); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
@@ -407,7 +500,15 @@ func runPlan(ctx context.Context, c *amazon.Catalog, p *amazon.Plan, err error, 
 		return err
 	}
 	if !cf.asJSON {
-		fmt.Fprintf(out, "%s: group %s launches version %d: %s\n", p.Action, p.Group, res.Version, p.To.Label())
+		for i, res := range results {
+			p := r.Plans[i]
+			if res.Version == res.Target {
+				fmt.Fprintf(out, "%s: group %s launches version %d: %s\n", p.Action, p.Group, res.Version, p.To.Label())
+			} else {
+				fmt.Fprintf(out, "%s: group %s: instance refresh %s started; when it succeeds the group launches version %d: %s (--wait follows it)\n",
+					p.Action, p.Group, res.Refresh.ID, res.Target, p.To.Label())
+			}
+		}
 	}
 	return nil
 }

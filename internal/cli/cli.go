@@ -31,10 +31,12 @@ Usage:
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
   pipbake images   --family F [--region R ...] [--json]   | --repo REF
-  pipbake promote  --asg NAME (--release ID | --image AMI) [--dry-run] [--wait] [--no-refresh]
+  pipbake promote  --asg NAME ... (--release ID | --image AMI) [--dry-run] [--wait] [refresh flags]
   pipbake promote  --repo REF --release ID --tag TAG [--dry-run]
-  pipbake rollback --asg NAME [--to ID] [--dry-run] [--wait] [--no-refresh] [--cancel-refresh]
+  pipbake rollback --asg NAME ... [--to ID] [--dry-run] [--wait] [refresh flags]
   pipbake rollback --repo REF --tag TAG [--to ID] [--dry-run]
+  pipbake revoke   --family F --release ID --reason TEXT   | --repo REF ...   (unrevoke takes it back)
+  pipbake diff     A B [--family F | --repo REF] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version

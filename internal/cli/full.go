@@ -9,11 +9,14 @@ import "context"
 // leaves them (and the AWS, registry and OCI code they pull in) out: that
 // lean build is the agent release builds embed.
 var fullCommands = map[string]func(context.Context, []string) error{
-	"fetch":   cmdFetch,
-	"images":  cmdImages,
-	"promote": cmdPromote,
-	"prune":   cmdPrune,
-	"demo":    cmdDemo,
+	"fetch":    cmdFetch,
+	"images":   cmdImages,
+	"promote":  cmdPromote,
+	"prune":    cmdPrune,
+	"revoke":   cmdRevoke,
+	"unrevoke": cmdUnrevoke,
+	"diff":     cmdDiff,
+	"demo":     cmdDemo,
 }
 
 // catalogRollback runs `rollback --asg|--repo` (the release catalog) and

@@ -86,20 +86,27 @@ func TestThrottlingIsRetried(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		"start an instance refresh of " + group, "Throttling", "Rate exceeded", "exceeded maximum number of attempts, 5",
-		"now: the group " + group + " launches version 3 (" + rel.ami["1"] + "), but no instance refresh was started: running instances keep " + rel.ami["2"],
-		"to continue: run `pipbake promote --asg " + group + " --image " + rel.ami["1"] + " --region us-east-1` (it creates no new version; it starts the refresh)",
+		"done: created version 3 of launch template",
+		"now: version 3 of ", "was created (ImageId " + rel.ami["1"] + "), but the group " + group + " still launches version 2 (" + rel.ami["2"] + ")",
+		"to continue: run the same command again (it creates another version), or delete version 3: `aws ec2 delete-launch-template-versions",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	// ... and that command does just that.
-	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Image: rel.ami["1"]}))
-	if p.NewVersion != 0 || p.Refresh == nil {
+	if v, im := e.GroupImage(t, group); v != 2 || im != rel.ami["2"] {
+		t.Errorf("the group moved: version %d %s", v, im)
+	}
+	// ... and that command goes through.
+	p = mustPlan(t)(e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group}))
+	if p.NewVersion != 4 || p.To.ID != rel.ami["1"] {
 		t.Fatalf("continue plan:\n%s", p)
 	}
 	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{Wait: true}); err != nil {
 		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, group); v != 4 || im != rel.ami["1"] {
+		t.Errorf("after the rollback: version %d %s", v, im)
 	}
 }
 
@@ -118,7 +125,7 @@ func TestFailureBetweenVersionAndSwitch(t *testing.T) {
 		group := amazontest.Unique("web")
 		e.Group(t, group, lt, tc.spec, 0)
 		e.Front.Inject(asgfront.Fault{Service: tc.service, Action: tc.action, Times: 1, Code: "UnauthorizedOperation", Message: "You are not authorized to perform this operation."})
-		p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "2"}))
+		p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "2", NoRefresh: true}))
 		_, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
 		var pe *amazon.PartialError
 		if !errors.As(err, &pe) {
@@ -129,7 +136,7 @@ func TestFailureBetweenVersionAndSwitch(t *testing.T) {
 			"UnauthorizedOperation",
 			"done: created version 2 of launch template",
 			"now: version 2 of", "(ImageId " + rel.ami["2"] + "), but the group " + group + " still launches version 1 (" + rel.ami["1"] + ")",
-			"pipbake promote --asg " + group + " --image " + rel.ami["2"],
+			"to continue: run the same command again (it creates another version)",
 			"aws ec2 delete-launch-template-versions --region us-east-1 --launch-template-id " + lt + " --versions 2",
 		} {
 			if !strings.Contains(msg, want) {
@@ -167,7 +174,9 @@ func TestWaitFailsWhenTheRefreshFails(t *testing.T) {
 	if err == nil || res == nil || res.Refresh.Status != "Failed" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	for _, want := range []string{"ended Failed: Instances failed to pass health checks.", "now: the group " + group + " launches version 2", "pipbake promote --asg " + group + " --image " + rel.ami["1"]} {
+	for _, want := range []string{"ended Failed: Instances failed to pass health checks.",
+		"now: the group " + group + " still launches version 1 (" + rel.ami["1"] + "), but the refresh replaced some instances with " + rel.ami["2"] + " before it stopped",
+		"to continue: `pipbake promote --asg " + group + " --image " + rel.ami["1"] + " --region us-east-1` replaces them"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

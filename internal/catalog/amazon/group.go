@@ -30,6 +30,9 @@ type Group struct {
 	Image                         string
 	DefaultVersion, LatestVersion int64
 	Tags                          map[string]string
+	// mixed is the group's mixed instances policy (Mixed), which a
+	// refresh's desired configuration repeats with the new version.
+	mixed *astypes.MixedInstancesPolicy
 }
 
 // ErrGroupNotFound is wrapped when a group does not exist.
@@ -88,7 +91,7 @@ func (c *Catalog) Group(ctx context.Context, name string) (*Group, error) {
 			}
 		}
 	}
-	grp := &Group{Name: name, TemplateID: ref.id, TemplateName: ref.name, VersionSpec: ref.version, Mixed: ref.mixed, Tags: map[string]string{}}
+	grp := &Group{Name: name, TemplateID: ref.id, TemplateName: ref.name, VersionSpec: ref.version, Mixed: ref.mixed, Tags: map[string]string{}, mixed: g.MixedInstancesPolicy}
 	for _, t := range g.Tags {
 		grp.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}

@@ -29,8 +29,12 @@ type Image struct {
 	// image lacks pipbake:family or pipbake:release.
 	Release   catalog.Release `json:"release"`
 	IsRelease bool            `json:"-"`
-	// UsedBy is filled in by Catalog.Images.
+	// Revoked is set when the release is marked bad (pipbake:revoked).
+	Revoked *catalog.Revocation `json:"revoked,omitempty"`
+	// UsedBy and Runs (when groups launched it) are filled in by
+	// Catalog.Images.
 	UsedBy []Use `json:"used_by"`
+	Runs   []Run `json:"runs"`
 }
 
 // Label is "family@release (ami-...)", or the id alone.
@@ -64,6 +68,7 @@ func fromEC2(region string, in types.Image) Image {
 		}
 	}
 	im.Release, im.IsRelease = catalog.FromTags(im.Tags)
+	im.Revoked = catalog.RevocationFromTags(im.Tags)
 	return im
 }
 
@@ -78,8 +83,13 @@ func (c *Catalog) Images(ctx context.Context, family string) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	runs := refs.runs()
 	for i := range list {
 		list[i].UsedBy = refs.For(list[i].ID)
+		list[i].Runs = runs[list[i].ID]
+		if list[i].Runs == nil {
+			list[i].Runs = []Run{}
+		}
 	}
 	return list, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -28,14 +30,28 @@ type ChangeOptions struct {
 	Family string
 	// NoRefresh skips the instance refresh.
 	NoRefresh bool
-	// MinHealthy is the refresh's MinHealthyPercentage (default 90);
-	// Warmup its InstanceWarmup in seconds (nil: the group's default).
-	MinHealthy int32
-	Warmup     *int32
+	// The refresh's preferences: MinHealthy, its MinHealthyPercentage
+	// (default 90); Warmup, its InstanceWarmup in seconds (nil: the
+	// group's default); Checkpoints, ascending percentages ending at 100,
+	// with CheckpointDelay seconds at each; BakeTime seconds after the
+	// last; Alarms, CloudWatch alarms that fail it. NoAutoRollback turns
+	// AutoRollback off where AWS would allow it.
+	MinHealthy      int32
+	Warmup          *int32
+	Checkpoints     []int32
+	CheckpointDelay *int32
+	BakeTime        *int32
+	Alarms          []string
+	NoAutoRollback  bool
 	// CancelRefresh cancels a refresh in progress instead of refusing.
 	CancelRefresh bool
 	// AllowFamilyChange lets promote move a group to another family.
 	AllowFamilyChange bool
+	// Force lets promote (and rollback --to) choose a revoked release.
+	Force bool
+	// Receipts is a folder of receipts per release
+	// (Receipts/<release>/<set>.json) for the plan's diff.
+	Receipts string
 }
 
 // Refusal is a guard that stopped a plan: nothing was changed.
@@ -57,6 +73,14 @@ type current struct {
 	image *Image // nil when the image is gone
 	rel   catalog.Release
 	isRel bool
+}
+
+// label is "family@release ami-..." or the image id.
+func (cur *current) label() string {
+	if cur.isRel {
+		return fmt.Sprintf("%s %s", cur.rel, cur.grp.Image)
+	}
+	return cur.grp.Image
 }
 
 func (c *Catalog) current(ctx context.Context, name string) (*current, error) {
@@ -126,49 +150,123 @@ func (c *Catalog) PlanPromote(ctx context.Context, o ChangeOptions) (*Plan, erro
 	return c.plan(ctx, "promote", cur, to, o)
 }
 
-// PlanRollback plans moving a group back to the release before the one it
-// runs (or o.To), in the same family.
+// PlanRollback plans moving a group back to what it launched before the
+// release it runs now, from its history (see History.Before), passing
+// over revoked releases; or to o.To, a release of the family or an AMI.
 func (c *Catalog) PlanRollback(ctx context.Context, o ChangeOptions) (*Plan, error) {
 	cur, err := c.current(ctx, o.Group)
 	if err != nil {
 		return nil, err
 	}
+	grp := cur.grp
 	if !cur.isRel {
-		return nil, refuse("rollback %s: the group runs %s, which has no pipbake:family and pipbake:release tags, so there is no release to go back from; use `pipbake promote --asg %s --image AMI`", o.Group, cur.grp.Image, o.Group)
+		return nil, refuse("rollback %s: the group runs %s, which has no pipbake:family and pipbake:release tags, so there is no release to go back from; use `pipbake promote --asg %s --image AMI`", o.Group, grp.Image, o.Group)
 	}
 	family := cur.rel.Family
-	list, err := c.familyImages(ctx, family)
+	versions, err := c.templateVersions(ctx, grp.TemplateID, grp.DefaultVersion, grp.LatestVersion)
 	if err != nil {
 		return nil, err
 	}
-	var to *Image
+	before := NewHistory(versions).Before(grp.Version)
+	ch := &choice{}
 	switch {
 	case strings.HasPrefix(o.To, "ami-"):
-		if to, err = c.Image(ctx, o.To); err != nil {
+		if ch.to, err = c.Image(ctx, o.To); err != nil {
 			if errors.Is(err, ErrImageNotFound) {
 				return nil, refuse("rollback %s: image %s does not exist in %s", o.Group, o.To, c.Region)
 			}
 			return nil, err
 		}
-		if !to.IsRelease || to.Release.Family != family {
-			return nil, refuse("rollback %s: %s is not a release of family %s (it is %s); a rollback stays in the family the group runs", o.Group, o.To, family, describeFamily(to))
+		if !ch.to.IsRelease || ch.to.Release.Family != family {
+			return nil, refuse("rollback %s: %s is not a release of family %s (it is %s); a rollback stays in the family the group runs", o.Group, o.To, family, describeFamily(ch.to))
 		}
 	case o.To != "":
-		if to = findRelease(list, o.To); to == nil {
+		list, err := c.familyImages(ctx, family)
+		if err != nil {
+			return nil, err
+		}
+		if ch.to = findRelease(list, o.To); ch.to == nil {
 			return nil, refuse("rollback %s: family %s has no release %s in %s (%s)", o.Group, family, o.To, c.Region, releaseList(list))
 		}
 	default:
-		for i := len(list) - 1; i >= 0; i-- {
-			if release.Less(list[i].Release.Release, cur.rel.Release) {
-				to = &list[i]
+		if err := c.chooseFromHistory(ctx, cur, before, ch); err != nil {
+			return nil, err
+		}
+	}
+	if ch.restores == 0 {
+		// --to a release the group ran: the record says so, and a further
+		// rollback goes on from there.
+		for _, e := range before {
+			if e.Image == ch.to.ID {
+				ch.restores = e.Version
 				break
 			}
 		}
-		if to == nil {
-			return nil, refuse("rollback %s: it runs %s@%s, the oldest release of %s in %s: nothing earlier to go back to", o.Group, family, cur.rel.Release, family, c.Region)
+	}
+	p, err := c.plan(ctx, "rollback", cur, ch.to, o)
+	if err != nil {
+		return nil, err
+	}
+	p.Basis, p.Skipped = ch.basis, ch.skipped
+	if p.Record != nil {
+		p.Record.Restores = ch.restores
+		p.Description = p.Record.Describe(plainLabel(ch.to), cur.label())
+	}
+	return p, nil
+}
+
+// choice is a rollback's target and how it was found.
+type choice struct {
+	to       *Image
+	restores int64
+	basis    string
+	skipped  []string
+}
+
+// chooseFromHistory picks the nearest version the group launched before
+// that holds another image of a release not revoked.
+func (c *Catalog) chooseFromHistory(ctx context.Context, cur *current, before []Entry, ch *choice) error {
+	grp := cur.grp
+	for _, e := range before {
+		if e.Image == grp.Image {
+			continue
+		}
+		im, err := c.Image(ctx, e.Image)
+		if errors.Is(err, ErrImageNotFound) {
+			return refuse("rollback %s: the group launched %s (version %d, %s) before, but that image is gone from %s; name a release with --to",
+				grp.Name, e.Image, e.Version, e.Created.Format(time.RFC3339), c.Region)
+		}
+		if err != nil {
+			return err
+		}
+		if im.Revoked != nil {
+			ch.skipped = append(ch.skipped, fmt.Sprintf("%s (version %d): %s", im.Label(), e.Version, im.Revoked))
+			continue
+		}
+		ch.to, ch.restores = im, e.Version
+		ch.basis = fmt.Sprintf("the group launched %s with version %d (made %s) before %s", im.Label(), e.Version, e.Created.Format(time.RFC3339), cur.label())
+		return nil
+	}
+	if len(ch.skipped) > 0 {
+		return refuse("rollback %s: every release the group launched before %s is revoked (%s); name one with --to (and --force for a revoked one)",
+			grp.Name, cur.label(), strings.Join(ch.skipped, "; "))
+	}
+	list, err := c.familyImages(ctx, cur.rel.Family)
+	if err != nil {
+		return err
+	}
+	var earlier []string
+	for _, im := range list {
+		if release.Less(im.Release.Release, cur.rel.Release) && im.Revoked == nil {
+			earlier = append(earlier, im.Release.Release)
 		}
 	}
-	return c.plan(ctx, "rollback", cur, to, o)
+	hint := "it has no earlier release in " + c.Region
+	if len(earlier) > 0 {
+		hint = "earlier releases of " + cur.rel.Family + ": " + strings.Join(earlier, ", ")
+	}
+	return refuse("rollback %s: nothing to go back to: version %d (%s) is where the group's history begins (pipbake made no version before it); name a release with --to (%s)",
+		grp.Name, grp.Version, cur.label(), hint)
 }
 
 func describeFamily(im *Image) string {
@@ -211,23 +309,19 @@ const (
 func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Image, o ChangeOptions) (*Plan, error) {
 	grp := cur.grp
 	what := fmt.Sprintf("%s %s", action, grp.Name)
-	if to.State != "available" {
-		return nil, refuse("%s: %s is %s, not available", what, to.Label(), to.State)
-	}
-	missing, err := c.missingSnapshots(ctx, to)
-	if err != nil {
+	if err := c.guardImage(ctx, what, cur, to); err != nil {
 		return nil, err
-	}
-	if len(missing) > 0 {
-		return nil, refuse("%s: %s cannot launch: its snapshot %s is gone", what, to.Label(), strings.Join(missing, ", "))
-	}
-	if cur.image != nil && cur.image.Architecture != "" && to.Architecture != "" && cur.image.Architecture != to.Architecture {
-		return nil, refuse("%s: the group runs %s images (%s) and %s is %s", what, cur.image.Architecture, cur.image.ID, to.Label(), to.Architecture)
 	}
 	p := &Plan{
 		Action: action, Region: c.Region, Group: grp.Name,
-		TemplateID: grp.TemplateID, TemplateName: grp.TemplateName, VersionSpec: grp.VersionSpec, Mixed: grp.Mixed,
+		TemplateID: grp.TemplateID, TemplateName: grp.TemplateName, VersionSpec: grp.VersionSpec, Mixed: grp.Mixed, mixed: grp.mixed,
 		FromVersion: grp.Version, FromImage: grp.Image, From: cur.image, To: to,
+	}
+	if to.Revoked != nil {
+		if !o.Force {
+			return nil, refuse("%s: %s is %s; pass --force to %s it anyway", what, to.Label(), to.Revoked, action)
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s TO A REVOKED RELEASE (--force): %s is %s", strings.ToUpper(action), to.Label(), to.Revoked))
 	}
 	active, err := c.activeRefresh(ctx, grp.Name)
 	if err != nil {
@@ -241,48 +335,71 @@ func (c *Catalog) plan(ctx context.Context, action string, cur *current, to *Ima
 	}
 	if grp.Image != to.ID {
 		p.NewVersion = grp.LatestVersion + 1
-		switch grp.VersionSpec {
-		case "$Default":
-			p.Switch = "default"
-		case "$Latest":
-			p.Switch = "latest"
-		default:
-			p.Switch = "group"
-		}
-		was := grp.Image
-		if cur.isRel {
-			was = fmt.Sprintf("%s %s", cur.rel, grp.Image)
-		}
-		p.Description = truncate(fmt.Sprintf("pipbake %s %s (was %s, version %d)", action, plainLabel(to), was, grp.Version), 255)
-		affects, err := c.affected(ctx, p)
-		if err != nil {
+		p.chooseSwitch(o.NoRefresh)
+		p.Record = &Record{Action: action, From: grp.Version}
+		p.Description = p.Record.Describe(plainLabel(to), cur.label())
+		if p.Affects, err = c.affected(ctx, p); err != nil {
 			return nil, err
 		}
-		p.Affects = affects
 	}
 	if !o.NoRefresh {
-		minHealthy := o.MinHealthy
-		if minHealthy == 0 {
-			minHealthy = 90
+		spec := grp.VersionSpec
+		if p.Pin {
+			spec = strconv.FormatInt(grp.Version, 10)
 		}
-		if minHealthy < 0 || minHealthy > 100 {
-			return nil, fmt.Errorf("%s: --min-healthy %d is not a percentage", what, minHealthy)
+		if p.Refresh, err = refreshSpec(o, spec, p.target()); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		p.Refresh = &RefreshSpec{SkipMatching: true, MinHealthy: minHealthy, Warmup: o.Warmup}
-	}
-	version := p.NewVersion
-	if version == 0 {
-		version = p.FromVersion
+		if err := c.checkAlarms(ctx, what, o.Alarms); err != nil {
+			return nil, err
+		}
 	}
 	p.GroupTags = map[string]string{
 		TagGroupImage:      to.ID,
-		TagGroupLastChange: truncate(fmt.Sprintf("%s %s %s version %d by pipbake %s", c.now().Format("2006-01-02T15:04:05Z"), action, plainLabel(to), version, versionString()), catalog.MaxTagValue),
+		TagGroupLastChange: truncate(fmt.Sprintf("%s %s %s version %d by pipbake %s", c.now().Format("2006-01-02T15:04:05Z"), action, plainLabel(to), p.target(), versionString()), catalog.MaxTagValue),
 	}
 	if to.IsRelease {
 		p.GroupTags[catalog.TagFamily] = to.Release.Family
 		p.GroupTags[catalog.TagRelease] = to.Release.Release
 	}
+	p.Diff = catalog.DiffFacts(c.facts(cur.fromFacts(), o.Receipts), c.facts(to.facts(), o.Receipts))
 	return p, nil
+}
+
+// chooseSwitch decides how the group moves to the new version. With a
+// refresh, the refresh's desired configuration moves it when it succeeds;
+// a group on $Latest is first pinned to the version it launches, so that
+// creating the new one changes nothing before the refresh (and AWS can
+// roll the refresh back). Without one, the group's own reference moves.
+func (p *Plan) chooseSwitch(noRefresh bool) {
+	switch {
+	case !noRefresh:
+		p.Switch, p.Pin = "refresh", p.VersionSpec == "$Latest"
+	case p.VersionSpec == "$Latest":
+		p.Switch = "latest"
+	case p.VersionSpec == "$Default":
+		p.Switch = "default"
+	default:
+		p.Switch = "group"
+	}
+}
+
+// guardImage refuses an image that cannot replace the group's.
+func (c *Catalog) guardImage(ctx context.Context, what string, cur *current, to *Image) error {
+	if to.State != "available" {
+		return refuse("%s: %s is %s, not available", what, to.Label(), to.State)
+	}
+	missing, err := c.missingSnapshots(ctx, to)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return refuse("%s: %s cannot launch: its snapshot %s is gone", what, to.Label(), strings.Join(missing, ", "))
+	}
+	if cur.image != nil && cur.image.Architecture != "" && to.Architecture != "" && cur.image.Architecture != to.Architecture {
+		return refuse("%s: the group runs %s images (%s) and %s is %s", what, cur.image.Architecture, cur.image.ID, to.Label(), to.Architecture)
+	}
+	return nil
 }
 
 // plainLabel is "family@release ami-..." or the id alone.

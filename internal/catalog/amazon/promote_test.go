@@ -61,26 +61,47 @@ func TestPromoteThenRollBackTwice(t *testing.T) {
 	group := amazontest.Unique("web")
 	e.Group(t, group, lt, "$Default", 1)
 
+	// A group on $Default: the refresh's desired configuration is the new
+	// version, which the group names once the refresh succeeds; AWS cannot
+	// roll back a group on $Default, and the plan says so.
+	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "2"}))
+	for _, want := range []string{
+		"1. create version 2 of launch template",
+		"2. start an instance refresh of " + group + " (desired configuration: version 2, skip matching, min healthy 90%, no auto rollback); when it succeeds, AWS sets the group to launch template version 2 (it names $Default now)",
+		"3. tag group " + group,
+		"no auto rollback: the group uses $Default of its launch template, and AWS rolls back only groups that name a version number",
+	} {
+		if !strings.Contains(p.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, p)
+		}
+	}
+	if _, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := e.Catalog.Group(ctx, group); err != nil || g.VersionSpec != "2" || g.Image != rel.ami["2"] || g.DefaultVersion != 1 {
+		t.Fatalf("after the refresh the group names version 2, the template's default is unchanged: %+v %v", g, err)
+	}
+
 	// Dry run: the plan, and nothing changes.
 	warmup := int32(30)
-	p := mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "3", MinHealthy: 75, Warmup: &warmup}))
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: group, Release: "3", MinHealthy: 75, Warmup: &warmup}))
 	text := p.String()
 	for _, want := range []string{
 		"promote autoscaling group " + group,
-		"the group uses $Default",
-		"before: version 1, " + rel.family + "@1 (" + rel.ami["1"] + ")",
-		"after:  version 2, " + rel.family + "@3 (" + rel.ami["3"] + ")",
-		"1. create version 2 of launch template",
+		"the group uses 2",
+		"before: version 2, " + rel.family + "@2 (" + rel.ami["2"] + ")",
+		"after:  version 3, " + rel.family + "@3 (" + rel.ami["3"] + ")",
+		"changes: " + rel.family + "@2 (" + rel.ami["2"] + ") -> " + rel.family + "@3 (" + rel.ami["3"] + ")\n    sets:\n      ~ api 2 -> 3\n",
+		"1. create version 3 of launch template",
 		"with ImageId " + rel.ami["3"],
-		"2. make version 2 the default version",
+		"2. start an instance refresh of " + group + " (desired configuration: version 3, skip matching, min healthy 75%, warmup 30s, auto rollback); when it succeeds, AWS sets the group to launch template version 3\n",
 		"3. tag group " + group,
-		"4. start an instance refresh of " + group + " (skip matching, min healthy 75%, warmup 30s)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan lacks %q:\n%s", want, text)
 		}
 	}
-	if v, im := e.GroupImage(t, group); v != 1 || im != rel.ami["1"] {
+	if v, im := e.GroupImage(t, group); v != 2 || im != rel.ami["2"] {
 		t.Fatalf("planning changed the group: version %d %s", v, im)
 	}
 
@@ -90,19 +111,22 @@ func TestPromoteThenRollBackTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Version != 2 || !res.Created || res.Refresh == nil || res.Refresh.Status != "Successful" {
+	if res.Version != 3 || !res.Created || res.Refresh == nil || res.Refresh.Status != "Successful" {
 		t.Fatalf("result %+v %+v", res, res.Refresh)
 	}
-	if log := strings.Join(lines, "\n"); !strings.Contains(log, "InProgress, 50% done") || !strings.Contains(log, "Successful, 100% done") {
+	if log := strings.Join(lines, "\n"); !strings.Contains(log, "InProgress, 50% done, 0 of 1 instances replaced") || !strings.Contains(log, "Successful, 100% done, 1 of 1 instances replaced") {
 		t.Errorf("progress:\n%s", log)
 	}
-	if v, im := e.GroupImage(t, group); v != 2 || im != rel.ami["3"] {
+	if v, im := e.GroupImage(t, group); v != 3 || im != rel.ami["3"] {
 		t.Fatalf("after promote: version %d %s", v, im)
 	}
 	refs := e.Front.Refreshes(group)
-	if len(refs) != 1 || refs[0].Params.Get("Preferences.SkipMatching") != "true" || refs[0].Params.Get("Preferences.MinHealthyPercentage") != "75" ||
-		refs[0].Params.Get("Preferences.InstanceWarmup") != "30" {
+	if len(refs) != 2 || refs[0].Preference("SkipMatching") != "true" || refs[0].Preference("MinHealthyPercentage") != "75" ||
+		refs[0].Preference("InstanceWarmup") != "30" || refs[0].Preference("AutoRollback") != "true" {
 		t.Errorf("refresh request: %+v", refs)
+	}
+	if tmpl, v := refs[0].Desired(); tmpl != lt || v != "3" {
+		t.Errorf("desired configuration: %s version %s, want %s version 3", tmpl, v, lt)
 	}
 	tags := groupTags(t, e, group)
 	if tags["pipbake:family"] != rel.family || tags["pipbake:release"] != "3" || tags["pipbake:image"] != rel.ami["3"] ||
@@ -124,7 +148,7 @@ func TestPromoteThenRollBackTwice(t *testing.T) {
 		}
 	}
 	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
-	if !amazon.IsRefusal(err) || !strings.Contains(err.Error(), "the oldest release of "+rel.family+" in us-east-1: nothing earlier to go back to") {
+	if !amazon.IsRefusal(err) || !strings.Contains(err.Error(), "nothing to go back to: version 5 ("+rel.family+"@1 "+rel.ami["1"]+") is where the group's history begins") {
 		t.Fatalf("rollback from the oldest: %v", err)
 	}
 
@@ -137,22 +161,31 @@ func TestPromoteThenRollBackTwice(t *testing.T) {
 	for _, v := range out.LaunchTemplateVersions {
 		desc[aws.ToInt64(v.VersionNumber)] = aws.ToString(v.VersionDescription)
 	}
-	if !strings.HasPrefix(desc[3], "pipbake rollback "+rel.family+"@2") || !strings.Contains(desc[4], "(was "+rel.family+"@2 "+rel.ami["2"]+", version 3)") {
+	if desc[3] != "pipbake promote, from version 2: "+rel.family+"@3 "+rel.ami["3"]+" (was "+rel.family+"@2 "+rel.ami["2"]+")" ||
+		!strings.HasPrefix(desc[4], "pipbake rollback, from version 3, restores version 2: "+rel.family+"@2") ||
+		!strings.HasSuffix(desc[5], "(was "+rel.family+"@2 "+rel.ami["2"]+")") {
 		t.Errorf("descriptions: %v", desc)
 	}
-	// pipbake images shows them.
+	// pipbake images shows them, and when the group ran each release.
 	list, err := e.Catalog.Images(ctx, rel.family)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var found bool
 	for _, u := range list[0].UsedBy {
-		if u.Kind == "launch-template-version" && u.Version == 4 && u.Default && strings.HasPrefix(u.Description, "pipbake rollback") {
+		if u.Kind == "launch-template-version" && u.Version == 5 && strings.HasPrefix(u.Description, "pipbake rollback") {
 			found = true
 		}
 	}
 	if !found {
 		t.Errorf("release 1's uses: %+v", list[0].UsedBy)
+	}
+	runs := list[0].Runs
+	if len(runs) != 2 || runs[0].Version != 1 || runs[0].Current || runs[0].Until.IsZero() || runs[1].Version != 5 || !runs[1].Current || runs[1].Group != group {
+		t.Errorf("release 1's runs: %+v", runs)
+	}
+	if r := list[2].Runs; len(r) != 1 || r[0].Version != 3 || r[0].Current {
+		t.Errorf("release 3's runs: %+v", r)
 	}
 
 	// Rollback --to a release and promoting what the group already runs.
@@ -191,11 +224,37 @@ func TestPromoteGroupsOnLatestAndOnANumber(t *testing.T) {
 		t.Error("--no-refresh started a refresh")
 	}
 
-	// A group naming version 1: the group itself is updated.
+	// A group on $Latest with a refresh: it is pinned to the version it
+	// launches first, so creating the new one changes nothing until the
+	// refresh, which AWS may then roll back.
+	lt3 := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
+	onLatest := amazontest.Unique("latest")
+	e.Group(t, onLatest, lt3, "$Latest", 1)
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: onLatest, Release: "2"}))
+	if !p.Pin || !p.Refresh.AutoRollback || !strings.Contains(p.String(), "1. update group "+onLatest+" to launch template version 1, which its $Latest is now (no instance changes)") ||
+		!strings.Contains(p.String(), "2. create version 2") || !strings.Contains(p.String(), "auto rollback); when it succeeds, AWS sets the group to launch template version 2") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	res, err := e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, onLatest); v != 1 || im != rel.ami["1"] {
+		t.Errorf("before the refresh ends the group launches version %d %s", v, im)
+	}
+	if _, err := e.Catalog.WaitRefresh(ctx, onLatest, res.Refresh.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, onLatest); v != 2 || im != rel.ami["2"] {
+		t.Errorf("after the refresh: version %d %s", v, im)
+	}
+
+	// A group naming version 1, without a refresh: the group itself is
+	// updated.
 	lt2 := e.Template(t, amazontest.Unique("lt"), rel.ami["1"])
 	pinned := amazontest.Unique("pinned")
 	e.Group(t, pinned, lt2, "1", 0)
-	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: pinned, Image: rel.ami["2"]}))
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: pinned, Image: rel.ami["2"], NoRefresh: true}))
 	if p.Switch != "group" || !strings.Contains(p.String(), "update group "+pinned+" to launch template version 2 (it names version 1)") {
 		t.Fatalf("plan:\n%s", p)
 	}
@@ -205,6 +264,26 @@ func TestPromoteGroupsOnLatestAndOnANumber(t *testing.T) {
 	g, err := e.Catalog.Group(ctx, pinned)
 	if err != nil || g.VersionSpec != "2" || g.Image != rel.ami["2"] || g.DefaultVersion != 1 {
 		t.Fatalf("pinned group after promote: %+v %v", g, err)
+	}
+
+	// With a refresh, the refresh moves it: the group keeps version 2
+	// until the refresh succeeds (AWS can roll it back then).
+	p = mustPlan(t)(e.Catalog.PlanPromote(ctx, amazon.ChangeOptions{Group: pinned, Image: rel.ami["1"]}))
+	if p.Switch != "refresh" || strings.Contains(p.String(), "update group") || !strings.Contains(p.String(), "auto rollback); when it succeeds, AWS sets the group to launch template version 3") {
+		t.Fatalf("plan:\n%s", p)
+	}
+	res, err = e.Catalog.Execute(ctx, p, amazon.ExecOptions{})
+	if err != nil || res.Version != 2 || res.Target != 3 {
+		t.Fatalf("without waiting: %+v %v", res, err)
+	}
+	if v, _ := e.GroupImage(t, pinned); v != 2 {
+		t.Errorf("the group names version %d before the refresh ended", v)
+	}
+	if _, err := e.Catalog.WaitRefresh(ctx, pinned, res.Refresh.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, im := e.GroupImage(t, pinned); v != 3 || im != rel.ami["1"] {
+		t.Errorf("after the refresh: version %d %s", v, im)
 	}
 }
 
@@ -243,7 +322,7 @@ func TestRefusals(t *testing.T) {
 		}
 		return b
 	})
-	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group, To: "1"})
 	refused("pending", err, rel.family+"@1 ("+rel.ami["1"]+") is pending, not available")
 	e.Front.Rewrite("DescribeImages", func(b []byte) []byte { return b })
 
@@ -253,7 +332,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Front.Inject(asgfrontFault("DescribeSnapshots", im.Snapshots[0]))
-	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group})
+	_, err = e.Catalog.PlanRollback(ctx, amazon.ChangeOptions{Group: group, To: "1"})
 	refused("snapshot gone", err, "its snapshot "+im.Snapshots[0]+" is gone")
 
 	// A refresh in progress.

@@ -26,9 +26,10 @@ type Decision struct {
 	Reasons []string `json:"reasons,omitempty"`
 }
 
-// PlanPrune keeps the newest keep releases of family and every image that
-// a launch template version, autoscaling group, launch configuration or
-// live instance references; the rest are to be deleted.
+// PlanPrune keeps the newest keep releases of family that are not
+// revoked, and every image that a launch template version, autoscaling
+// group, launch configuration or live instance references; the rest are
+// to be deleted, revoked releases first.
 func (c *Catalog) PlanPrune(ctx context.Context, family string, keep int) (*PrunePlan, error) {
 	if keep < 1 {
 		return nil, fmt.Errorf("prune: --keep must be at least 1")
@@ -38,33 +39,44 @@ func (c *Catalog) PlanPrune(ctx context.Context, family string, keep int) (*Prun
 		return nil, err
 	}
 	p := &PrunePlan{Family: family, Region: c.Region, Keep: keep}
+	var revoked, old []Decision
+	newest := 0
 	for i := len(list) - 1; i >= 0; i-- {
 		im := list[i]
 		var reasons []string
-		if len(list)-i <= keep {
+		if im.Revoked == nil && newest < keep {
 			reasons = append(reasons, fmt.Sprintf("one of the newest %d", keep))
+			newest++
 		}
 		for _, u := range im.UsedBy {
 			reasons = append(reasons, "used by "+u.String())
 		}
-		if len(reasons) > 0 {
+		switch {
+		case len(reasons) > 0:
 			p.Kept = append(p.Kept, Decision{Image: im, Reasons: reasons})
-		} else {
-			p.Delete = append(p.Delete, Decision{Image: im})
+		case im.Revoked != nil:
+			revoked = append(revoked, Decision{Image: im, Reasons: []string{im.Revoked.String()}})
+		default:
+			old = append(old, Decision{Image: im})
 		}
 	}
+	p.Delete = append(revoked, old...)
 	return p, nil
 }
 
 // String renders the plan as prune prints it.
 func (p *PrunePlan) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "prune family %s in %s, keeping the newest %d and every image in use\n", p.Family, p.Region, p.Keep)
+	fmt.Fprintf(&b, "prune family %s in %s, keeping the newest %d not revoked and every image in use\n", p.Family, p.Region, p.Keep)
 	for _, d := range p.Kept {
 		fmt.Fprintf(&b, "  keep   %s: %s\n", d.Image.Label(), strings.Join(d.Reasons, "; "))
 	}
 	for _, d := range p.Delete {
-		fmt.Fprintf(&b, "  delete %s and its snapshots %s\n", d.Image.Label(), strings.Join(d.Image.Snapshots, ", "))
+		why := ""
+		if len(d.Reasons) > 0 {
+			why = " (" + strings.Join(d.Reasons, "; ") + ")"
+		}
+		fmt.Fprintf(&b, "  delete %s%s and its snapshots %s\n", d.Image.Label(), why, strings.Join(d.Image.Snapshots, ", "))
 	}
 	if len(p.Delete) == 0 {
 		b.WriteString("  nothing to delete\n")

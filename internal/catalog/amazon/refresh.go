@@ -3,6 +3,7 @@ package amazon
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,14 +20,29 @@ type Refresh struct {
 	Percentage int32     `json:"percentage"`
 	ToUpdate   int32     `json:"instances_to_update"`
 	Started    time.Time `json:"started,omitzero"`
+	// Total is the most instances it had to update (WaitRefresh): with
+	// ToUpdate, how many it replaced.
+	Total int32 `json:"instances_total,omitempty"`
+	// RollbackReason is set when the refresh rolled back.
+	RollbackReason string `json:"rollback_reason,omitempty"`
 }
 
 func (r *Refresh) String() string {
-	s := fmt.Sprintf("instance refresh %s of %s: %s, %d%% done, %d instances to update", r.ID, r.Group, r.Status, r.Percentage, r.ToUpdate)
+	s := fmt.Sprintf("instance refresh %s of %s: %s, %d%% done", r.ID, r.Group, r.Status, r.Percentage)
+	if r.Total > 0 {
+		s += fmt.Sprintf(", %d of %d instances replaced", r.Total-r.ToUpdate, r.Total)
+	} else {
+		s += fmt.Sprintf(", %d instances to update", r.ToUpdate)
+	}
 	if r.Reason != "" {
 		s += ": " + r.Reason
 	}
 	return s
+}
+
+// RolledBack reports whether the refresh ended rolled back.
+func (r *Refresh) RolledBack() bool {
+	return r.Status == string(astypes.InstanceRefreshStatusRollbackSuccessful)
 }
 
 // Active reports whether the refresh has not ended.
@@ -40,11 +56,15 @@ func (r *Refresh) Active() bool {
 }
 
 func refreshFrom(r astypes.InstanceRefresh) *Refresh {
-	return &Refresh{
+	out := &Refresh{
 		ID: aws.ToString(r.InstanceRefreshId), Group: aws.ToString(r.AutoScalingGroupName), Status: string(r.Status),
 		Reason: aws.ToString(r.StatusReason), Percentage: aws.ToInt32(r.PercentageComplete), ToUpdate: aws.ToInt32(r.InstancesToUpdate),
 		Started: aws.ToTime(r.StartTime),
 	}
+	if d := r.RollbackDetails; d != nil {
+		out.RollbackReason = aws.ToString(d.RollbackReason)
+	}
+	return out
 }
 
 // Refreshes lists a group's instance refreshes, newest first.
@@ -89,22 +109,40 @@ func (c *Catalog) refresh(ctx context.Context, group, id string) (*Refresh, erro
 	return refreshFrom(out.InstanceRefreshes[0]), nil
 }
 
+// RefreshError is a refresh that ended otherwise than Successful.
+type RefreshError struct{ Refresh *Refresh }
+
+func (e *RefreshError) Error() string {
+	r := e.Refresh
+	switch astypes.InstanceRefreshStatus(r.Status) {
+	case astypes.InstanceRefreshStatusRollbackSuccessful:
+		return fmt.Sprintf("instance refresh %s of %s failed and AWS rolled it back%s", r.ID, r.Group, reasonSuffix(firstNonEmpty(r.RollbackReason, r.Reason)))
+	case astypes.InstanceRefreshStatusRollbackFailed:
+		return fmt.Sprintf("instance refresh %s of %s failed, and so did its rollback%s", r.ID, r.Group, reasonSuffix(firstNonEmpty(r.Reason, r.RollbackReason)))
+	}
+	return fmt.Sprintf("instance refresh %s of %s ended %s%s", r.ID, r.Group, r.Status, reasonSuffix(r.Reason))
+}
+
 // WaitRefresh polls a refresh until it ends, reporting each change of
-// status or progress; it fails unless the refresh ends Successful.
+// status, progress (percent, instances replaced) or reason; it fails with
+// a *RefreshError unless the refresh ends Successful.
 func (c *Catalog) WaitRefresh(ctx context.Context, group, id string, progress func(string)) (*Refresh, error) {
 	last := ""
+	var total int32
 	for {
 		r, err := c.refresh(ctx, group, id)
 		if err != nil {
 			return nil, err
 		}
+		total = max(total, r.ToUpdate)
+		r.Total = total
 		if line := r.String(); line != last && progress != nil {
 			progress(line)
 			last = line
 		}
 		if !r.Active() {
 			if r.Status != string(astypes.InstanceRefreshStatusSuccessful) {
-				return r, fmt.Errorf("instance refresh %s of %s ended %s%s", id, group, r.Status, reasonSuffix(r.Reason))
+				return r, &RefreshError{Refresh: r}
 			}
 			return r, nil
 		}
@@ -123,18 +161,41 @@ func reasonSuffix(s string) string {
 	return ": " + s
 }
 
-func (c *Catalog) startRefresh(ctx context.Context, group string, spec *RefreshSpec) (string, error) {
+// startRefresh starts the plan's refresh, its desired configuration
+// pinned to the plan's version.
+func (c *Catalog) startRefresh(ctx context.Context, p *Plan) (string, error) {
+	spec := p.Refresh
+	version := aws.String(strconv.FormatInt(spec.DesiredVersion, 10))
+	desired := &astypes.DesiredConfiguration{}
+	if p.Mixed && p.mixed != nil {
+		m := *p.mixed
+		lt := *m.LaunchTemplate
+		lt.LaunchTemplateSpecification = &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.TemplateID), Version: version}
+		m.LaunchTemplate = &lt
+		desired.MixedInstancesPolicy = &m
+	} else {
+		desired.LaunchTemplate = &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.TemplateID), Version: version}
+	}
+	prefs := &astypes.RefreshPreferences{
+		SkipMatching:          aws.Bool(spec.SkipMatching),
+		MinHealthyPercentage:  aws.Int32(spec.MinHealthy),
+		InstanceWarmup:        spec.Warmup,
+		AutoRollback:          aws.Bool(spec.AutoRollback),
+		CheckpointPercentages: spec.Checkpoints,
+		CheckpointDelay:       spec.CheckpointDelay,
+		BakeTime:              spec.BakeTime,
+	}
+	if len(spec.Alarms) > 0 {
+		prefs.AlarmSpecification = &astypes.AlarmSpecification{Alarms: spec.Alarms}
+	}
 	out, err := c.ASG.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{
-		AutoScalingGroupName: aws.String(group),
+		AutoScalingGroupName: aws.String(p.Group),
 		Strategy:             astypes.RefreshStrategyRolling,
-		Preferences: &astypes.RefreshPreferences{
-			SkipMatching:         aws.Bool(spec.SkipMatching),
-			MinHealthyPercentage: aws.Int32(spec.MinHealthy),
-			InstanceWarmup:       spec.Warmup,
-		},
+		DesiredConfiguration: desired,
+		Preferences:          prefs,
 	})
 	if err != nil {
-		return "", fmt.Errorf("start instance refresh of %s: %w", group, err)
+		return "", fmt.Errorf("start instance refresh of %s: %w", p.Group, err)
 	}
 	return aws.ToString(out.InstanceRefreshId), nil
 }

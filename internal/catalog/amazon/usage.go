@@ -76,6 +76,13 @@ type References struct {
 	Instances []Use
 	Configs   []Use
 	image     map[string][]Use
+	groups    []groupRef
+}
+
+// groupRef is a group and the launch template version it launches.
+type groupRef struct {
+	name, templateID string
+	version          int64
 }
 
 // For returns the uses of an image: launch template versions, groups,
@@ -100,7 +107,10 @@ func (c *Catalog) References(ctx context.Context) (*References, error) {
 
 	// Launch templates and all their versions.
 	byTemplate := map[string][]TemplateVersion{}
-	tp := ec2.NewDescribeLaunchTemplatesPaginator(c.EC2, &ec2.DescribeLaunchTemplatesInput{})
+	// MaxResults at AWS's largest page: fewer calls, and emulators that cut
+	// a list at their default page size without a NextToken (moto: 15)
+	// give it whole.
+	tp := ec2.NewDescribeLaunchTemplatesPaginator(c.EC2, &ec2.DescribeLaunchTemplatesInput{MaxResults: aws.Int32(200)})
 	for tp.HasMorePages() {
 		out, err := tp.NextPage(ctx)
 		if err != nil {
@@ -141,6 +151,7 @@ func (c *Catalog) References(ctx context.Context) (*References, error) {
 				if spec.matches(v) {
 					u := Use{Kind: "autoscaling-group", ID: aws.ToString(g.AutoScalingGroupName), Name: v.TemplateName + " " + spec.version, Version: v.Version}
 					r.Groups = append(r.Groups, u)
+					r.groups = append(r.groups, groupRef{name: u.ID, templateID: v.TemplateID, version: v.Version})
 					add(v.ImageID, u)
 				}
 			}
@@ -192,7 +203,7 @@ var kindOrder = map[string]int{"autoscaling-group": 0, "launch-template-version"
 
 func (c *Catalog) templateVersions(ctx context.Context, id string, def, latest int64) ([]TemplateVersion, error) {
 	var vs []TemplateVersion
-	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(c.EC2, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(id)})
+	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(c.EC2, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(id), MaxResults: aws.Int32(200)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 )
 
@@ -22,11 +23,21 @@ type Plan struct {
 	FromDigest string `json:"from_digest,omitempty"`
 	From       *Image `json:"from,omitempty"`
 	To         *Image `json:"to"`
+	// Skipped says which revoked releases a rollback passed over;
+	// Warnings are said loudly (a revoked release promoted with force).
+	Skipped  []string `json:"skipped,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	// Diff is what the tag will point at differently (labels and the
+	// receipts in the images' layers).
+	Diff *catalog.Diff `json:"diff,omitempty"`
 }
 
 // String renders the plan as --dry-run prints it.
 func (p *Plan) String() string {
 	var b strings.Builder
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "WARNING: %s\n", w)
+	}
 	fmt.Fprintf(&b, "%s tag %s of %s\n", p.Action, p.Tag, p.Repo)
 	switch {
 	case p.From != nil:
@@ -37,6 +48,12 @@ func (p *Plan) String() string {
 		b.WriteString("  before: the tag does not exist\n")
 	}
 	fmt.Fprintf(&b, "  after:  %s, %s\n", p.To.Label(), p.To.Digest)
+	for _, s := range p.Skipped {
+		fmt.Fprintf(&b, "  skipped %s\n", s)
+	}
+	if p.Diff != nil {
+		b.WriteString("  changes: " + strings.TrimLeft(p.Diff.Format("  "), " "))
+	}
 	if p.FromDigest == p.To.Digest {
 		b.WriteString("  the tag already points there: nothing to do\n")
 	} else {
@@ -83,8 +100,17 @@ func (c *Catalog) head(ctx context.Context, tag string) (string, error) {
 
 // PlanPromote plans pointing tag at a release (an id, or a digest
 // sha256:...). family may be empty when the tag points at a release now
-// (its family) or the repository holds one family.
-func (c *Catalog) PlanPromote(ctx context.Context, rel, tag, family string) (*Plan, error) {
+// (its family) or the repository holds one family. A revoked release is
+// refused unless force.
+func (c *Catalog) PlanPromote(ctx context.Context, rel, tag, family string, force bool) (*Plan, error) {
+	p, err := c.planPromote(ctx, rel, tag, family)
+	if err != nil {
+		return nil, err
+	}
+	return c.finish(ctx, p, force)
+}
+
+func (c *Catalog) planPromote(ctx context.Context, rel, tag, family string) (*Plan, error) {
 	list, err := c.Images(ctx)
 	if err != nil {
 		return nil, err
@@ -128,8 +154,40 @@ func (c *Catalog) PlanPromote(ctx context.Context, rel, tag, family string) (*Pl
 }
 
 // PlanRollback plans pointing tag back at the release before the one it
-// points at (or at to: a release id or a digest), in the same family.
-func (c *Catalog) PlanRollback(ctx context.Context, tag, to string) (*Plan, error) {
+// points at, passing over revoked releases (or at to: a release id or a
+// digest, refused when revoked unless force), in the same family. A tag
+// keeps no history: "before" is in release order.
+func (c *Catalog) PlanRollback(ctx context.Context, tag, to string, force bool) (*Plan, error) {
+	p, err := c.planRollback(ctx, tag, to)
+	if err != nil {
+		return nil, err
+	}
+	return c.finish(ctx, p, force)
+}
+
+// finish guards a plan's target and adds the diff.
+func (c *Catalog) finish(ctx context.Context, p *Plan, force bool) (*Plan, error) {
+	if p.To.Revoked != nil {
+		if !force {
+			return nil, refuse("%s %s:%s: %s is %s; pass --force to %s it anyway", p.Action, c.Repo, p.Tag, p.To.Label(), p.To.Revoked, p.Action)
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s TO A REVOKED RELEASE (--force): %s is %s", strings.ToUpper(p.Action), p.To.Label(), p.To.Revoked))
+	}
+	if p.From != nil && p.From.Digest != p.To.Digest {
+		from, err := c.Facts(ctx, p.From.Digest)
+		if err != nil {
+			return nil, err
+		}
+		to, err := c.Facts(ctx, p.To.Digest)
+		if err != nil {
+			return nil, err
+		}
+		p.Diff = catalog.DiffFacts(from, to)
+	}
+	return p, nil
+}
+
+func (c *Catalog) planRollback(ctx context.Context, tag, to string) (*Plan, error) {
 	list, err := c.Images(ctx)
 	if err != nil {
 		return nil, err
@@ -165,10 +223,18 @@ func (c *Catalog) PlanRollback(ctx context.Context, tag, to string) (*Plan, erro
 		}
 	default:
 		for i := len(rels) - 1; i >= 0; i-- {
-			if release.Less(rels[i].Release.Release, cur.Release) {
-				p.To = &rels[i]
-				break
+			if !release.Less(rels[i].Release.Release, cur.Release) {
+				continue
 			}
+			if rels[i].Revoked != nil {
+				p.Skipped = append(p.Skipped, fmt.Sprintf("%s: %s", rels[i].Label(), rels[i].Revoked))
+				continue
+			}
+			p.To = &rels[i]
+			break
+		}
+		if p.To == nil && len(p.Skipped) > 0 {
+			return nil, refuse("rollback %s:%s: every release of %s before %s is revoked (%s); name one with --to (and --force)", c.Repo, tag, cur.Family, cur, strings.Join(p.Skipped, "; "))
 		}
 		if p.To == nil {
 			return nil, refuse("rollback %s:%s: it points at %s, the oldest release of %s in the repository: nothing earlier to go back to", c.Repo, tag, cur, cur.Family)

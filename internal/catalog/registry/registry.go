@@ -1,8 +1,10 @@
 // Package registry is the release catalog of one registry repository: its
 // images that carry the pipbake:* annotations (on the manifest or index)
 // or labels (in the image config), in release order; promoting a tag to a
-// release's digest and rolling it back to the previous release's. It talks
-// to the registry with go-containerregistry.
+// release's digest and rolling it back to the previous release's (passing
+// over revoked ones); revocation records (OCI artifacts that refer to a
+// release); the facts of an image for a diff (its labels and the receipts
+// in its layers). It talks to the registry with go-containerregistry.
 package registry
 
 import (
@@ -53,6 +55,9 @@ type Image struct {
 	Platforms []string        `json:"platforms,omitempty"`
 	Release   catalog.Release `json:"release"`
 	IsRelease bool            `json:"-"`
+	// Revoked is set when the newest revocation record referring to the
+	// release revokes it.
+	Revoked *catalog.Revocation `json:"revoked,omitempty"`
 }
 
 // Label is "family@release (sha256:abcdef123456)", or the digest alone.
@@ -81,6 +86,9 @@ func (c *Catalog) Images(ctx context.Context) ([]Image, error) {
 	sort.Strings(tags)
 	byDigest := map[string]*Image{}
 	for _, t := range tags {
+		if isFallbackTag(t) {
+			continue // an index of the records referring to a manifest
+		}
 		desc, err := remote.Get(c.Repo.Tag(t), c.opts(ctx)...)
 		if err != nil {
 			var te *transport.Error
@@ -103,10 +111,30 @@ func (c *Catalog) Images(ctx context.Context) ([]Image, error) {
 	}
 	out := make([]Image, 0, len(byDigest))
 	for _, im := range byDigest {
+		if im.IsRelease {
+			if im.Revoked, err = c.revocation(ctx, im.Digest); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, *im)
 	}
 	sortImages(out)
 	return out, nil
+}
+
+// isFallbackTag reports whether t is the OCI referrers fallback tag of a
+// manifest: sha256-<64 hex digits>.
+func isFallbackTag(t string) bool {
+	hex, ok := strings.CutPrefix(t, fallbackTagPrefix)
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func sortImages(list []Image) {

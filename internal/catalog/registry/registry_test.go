@@ -131,10 +131,10 @@ func scenario(t *testing.T, host string) {
 	}
 
 	// promote a release to a new tag; it needs the family (two in the repo).
-	if _, err := c.PlanPromote(ctx, "10", "prod", ""); err == nil || !strings.Contains(err.Error(), "give --family") {
+	if _, err := c.PlanPromote(ctx, "10", "prod", "", false); err == nil || !strings.Contains(err.Error(), "give --family") {
 		t.Errorf("promote without a family: %v", err)
 	}
-	p, err := c.PlanPromote(ctx, "10", "prod", "api-node")
+	p, err := c.PlanPromote(ctx, "10", "prod", "api-node", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func scenario(t *testing.T, host string) {
 
 	// Roll back twice, then nothing earlier.
 	for _, want := range []string{"2", "1"} {
-		p, err := c.PlanRollback(ctx, "prod", "")
+		p, err := c.PlanRollback(ctx, "prod", "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,30 +168,30 @@ func scenario(t *testing.T, host string) {
 			t.Fatalf("after rollback prod is %s, want release %s", tagDigest(), want)
 		}
 	}
-	if _, err := c.PlanRollback(ctx, "prod", ""); err == nil || !strings.Contains(err.Error(), "the oldest release of api-node in the repository: nothing earlier to go back to") {
+	if _, err := c.PlanRollback(ctx, "prod", "", false); err == nil || !strings.Contains(err.Error(), "the oldest release of api-node in the repository: nothing earlier to go back to") {
 		t.Errorf("rollback from the oldest: %v", err)
 	}
 	// --to: the index release, by id; then promote by digest.
-	p, err = c.PlanRollback(ctx, "prod", "11")
+	p, err = c.PlanRollback(ctx, "prod", "11", false)
 	if err != nil || c.Execute(ctx, p) != nil || tagDigest() != digest["11"] {
 		t.Fatalf("rollback --to 11: %v", err)
 	}
-	p, err = c.PlanPromote(ctx, digest["2"], "prod", "")
+	p, err = c.PlanPromote(ctx, digest["2"], "prod", "", false)
 	if err != nil || c.Execute(ctx, p) != nil || tagDigest() != digest["2"] {
 		t.Fatalf("promote by digest: %v", err)
 	}
 	// Refusals: unknown release, other family, no tag.
-	if _, err := c.PlanRollback(ctx, "prod", "7"); err == nil || !strings.Contains(err.Error(), "family api-node has no release 7 in the repository (releases: 1, 2, 10, 11)") {
+	if _, err := c.PlanRollback(ctx, "prod", "7", false); err == nil || !strings.Contains(err.Error(), "family api-node has no release 7 in the repository (releases: 1, 2, 10, 11)") {
 		t.Errorf("unknown release: %v", err)
 	}
-	if _, err := c.PlanPromote(ctx, "1", "prod", "worker"); err == nil || !strings.Contains(err.Error(), "the tag points at family api-node, not worker") {
+	if _, err := c.PlanPromote(ctx, "1", "prod", "worker", false); err == nil || !strings.Contains(err.Error(), "the tag points at family api-node, not worker") {
 		t.Errorf("other family: %v", err)
 	}
-	if _, err := c.PlanRollback(ctx, "staging", ""); err == nil || !strings.Contains(err.Error(), "there is no such tag") {
+	if _, err := c.PlanRollback(ctx, "staging", "", false); err == nil || !strings.Contains(err.Error(), "there is no such tag") {
 		t.Errorf("no tag: %v", err)
 	}
 	// The tag moved between plan and execute: nothing is changed.
-	p, err = c.PlanPromote(ctx, "10", "prod", "")
+	p, err = c.PlanPromote(ctx, "10", "prod", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
