@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
@@ -36,8 +38,9 @@ import (
 
 // Remote is the machine being baked.
 type Remote interface {
-	// Run runs a shell command line and returns its exit status.
-	Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error)
+	// Run runs a shell command line, with stdin (nil: none), and returns
+	// its exit status. Cancelling ctx stops waiting for it.
+	Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
 	// Upload writes size bytes from r to the remote path.
 	Upload(ctx context.Context, path string, r io.Reader, size int64) error
 	// Download copies a remote file to w.
@@ -113,16 +116,54 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	ph := newPhases()
 	staging := shell.Quote(opts.Staging)
 	cleaned := opts.SkipClean
+	// After a cancel: commands still run, but each for a bounded time.
+	afterCancel := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	}
 	defer func() {
 		if cleaned {
 			return
 		}
-		if _, cerr := runChecked(context.WithoutCancel(ctx), r, "rm -rf "+staging, nil); cerr != nil && err == nil {
-			err = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
+		cctx, cancel := afterCancel()
+		defer cancel()
+		if _, cerr := runChecked(cctx, r, "rm -rf "+staging, nil); cerr != nil {
+			cerr = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
+			var ce *CancelError
+			switch {
+			case err == nil:
+				err = cerr
+			case errors.As(err, &ce):
+				ce.State += "; " + cerr.Error()
+			}
+		} else if ce := (*CancelError)(nil); errors.As(err, &ce) {
+			ce.State += "; the staging folder " + opts.Staging + " was removed"
 		}
 	}()
+	// Cancelled (Ctrl-C in packer build): say at once what state the
+	// machine is in, then stop the agent through the communicator if that
+	// still works (cancel.go). Deferred after the clean-up, so it runs
+	// first: staging goes once the agent is gone.
+	var host *session.Host // the agent's session, once it runs
+	var currents map[string]string
+	defer func() {
+		if err == nil || ctx.Err() == nil {
+			return
+		}
+		ce := &CancelError{State: cancelState(opts, host, currents), Err: err}
+		opts.logf("pipbake: %s", ce.State)
+		if host != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+			defer cancel()
+			if confirmed := stopAgent(cctx, r, opts); confirmed != "" {
+				opts.logf("pipbake: on the machine now: %s", confirmed)
+				ce.State += "; on the machine now: " + confirmed
+			}
+		}
+		err = ce
+	}()
 
-	targets, err := detect(ctx, r, opts, res)
+	var targets map[string]*target.Target
+	targets, currents, err = detect(ctx, r, opts, res)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +190,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	opts.logf("pipbake: uploading agent, plan, %d locks and %d wheels as one %.1f MB stream", len(opts.Sets), nwheels, float64(size)/(1<<20))
-	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, rd, size)
+	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, &ctxReader{ctx: ctx, r: rd}, size)
 	rd.Close()
 	if uerr != nil {
 		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
@@ -157,13 +198,18 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	res.Uploaded = size
 	ph.done(fmt.Sprintf("upload (%.0f MB/s)", float64(size)/(1<<20)/ph.current().Seconds()))
 
-	agentPath := opts.Staging + "/pipbake"
-	args := shell.Join("install", "-f", opts.Staging+"/plan.json", "--receipts-dir", ReceiptsDir)
-	command := "chmod +x " + shell.Quote(agentPath) + " && " + shell.Quote(agentPath) + " " + args
-	if opts.Command != nil {
-		if command, err = opts.Command(agentPath, args); err != nil {
-			return nil, err
-		}
+	// --session-stdin: the agent stops before its switch once the stdin
+	// given below ends, which it does when this provision is cancelled or
+	// its connection dies, and switches only when this side agrees
+	// (internal/session); --session-staging: it then also removes what it
+	// was given in the staging folder.
+	installArgs := []string{"install", "-f", planPath(opts), "--receipts-dir", ReceiptsDir, "--session-stdin"}
+	if !opts.SkipClean {
+		installArgs = append(installArgs, "--session-staging", opts.Staging)
+	}
+	command, err := agentCommand(opts, installArgs...)
+	if err != nil {
+		return nil, err
 	}
 	// Only the agent, the plan and the locks are unpacked: the agent reads
 	// the wheels where they lie in the bundle. Unpacked as the
@@ -186,7 +232,11 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if opts.Output != nil {
 		stdout, stderr = opts.Output, io.MultiWriter(opts.Output, tail)
 	}
-	code, err := r.Run(ctx, command, stdout, stderr)
+	host = session.NewHost(ctx, announce(opts, currents))
+	agentOut := host.Stdout(stdout)
+	code, err := r.Run(ctx, command, host.Stdin(), agentOut, stderr)
+	host.End()
+	agentOut.Flush()
 	if err != nil {
 		return nil, fmt.Errorf("run pipbake on the machine: %w", err)
 	}
@@ -219,27 +269,40 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 // staging folder, and a probe of the first set's interpreter (the others,
 // if the sets use several, one command each). The probe script goes on
 // the command line: no upload.
-func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[string]*target.Target, error) {
+func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[string]*target.Target, map[string]string, error) {
 	const marker = "pipbake-staging-ready"
 	first := pythonOf(opts.Sets[0])
 	var stdout, stderr bytes.Buffer
-	code, err := r.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(opts.Staging)+" && echo "+marker+" && "+probeCommand(first), &stdout, &stderr)
+	// Where each set's current points now, one line per set, so that a
+	// cancelled bake can say what it still points at without asking.
+	roots := []string{"sh", "-c", `for r; do printf '%s\n' "$(readlink "$r/current")"; done`, "sh"}
+	for _, s := range opts.Sets {
+		roots = append(roots, s.Root)
+	}
+	code, err := r.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(opts.Staging)+" && echo "+marker+" && "+shell.Join(roots...)+" && "+probeCommand(first), nil, &stdout, &stderr)
 	if err != nil {
-		return nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
+		return nil, nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
 	}
 	// A PTY (ssh_pty) ends lines with \r\n.
 	unameLine, rest, _ := strings.Cut(stdout.String(), "\n")
-	ready, probeOut, _ := strings.Cut(rest, "\n")
+	ready, rest, _ := strings.Cut(rest, "\n")
 	unameLine, ready = strings.TrimRight(unameLine, "\r"), strings.TrimRight(ready, "\r")
+	currents := map[string]string{}
+	for _, s := range opts.Sets {
+		var cur string
+		cur, rest, _ = strings.Cut(rest, "\n")
+		currents[s.Name] = strings.TrimRight(cur, "\r")
+	}
+	probeOut := rest
 	msg := strings.TrimSpace(stderr.String())
 	switch {
 	case code != 0 && unameLine == "":
-		return nil, fmt.Errorf("detect the machine's OS and architecture: `uname -s -m` exited with status %d: %s", code, msg)
+		return nil, nil, fmt.Errorf("detect the machine's OS and architecture: `uname -s -m` exited with status %d: %s", code, msg)
 	case code != 0 && ready != marker:
-		return nil, fmt.Errorf("create staging folder %s: exit status %d: %s", opts.Staging, code, msg)
+		return nil, nil, fmt.Errorf("create staging folder %s: exit status %d: %s", opts.Staging, code, msg)
 	}
 	if res.Platform, err = agent.ParseUname(unameLine); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]*target.Target{}
 	for _, s := range opts.Sets {
@@ -250,22 +313,22 @@ func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[strin
 		if py != first {
 			stdout.Reset()
 			stderr.Reset()
-			if code, err = r.Run(ctx, probeCommand(py), &stdout, &stderr); err != nil {
-				return nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
+			if code, err = r.Run(ctx, probeCommand(py), nil, &stdout, &stderr); err != nil {
+				return nil, nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
 			}
 			probeOut, msg = stdout.String(), strings.TrimSpace(stderr.String())
 		}
 		if code != 0 {
-			return nil, fmt.Errorf("set %q: probe python %q on the machine: exit status %d: %s", s.Name, py, code, msg)
+			return nil, nil, fmt.Errorf("set %q: probe python %q on the machine: exit status %d: %s", s.Name, py, code, msg)
 		}
 		t, err := target.Decode([]byte(probeOut), py)
 		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", s.Name, err)
+			return nil, nil, fmt.Errorf("set %q: %w", s.Name, err)
 		}
 		opts.logf("pipbake: %s: Python %s at %s (%s)", s.Name, t.VersionFull, py, t.Platform)
 		out[py] = t
 	}
-	return out, nil
+	return out, currents, nil
 }
 
 // probeCommand runs the interpreter probe with py, isolated from the
@@ -417,7 +480,7 @@ func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, c
 		script += "; rm -rf " + shell.Quote(staging) + " || exit " + strconv.Itoa(exitClean)
 	}
 	var out, stderr bytes.Buffer
-	code, err := r.Run(ctx, "sh -c "+shell.Quote(script), &out, &stderr)
+	code, err := r.Run(ctx, "sh -c "+shell.Quote(script), nil, &out, &stderr)
 	if err != nil {
 		return nil, false, fmt.Errorf("download the receipts: %w", err)
 	}
@@ -535,7 +598,7 @@ func runChecked(ctx context.Context, r Remote, command string, stdout io.Writer)
 	if stdout == nil {
 		stdout = io.Discard
 	}
-	code, err := r.Run(ctx, command, stdout, &stderr)
+	code, err := r.Run(ctx, command, nil, stdout, &stderr)
 	if err != nil {
 		return code, err
 	}

@@ -3,13 +3,17 @@ package bake
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
@@ -28,19 +32,42 @@ type local struct {
 	pty bool
 	// truncate cuts every upload short.
 	truncate bool
+	// env is added to every command's environment.
+	env []string
+	// noStdin runs commands without the stdin given (as a communicator
+	// that does not forward it); unreachableAfterCancel fails every
+	// command once a context was cancelled (the connection is gone).
+	noStdin, unreachableAfterCancel bool
+	cancelled                       bool
 }
 
-func (l *local) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
+func (l *local) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	l.commands = append(l.commands, command)
+	if l.unreachableAfterCancel && l.cancelled {
+		return 0, errors.New("connection lost")
+	}
+	if l.noStdin {
+		stdin = nil
+	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	if l.pty {
 		cmd = exec.CommandContext(ctx, "script", "-qec", command, "/dev/null")
 	}
-	cmd.Env = target.CleanEnv(os.Environ())
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = append(target.CleanEnv(os.Environ()), l.env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	// Cancelled, like a session that is gone: the shell is killed, what it
+	// started is on its own (its output no longer read after a while).
+	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if errors.Is(err, exec.ErrWaitDelay) && ctx.Err() == nil {
+		err = nil
+	}
+	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
 		return ee.ExitCode(), nil
+	}
+	if ctx.Err() != nil {
+		l.cancelled = true
+		return 0, ctx.Err()
 	}
 	return 0, err
 }
@@ -114,7 +141,10 @@ func TestBakeLocal(t *testing.T) {
 	}
 	opts.AgentPath = agentBin
 	opts.Command = func(agent, args string) (string, error) {
-		return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + strings.Replace(args, "/var/lib/pipbake/receipts", filepath.Join(dir, "var-lib"), 1) + " --system-root " + shell.Quote(sysroot), nil
+		if strings.HasPrefix(args, "install ") {
+			args = strings.Replace(args, "/var/lib/pipbake/receipts", filepath.Join(dir, "var-lib"), 1) + " --system-root " + shell.Quote(sysroot)
+		}
+		return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + args, nil
 	}
 	res, err := Run(context.Background(), r, opts)
 	if err != nil {
@@ -314,4 +344,134 @@ func TestBakeAsAnotherUser(t *testing.T) {
 	if owner := st.Sys().(*syscall.Stat_t).Uid; owner != 65534 {
 		t.Errorf("the release was installed by uid %d, not nobody", owner)
 	}
+}
+
+// TestBakeCancelled cancels bakes while the agent holds after staging, just
+// before its switch (PIPBAKE_TEST_HOLD_BEFORE_SWITCH), and checks that the
+// agent stops without switching, its new release and the staging folder are
+// removed, and the error says so. Each of the two ways the agent is
+// stopped must do it alone: its stdin ending (the session is gone, and the
+// machine cannot be reached any more), and `pipbake stop` run through the
+// communicator (a communicator that does not forward stdin).
+func TestBakeCancelled(t *testing.T) {
+	py := corpustest.Python(t)
+	set := corpustest.Set(t)
+	flask, err := set.Closure(context.Background(), "flask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wheelhouse")
+	os.MkdirAll(wh, 0o755)
+	for _, w := range flask {
+		os.Symlink(w.Path, filepath.Join(wh, w.File))
+	}
+	lockPath := filepath.Join(dir, "api.txt")
+	if err := corpus.WriteRequirements(lockPath, flask); err != nil {
+		t.Fatal(err)
+	}
+	agentBin := filepath.Join(dir, "pipbake-agent")
+	if out, err := exec.Command("go", "build", "-tags", "pipbake_agent", "-o", agentBin, "../../cmd/pipbake").CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v\n%s", err, out)
+	}
+	root := filepath.Join(dir, "srv", "api")
+	var log, output bytes.Buffer
+	opts := Options{
+		Sets:       []plan.Set{{Name: "api", Lock: lockPath, Root: root, Python: py}},
+		Wheelhouse: wh,
+		Release:    "r1",
+		Staging:    filepath.Join(dir, "staging"),
+		AgentPath:  agentBin,
+		Log:        &log, Output: &output,
+		Command: func(agent, args string) (string, error) {
+			args = strings.Replace(args, ReceiptsDir, filepath.Join(dir, "var-lib"), 1)
+			return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + args, nil
+		},
+	}
+	if _, err := Run(context.Background(), &local{}, opts); err != nil {
+		t.Fatalf("%v\n%s", err, output.String())
+	}
+
+	before := "cancelled before the switch: pipbake on the machine stops without switching and removes release ID; every set's current release is as it was (api: current still points at releases/r1"
+	confirmed := "on the machine now: cancelled before the switch: every set's current release is as it was, and release ID was removed"
+	for i, c := range []struct {
+		name string
+		r    *local
+		want []string
+	}{
+		// the agent removes the staging folder itself
+		{"the session ends, the machine is unreachable after", &local{unreachableAfterCancel: true}, []string{before}},
+		{"no stdin forwarded, pipbake stop", &local{noStdin: true}, []string{"whether it switched current to release ID is unknown", confirmed, "the staging folder STAGING was removed"}},
+		{"both", &local{}, []string{before, "the staging folder STAGING was removed"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hold := filepath.Join(dir, fmt.Sprintf("hold-%d", i))
+			c.r.env = []string{"PIPBAKE_TEST_HOLD_BEFORE_SWITCH=" + hold}
+			o := opts
+			o.Release = fmt.Sprintf("c%d", i)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			held := make(chan int, 1)
+			go func() {
+				defer cancel()
+				for start := time.Now(); time.Since(start) < 5*time.Minute; time.Sleep(20 * time.Millisecond) {
+					if b, err := os.ReadFile(hold); err == nil && len(b) > 0 {
+						pid, _ := strconv.Atoi(string(b))
+						held <- pid
+						return
+					}
+				}
+			}()
+			_, err := Run(ctx, c.r, o)
+			var pid int
+			select {
+			case pid = <-held:
+			default:
+				t.Fatalf("the agent never reached the switch: %v\n%s", err, output.String())
+			}
+			// A stopped agent exits (it may still be removing its
+			// release); one that was not holds until released, and then
+			// switches.
+			for i := 0; running(pid) && i < 3000; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+			stopped := !running(pid)
+			os.Remove(hold)
+			if !stopped {
+				t.Errorf("the agent (pid %d) still runs a minute after the bake was cancelled", pid)
+				for i := 0; running(pid) && i < 500; i++ {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if cur, _ := os.Readlink(filepath.Join(root, "current")); cur != "releases/r1" {
+				t.Fatalf("current moved to %s", cur)
+			}
+			if _, err := os.Stat(filepath.Join(root, "releases", o.Release)); !os.IsNotExist(err) {
+				t.Errorf("the cancelled release was left: %v", err)
+			}
+			var ce *CancelError
+			if !errors.As(err, &ce) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("want a CancelError wrapping context.Canceled, got %T %v", err, err)
+			}
+			if _, err := os.Stat(o.Staging); !os.IsNotExist(err) {
+				t.Errorf("staging folder left: %v", err)
+			}
+			for _, want := range c.want {
+				want = strings.NewReplacer("ID", o.Release, "STAGING", o.Staging).Replace(want)
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, err)
+				}
+			}
+		})
+	}
+}
+
+// running reports whether pid runs (not a zombie).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 )
 
 //go:embed worker.py
@@ -49,6 +51,17 @@ type Result struct {
 }
 
 // Pool is a set of running compiler processes.
+//
+// The workers must not outlive the process that runs the pool: killed
+// mid-install, it leaves a release nobody will finish, and a worker that
+// went on through the requests queued to it would write bytecode into it
+// for seconds. On Linux each worker gets a parent-death signal (SIGKILL),
+// and is started from a goroutine locked to its OS thread (a
+// childproc.Thread) that stays locked until every worker has been waited
+// for: the kernel sends that signal when the thread that forked the child
+// exits, so the thread must live as long as the workers. Elsewhere the
+// worker checks before each file that its parent is still the one that
+// started it, and exits otherwise.
 type Pool struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -58,39 +71,68 @@ type Pool struct {
 	errOnce sync.Once
 	err     error
 	procs   []*exec.Cmd
+	thread  *childproc.Thread
 }
 
-// Start runs workers processes of python (at least one).
+// Start runs workers processes of python (at least one). Cancelling ctx
+// kills them.
 func Start(ctx context.Context, python string, workers int, env []string) (*Pool, error) {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &Pool{}
+	p := &Pool{thread: childproc.NewThread()}
 	p.cond = sync.NewCond(&p.mu)
+	var err error
+	p.thread.Do(func() { err = p.start(ctx, python, workers, env) })
+	if err != nil {
+		p.kill()
+		for _, c := range p.procs {
+			_ = c.Wait()
+		}
+		p.thread.Release()
+		return nil, err
+	}
+	go func() { // the thread is released once every worker is reaped
+		p.wg.Wait()
+		p.thread.Release()
+	}()
+	return p, nil
+}
+
+// start starts the workers; it runs on p.thread.
+func (p *Pool) start(ctx context.Context, python string, workers int, env []string) error {
+	type started struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		stdout io.ReadCloser
+		stderr *strings.Builder
+	}
+	var all []started
 	for i := 0; i < workers; i++ {
 		cmd := exec.CommandContext(ctx, python, "-I", "-S", "-B", "-c", workerScript)
 		cmd.Env = env
+		cmd.SysProcAttr = childproc.Worker()
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
-			p.kill()
-			return nil, fmt.Errorf("start bytecode compiler: %w", err)
+			return fmt.Errorf("start bytecode compiler: %w", err)
 		}
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
-			p.kill()
-			return nil, fmt.Errorf("start bytecode compiler: %w", err)
+			return fmt.Errorf("start bytecode compiler: %w", err)
 		}
-		var stderr strings.Builder
-		cmd.Stderr = &limitWriter{w: &stderr, n: 4096}
+		stderr := &strings.Builder{}
+		cmd.Stderr = &limitWriter{w: stderr, n: 4096}
 		if err := cmd.Start(); err != nil {
-			p.kill()
-			return nil, fmt.Errorf("start bytecode compiler %q: %w", python, err)
+			return fmt.Errorf("start bytecode compiler %q: %w", python, err)
 		}
 		p.procs = append(p.procs, cmd)
-		p.wg.Add(1)
-		go p.run(cmd, stdin, bufio.NewReader(stdout), &stderr)
+		all = append(all, started{cmd, stdin, stdout, stderr})
 	}
-	return p, nil
+	for _, s := range all {
+		p.wg.Add(1)
+		go p.run(s.cmd, s.stdin, bufio.NewReader(s.stdout), s.stderr)
+	}
+	return nil
 }
 
 // Submit queues a job; it never blocks on compilation.

@@ -3,6 +3,7 @@
 # answers one line per request, in order:
 #   ok<TAB>pyc path<TAB>sha256 hex<TAB>size
 #   err<TAB>message
+# It exits, writing nothing more, once the process that started it is gone.
 # It answers everything it has read in one write, so a worker with several
 # requests queued costs one read and one write per batch, not per file.
 import hashlib, os, sys
@@ -10,6 +11,7 @@ from importlib import _bootstrap_external as be
 from importlib.util import source_hash
 
 TAG = sys.implementation.cache_tag
+PARENT = os.getppid()  # the pool's process; it changes when that dies
 made = set()  # __pycache__ folders known to exist
 
 def compile_one(src, dfile):
@@ -37,6 +39,10 @@ def compile_one(src, dfile):
     return cfile, hashlib.sha256(data).hexdigest(), len(data)
 
 def answer(line):
+    if os.getppid() != PARENT:
+        # Orphaned (where no parent-death signal killed us): the release
+        # being built is abandoned; write nothing more into it.
+        os._exit(1)
     src, _, dfile = line.partition("\t")
     try:
         cfile, digest, size = compile_one(src, dfile or src)

@@ -9,3 +9,7 @@ import "syscall"
 func SysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// Worker returns nil: there is no parent-death signal here; workers must
+// notice their parent is gone themselves (a closed pipe, getppid).
+func Worker() *syscall.SysProcAttr { return nil }

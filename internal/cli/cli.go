@@ -30,6 +30,7 @@ Usage:
   pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
+  pipbake stop     --plan FILE [--wait 30s]     stop an install -f FILE on this machine, print the state
   pipbake images   --family F [--region R ...] [--json]   | --repo REF
   pipbake promote  --asg NAME ... (--release ID | --image AMI) [--dry-run] [--wait] [refresh flags]
   pipbake promote  --repo REF --release ID --tag TAG [--dry-run]
@@ -48,7 +49,7 @@ Run "pipbake COMMAND -h" for a command's flags.
 // and exits with its status: 0 success, 1 failure (or drift, for verify),
 // 2 usage or operational error where a command says so.
 func Main(args []string) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	err := run(ctx, args)
 	stop()
 	if err == nil {
@@ -64,6 +65,33 @@ func Main(args []string) {
 	}
 	fmt.Fprintf(os.Stderr, "pipbake: %v\n", err)
 	os.Exit(code)
+}
+
+// signalContext is cancelled, with the signal as its cause, on SIGINT,
+// SIGTERM, and SIGHUP unless that is ignored (nohup): the terminal or the
+// SSH session that ran pipbake is gone. An install cancelled so stops
+// before it switches current and removes its new release.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(fmt.Errorf("got %v", s))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(context.Canceled)
+	}
 }
 
 func run(ctx context.Context, args []string) error {
@@ -82,6 +110,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdVerify(rest)
 	case "releases":
 		return cmdReleases(rest)
+	case "stop":
+		return cmdStop(rest)
 	case "rollback":
 		if done, err := catalogRollback(ctx, rest); done {
 			return err

@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/service"
+	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -55,8 +60,24 @@ func cmdInstall(ctx context.Context, args []string) error {
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
+	sessionStdin := fs.Bool("session-stdin", false, "run in a session with the Packer provisioner over stdin and stdout (internal/session): stop, before switching current, when stdin ends after a first line "+strconv.Quote(session.Hello)+", and switch only when the provisioner agrees")
+	sessionStaging := fs.String("session-staging", "", "when cancelled, also remove the provisioner's staging `folder` (the agent, the plan, the locks and the bundle in it; then the folder if empty)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var sess *session.Agent
+	if *sessionStdin {
+		var stop context.CancelFunc
+		session.Quiet(os.Stdin)
+		sess, ctx, stop = session.Watch(ctx, os.Stdin, os.Stdout)
+		defer stop()
+	}
+	if *sessionStaging != "" && *planFile != "" {
+		defer func() {
+			if ctx.Err() != nil {
+				removeStaging(*sessionStaging, *planFile)
+			}
+		}()
 	}
 	var log io.Writer = os.Stderr
 	if *quiet || *asJSON {
@@ -107,7 +128,34 @@ func cmdInstall(ctx context.Context, args []string) error {
 	// every root as it was.
 	staged, err := install.StageAll(ctx, sets, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return cancelled(ctx, err)
+		}
 		return err
+	}
+	abort := func() {
+		for _, st := range staged {
+			_ = st.Abort()
+		}
+	}
+	holdBeforeSwitch(ctx)
+	// The last moment to stop: a cancelled install (a signal, or the
+	// session that started it gone) never switches, and in a session it
+	// switches only once the provisioner agrees, so that it knows, should
+	// the build be cancelled, whether this happened. Staging may have
+	// finished its last steps without looking at ctx; what follows (units,
+	// receipt copies, the switches) takes milliseconds and is not
+	// interrupted, so the sets stay all old or all new.
+	allowed := context.Cause(ctx)
+	if sess != nil {
+		allowed = sess.Switch(ctx)
+	}
+	if allowed != nil {
+		abort()
+		if ctx.Err() != nil {
+			return cancelled(ctx, nil)
+		}
+		return fmt.Errorf("%w; every set's current release is as it was and the new release was removed", allowed)
 	}
 	steps := make([]install.Step, len(sets))
 	for i, s := range sets {
@@ -145,6 +193,92 @@ func cmdInstall(ctx context.Context, args []string) error {
 		return printJSON(results)
 	}
 	return nil
+}
+
+// removeStaging removes what the provisioner put in its staging folder
+// dir for this install (the plan, its locks and wheelhouse, this agent),
+// then the folders left empty: never anything else, whatever dir is.
+func removeStaging(dir, planFile string) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	inside := func(p string) bool {
+		rel, err := filepath.Rel(dir, p)
+		return err == nil && rel != "." && filepath.IsLocal(rel)
+	}
+	var files []string
+	if pl, err := plan.Load(planFile); err == nil {
+		files = append(files, pl.Wheelhouse)
+		for _, s := range pl.Sets {
+			files = append(files, s.Lock)
+		}
+	}
+	if self, err := os.Executable(); err == nil {
+		files = append(files, self)
+	}
+	if p, err := filepath.Abs(planFile); err == nil {
+		files = append(files, p)
+	}
+	parents := map[string]bool{}
+	for _, f := range files {
+		if f == "" || !inside(f) {
+			continue
+		}
+		if st, err := os.Lstat(f); err == nil && !st.IsDir() {
+			_ = os.Remove(f)
+		}
+		for d := filepath.Dir(f); inside(d); d = filepath.Dir(d) {
+			parents[d] = true
+		}
+	}
+	dirs := make([]string, 0, len(parents))
+	for d := range parents {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) }) // deepest first
+	for _, d := range dirs {
+		_ = os.Remove(d) // only when empty
+	}
+	_ = os.Remove(dir)
+}
+
+// cancelled is the error of an install stopped before its switch.
+func cancelled(ctx context.Context, err error) error {
+	msg := fmt.Sprintf("cancelled before switching current (%v); every set's current release is as it was and the new release was removed", context.Cause(ctx))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		msg += ": " + err.Error()
+	}
+	return errors.New(msg)
+}
+
+// HoldEnv names a file an install creates (holding its process id) once
+// every set is staged, before it switches current, and then waits until
+// the file is removed or the install is cancelled. For tests only (the
+// end-to-end cancel test stops a bake at that point); unset otherwise.
+const HoldEnv = "PIPBAKE_TEST_HOLD_BEFORE_SWITCH"
+
+func holdBeforeSwitch(ctx context.Context) {
+	p := os.Getenv(HoldEnv)
+	if p == "" {
+		return
+	}
+	if err := os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "pipbake: %s: %v\n", HoldEnv, err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "pipbake: holding before the switch until %s is removed\n", p)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
 }
 
 func printJSON(v any) error {

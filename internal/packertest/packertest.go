@@ -254,7 +254,10 @@ func (p *Packer) Run(args ...string) Result {
 }
 
 // RunContext is Run with a context; on cancellation packer gets an
-// interrupt first (so it cleans up like on ^C), then is killed 30s later.
+// interrupt first, as on ^C: sent to its process group (packer runs in a
+// group of its own), so it reaches the packer process that does the work
+// as well as the one that watches it for panics, which ignores it (a
+// terminal signals the whole foreground group). It is killed 30s later.
 func (p *Packer) RunContext(ctx context.Context, args ...string) Result {
 	p.tb.Helper()
 	r := Result{Args: append([]string{"packer"}, args...), ExitCode: -1}
@@ -269,7 +272,8 @@ func (p *Packer) RunContext(ctx context.Context, args ...string) Result {
 	cmd.Env = p.Env()
 	cmd.Stdout = w
 	cmd.Stderr = w
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.SysProcAttr = groupAttr()
+	cmd.Cancel = func() error { return interruptGroup(cmd.Process) }
 	cmd.WaitDelay = 30 * time.Second
 	err := cmd.Run()
 	r.Output = buf.String()

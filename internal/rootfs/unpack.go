@@ -108,14 +108,21 @@ func Unpack(dir string, r io.Reader, opts Options) (Stats, error) {
 			dirTimes = append(dirTimes, dirTime{rel, hdr.ModTime})
 		}
 	}
-	// Directory times last (children changed them), deepest first.
+	// Directory times last (children changed them), deepest first. A later
+	// entry may have replaced a folder with a symlink (to a host folder,
+	// say): only a folder still at that path, resolved inside the root,
+	// gets its time, never what a final link points at on the host.
 	sort.Slice(dirTimes, func(i, j int) bool { return dirTimes[i].path > dirTimes[j].path })
 	for _, d := range dirTimes {
-		p, err := u.parent(d.path)
+		parent, err := ResolveDir(u.root, path.Dir(d.path), false) // creates nothing
 		if err != nil {
 			continue
 		}
-		_ = setTime(filepath.Join(p, path.Base(d.path)), d.t, true)
+		p := filepath.Join(parent, path.Base(d.path))
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			continue
+		}
+		_ = setTime(p, d.t, false)
 	}
 	return st, nil
 }

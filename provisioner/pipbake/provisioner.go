@@ -6,9 +6,10 @@ package pipbake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -128,6 +129,23 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	ui.Say(fmt.Sprintf("Provisioning with pipbake: %d set(s), release %s", len(c.Sets), c.Release))
 	out := &uiLines{say: ui.Message}
 	defer out.Flush()
+	// Ctrl-C reaches this plugin too (the terminal signals packer's whole
+	// process group): cancel at once rather than when Packer's cancel
+	// comes through, so the agent is told sooner. (Packer stops listening
+	// to this plugin about then: what a cancel leaves is announced before
+	// it, see internal/bake's cancel.go.)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	res, err := bake.Run(ctx, &remote{comm: comm}, bake.Options{
 		Sets:          c.Sets,
 		Wheelhouse:    c.Wheelhouse,
@@ -145,9 +163,8 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	})
 	out.Flush()
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("pipbake: interrupted: %w", err)
-		}
+		// A cancel was reported through Log the moment it came (Packer
+		// shuts the plugin down without waiting for this error).
 		return fmt.Errorf("pipbake: %w", err)
 	}
 	for _, s := range c.Sets {

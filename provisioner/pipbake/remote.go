@@ -18,8 +18,8 @@ type remote struct{ comm packersdk.Communicator }
 
 var _ bake.Remote = (*remote)(nil)
 
-func (r *remote) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: stdout, Stderr: stderr}
+func (r *remote) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd := &packersdk.RemoteCmd{Command: command, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	if err := r.comm.Start(ctx, cmd); err != nil {
 		return 0, err
 	}

@@ -1,0 +1,185 @@
+package bytecode_test
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
+)
+
+// cliEnv makes this test binary run pipbake's command line instead of the
+// tests: the child a test kills is a real `pipbake install`.
+const cliEnv = "PIPBAKE_BYTECODE_TEST_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(cliEnv) == "1" {
+		cli.Main(os.Args[1:])
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestNoOrphanedCompilers kills a real `pipbake install` with SIGKILL while
+// its bytecode workers are compiling, and checks that every worker dies
+// with it and that no .pyc lands in the abandoned release afterwards.
+// Without a parent-death signal the workers went on through the requests
+// already queued to them for seconds, writing bytecode into a release
+// nobody owned any more.
+func TestNoOrphanedCompilers(t *testing.T) {
+	py := pythons.Version311(t)
+	work := t.TempDir()
+	wheels := filepath.Join(work, "wheels")
+	if err := os.MkdirAll(wheels, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Modules that each take a few tenths of a second to compile: the
+	// workers are surely busy, with requests queued, when the kill comes.
+	b, err := wheelpack.New(wheelpack.Meta{Name: "slowpkg", Version: "1.0", RootIsPurelib: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	for i := 0; i < 1200; i++ {
+		fmt.Fprintf(&src, "def f%d(a, b):\n    return [a + b * %d for _ in range(a)] + list({i: i * %d for i in range(b)})\n", i, i, i)
+	}
+	for i := 0; i < 40; i++ {
+		if err := b.Add(fmt.Sprintf("slowpkg/m%02d.py", i), 0o644, []byte(src.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, b.Add("slowpkg/__init__.py", 0o644, nil))
+	must(t, b.Add(b.DistInfo()+"/METADATA", 0o644, []byte("Metadata-Version: 2.1\nName: slowpkg\nVersion: 1.0\n")))
+	res, err := b.WriteFile(wheels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockFile := filepath.Join(work, "requirements.txt")
+	must(t, os.WriteFile(lockFile, []byte("slowpkg==1.0 --hash=sha256:"+res.SHA256+"\n"), 0o644))
+	root := filepath.Join(work, "root")
+
+	cmd := exec.Command(os.Args[0], "install", "--lock", lockFile, "--wheelhouse", wheels, "--root", root,
+		"--python", py, "--release", "r1")
+	cmd.Env = append(target.CleanEnv(os.Environ()), cliEnv+"=1", "PIPBAKE_COMPILE_WORKERS=2")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	defer cmd.Process.Kill()
+
+	// Wait until the first .pyc is written: compiling is under way.
+	release := filepath.Join(root, "releases", "r1")
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(pycs(release)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no .pyc written within 2 minutes:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	workers := childPythons(cmd.Process.Pid)
+	if len(workers) == 0 {
+		t.Fatalf("no compiler processes under pid %d", cmd.Process.Pid)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	killed := time.Now()
+	before := pycs(release)
+
+	// The workers die with the agent (a parent-death signal is immediate;
+	// allow for a loaded machine).
+	for _, pid := range workers {
+		for alive(pid) && time.Since(killed) < 500*time.Millisecond {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if alive(pid) {
+			t.Errorf("compiler pid %d is still running %v after the agent was killed", pid, time.Since(killed).Round(time.Millisecond))
+		}
+	}
+	// Long enough for a surviving worker to finish the file it was on and
+	// the ones queued to it.
+	time.Sleep(3 * time.Second)
+	after := pycs(release)
+	var added []string
+	for p := range after {
+		if !before[p] {
+			added = append(added, p)
+		}
+	}
+	if len(added) > 0 {
+		t.Errorf("%d .pyc files were written into the abandoned release after the kill (%d before): %v", len(added), len(before), added)
+	}
+	for _, pid := range workers {
+		if alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pycs lists the .pyc files under dir.
+func pycs(dir string) map[string]bool {
+	out := map[string]bool{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".pyc") {
+			out[p] = true
+		}
+		return nil
+	})
+	return out
+}
+
+// stat reads a process's state and parent from /proc/<pid>/stat.
+func stat(pid int) (state string, ppid int, comm string, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, "", false
+	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", 0, "", false
+	}
+	f := strings.Fields(string(b[end+1:]))
+	if len(f) < 2 {
+		return "", 0, "", false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return f[0], ppid, string(b[open+1 : end]), true
+}
+
+// alive reports whether pid runs (a zombie has finished).
+func alive(pid int) bool {
+	state, _, _, ok := stat(pid)
+	return ok && state != "Z" && state != "X"
+}
+
+// childPythons lists the Python processes whose parent is pid.
+func childPythons(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, comm, ok := stat(p); ok && ppid == pid && strings.HasPrefix(comm, "python") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
