@@ -182,6 +182,9 @@ func Stage(ctx context.Context, set Set, opts Options) (st *Staged, err error) {
 			w.Close()
 		}
 	}()
+	if err := checkPython(tg, wheels); err != nil {
+		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
+	}
 
 	id := opts.Release
 	if id == "" {
