@@ -499,9 +499,9 @@ func (w *Wheel) readRecord() error {
 	for _, r := range rows {
 		listed[r.Path] = true
 	}
-	for name := range w.members {
-		if !listed[name] && !isRecordFile(w.DistInfo, name) {
-			return w.errf(name, "is not listed in RECORD (pipbake installs only files RECORD vouches for)")
+	for _, f := range w.zr.File { // in archive order: the same member is named every time
+		if w.members[f.Name] == f && !listed[f.Name] && !isRecordFile(w.DistInfo, f.Name) {
+			return w.errf(f.Name, "is not listed in RECORD (pipbake installs only files RECORD vouches for)")
 		}
 	}
 	return nil
@@ -532,7 +532,7 @@ func ParseRecord(data []byte) ([]RecordRow, error) {
 			return nil, fmt.Errorf("not valid CSV: %w", err)
 		}
 		line, _ := r.FieldPos(0)
-		if len(row) == 0 || (len(row) == 1 && row[0] == "") {
+		if strings.Join(row, "") == "" { // a blank line, or ",," (pip skips it too)
 			continue
 		}
 		for len(row) < 3 { // more than three: the rest is ignored, as pip does
@@ -608,7 +608,21 @@ func (w *Wheel) readEntryPoints() error {
 	if err != nil {
 		return err
 	}
+	w.Console, w.GUI, err = ParseEntryPoints(data)
+	if err != nil {
+		return &Error{File: w.Name.File, Member: member, Msg: "malformed", Err: err}
+	}
+	return nil
+}
+
+// ParseEntryPoints reads the console_scripts and gui_scripts sections of
+// an entry_points.txt (an INI file: [section] headers, "name = module:attr
+// [extras]" lines, # and ; comments), in file order; a later definition of
+// a name replaces an earlier one, as Python's configparser reads it. Other
+// sections are skipped.
+func ParseEntryPoints(data []byte) (console, gui []EntryPoint, err error) {
 	section := ""
+	consoleIndex, guiIndex := map[string]int{}, map[string]int{}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(strings.TrimRight(line, "\r"))
 		if line == "" || line[0] == '#' || line[0] == ';' {
@@ -623,28 +637,24 @@ func (w *Wheel) readEntryPoints() error {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return w.errf(member, "line %d: %q is not name = module:attr", i+1, line)
+			return nil, nil, fmt.Errorf("line %d: %q is not name = module:attr", i+1, line)
 		}
 		ep, err := parseEntryPoint(strings.TrimSpace(k), strings.TrimSpace(v))
 		if err != nil {
-			return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("line %d", i+1), Err: err}
+			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		list := &w.Console
+		list, index := &console, consoleIndex
 		if section == "gui_scripts" {
-			list = &w.GUI
+			list, index = &gui, guiIndex
 		}
-		// later definitions of a name replace earlier ones, as in a dict
-		replaced := false
-		for j := range *list {
-			if (*list)[j].Name == ep.Name {
-				(*list)[j], replaced = ep, true
-			}
-		}
-		if !replaced {
+		if j, ok := index[ep.Name]; ok {
+			(*list)[j] = ep
+		} else {
+			index[ep.Name] = len(*list)
 			*list = append(*list, ep)
 		}
 	}
-	return nil
+	return console, gui, nil
 }
 
 func parseEntryPoint(name, value string) (EntryPoint, error) {

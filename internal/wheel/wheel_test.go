@@ -19,7 +19,7 @@ type member struct {
 // buildWheel writes a wheel by hand, so tests can make broken ones.
 // RECORD is generated unless a member named "*/RECORD" is given; tamper
 // changes a member's content after its RECORD row was computed.
-func buildWheel(t *testing.T, dir, file string, members []member, tamper map[string]string) string {
+func buildWheel(t testing.TB, dir, file string, members []member, tamper map[string]string) string {
 	t.Helper()
 	p := filepath.Join(dir, file)
 	f, err := os.Create(p)
