@@ -170,6 +170,7 @@ func TestEnvironmentNotReplaced(t *testing.T) {
 		{name: "script python3", extra: []member{{name: "demo-1.0.data/scripts/python3", body: "#!/bin/sh\n", mode: 0o755}}, refuse: `script "python3" would replace the environment's interpreter bin/python3`},
 		{name: "data pyvenv.cfg", extra: []member{{name: "demo-1.0.data/data/pyvenv.cfg", body: "home = /tmp/evil\n"}}, refuse: "would overwrite"},
 		{name: "data bin/python", extra: []member{{name: "demo-1.0.data/data/bin/python", body: "#!/bin/sh\n"}}, refuse: "would overwrite"},
+		{name: "data bin/python3.12", extra: []member{{name: "demo-1.0.data/data/bin/python3.12", body: "#!/bin/sh\n"}}, refuse: "which would replace the environment's interpreter bin/python3.12"},
 		{name: "data through lib64", extra: []member{{name: "demo-1.0.data/data/lib64/python3.11/site-packages/x.py", body: ""}}, refuse: "lib64, a file of the environment itself"},
 		{name: ok, entry: "[console_scripts]\nactivate-global-python-argcomplete = demo:main\npython-demo = demo:main\npipx = demo:main\n"},
 	} {

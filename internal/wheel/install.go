@@ -117,6 +117,7 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 	if err := in.checkScriptNames(envFiles); err != nil {
 		return nil, err
 	}
+	scriptsDir := filepath.Clean(opts.Scheme.Scripts)
 	byDest := map[string]int{}
 	add := func(j job, recordPath string) error {
 		if !within(opts.Root, j.dest) {
@@ -124,6 +125,11 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 		}
 		if p := envFileAt(envFiles, opts.Root, j.dest, in.libDir); p != "" {
 			return w.errf(j.f.Name, "would overwrite %s, a file of the environment itself; pipbake refuses wheels that replace the interpreter, pyvenv.cfg or the activate scripts", p)
+		}
+		if filepath.Dir(j.dest) == scriptsDir { // .data/scripts, or .data/data/bin
+			if why := reservedScript(filepath.Base(j.dest), w.Metadata.Name); why != "" {
+				return w.errf(j.f.Name, "would install %s, which would replace %s; pipbake refuses such wheels", j.dest, why)
+			}
 		}
 		rel, err := relTo(in.libDir, j.dest)
 		if err != nil {
