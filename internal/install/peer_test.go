@@ -44,12 +44,6 @@ func peerWheels(t *testing.T) []string {
 	return out
 }
 
-// peerOutcome is what happened to one wheel with one installer.
-type peerOutcome struct {
-	err  error
-	tree map[string]string
-}
-
 // pipPeer installs the wheel at src with pip 23.2.1 (the target's
 // ensurepip wheel, the pip that --installer pip runs) into a
 // `venv --without-pip` at dir, as pipbake's pip installer asks for it:
@@ -392,12 +386,4 @@ func rowExists(t map[string]string, record, row string) bool {
 	rel := filepath.ToSlash(filepath.Clean(filepath.Join(filepath.Dir(filepath.Dir(record)), p)))
 	_, ok := t[rel]
 	return ok
-}
-
-func lastLines(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return strings.Join(lines, " | ")
 }
