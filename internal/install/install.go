@@ -279,6 +279,9 @@ func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) 
 	if p.wheels, p.digests, err = openVerified(p.house, choices); err != nil {
 		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
 	}
+	if err := checkPython(p.tg, p.wheels); err != nil {
+		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
+	}
 	p.id = opts.Release
 	if p.id == "" {
 		p.id = release.NewID(opts.Now(), p.lk.SHA256)

@@ -3,6 +3,7 @@ package install
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,18 +54,11 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 			in.AddFile(wheel.File{Path: r.PYC, SHA256: r.SHA256, Size: r.Size})
 		}})
 	}
-	wopts := wheel.Options{
-		Scheme:        env.Scheme,
-		Root:          env.Dir,
-		Python:        env.Python,
-		PythonVersion: [2]int{tg.Version[0], tg.Version[1]},
-		Installer:     "pipbake",
-		Requested:     true,
-	}
+	logWarnings(wheels, opts)
+	wopts := installOptions(tg, env)
 	if compile {
 		wopts.OnPython = onPython
 	}
-	wopts.Dirs = &wheel.Dirs{}
 	installs := make([]*wheel.Install, len(wheels))
 	if err := eachWheel(len(wheels), func(k int) (err error) {
 		installs[k], err = wheels[k].Prepare(wopts)
@@ -176,6 +170,47 @@ func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels
 		opts.logf("pipbake: note: no bytecode for %s", e)
 	}
 	return out, compileErrs, nil
+}
+
+// installOptions are the wheel.Options both installers check wheels with
+// (pip's before pip runs): the environment's scheme, and its own files,
+// which no wheel may replace.
+func installOptions(tg *target.Target, env *venv.Env) wheel.Options {
+	o := wheel.Options{
+		Scheme:        env.Scheme,
+		Root:          env.Dir,
+		Python:        env.Python,
+		PythonVersion: [2]int{tg.Version[0], tg.Version[1]},
+		Installer:     "pipbake",
+		Requested:     true,
+		Dirs:          &wheel.Dirs{},
+	}
+	for _, rel := range env.Files {
+		o.EnvFiles = append(o.EnvFiles, filepath.Join(env.Dir, filepath.FromSlash(rel)))
+	}
+	return o
+}
+
+// checkPython refuses, before anything is written, every wheel whose
+// Requires-Python excludes the interpreter (pip refuses them too; the
+// native installer installed them, and the import then failed).
+func checkPython(tg *target.Target, wheels []*wheel.Wheel) error {
+	var errs []error
+	for _, w := range wheels {
+		if err := w.CheckPython(tg.Version); err != nil {
+			errs = append(errs, fmt.Errorf("%w (interpreter %s)", err, tg.Executable))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logWarnings says what the wheels' checks found worth saying.
+func logWarnings(wheels []*wheel.Wheel, opts Options) {
+	for _, w := range wheels {
+		for _, msg := range w.Warnings {
+			opts.logf("pipbake: warning: %s", msg)
+		}
+	}
 }
 
 // eachWheel calls f(0..n-1) on a goroutine per CPU and returns the error of

@@ -20,6 +20,16 @@ import (
 // new environment's interpreter (from ensurepip's bundled wheel, so the
 // environment itself gets no pip): --no-index --no-deps --require-hashes.
 func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, digests []string, compile bool, opts Options) ([]*installedDist, error) {
+	// pipbake's own checks first: pip would let an entry point replace
+	// bin/python, say.
+	logWarnings(wheels, opts)
+	wopts := installOptions(tg, env)
+	if err := eachWheel(len(wheels), func(k int) error {
+		_, err := wheels[k].Prepare(wopts)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	pipWheel := ""
 	for _, w := range tg.BundledWheels {
 		if strings.HasPrefix(filepath.Base(w), "pip-") {

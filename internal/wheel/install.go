@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
 // Scheme gives the directories the parts of a wheel install into.
@@ -44,6 +46,10 @@ type Options struct {
 	// Dirs, shared by the wheels of one environment, remembers the
 	// directories already made (nil: each Install keeps its own).
 	Dirs *Dirs
+	// EnvFiles are the environment's own files (absolute paths: its
+	// interpreter links, pyvenv.cfg, activate scripts): no member and no
+	// entry point script may write one, whatever its name.
+	EnvFiles []string
 }
 
 // Install is one wheel's installation, split into member jobs that may run
@@ -104,10 +110,26 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 	for _, ep := range append(append([]EntryPoint(nil), w.Console...), w.GUI...) {
 		wrappers[ep.Name] = true
 	}
+	envFiles := make(map[string]bool, len(opts.EnvFiles))
+	for _, p := range opts.EnvFiles {
+		envFiles[filepath.Clean(p)] = true
+	}
+	if err := in.checkScriptNames(envFiles); err != nil {
+		return nil, err
+	}
+	scriptsDir := filepath.Clean(opts.Scheme.Scripts)
 	byDest := map[string]int{}
 	add := func(j job, recordPath string) error {
 		if !within(opts.Root, j.dest) {
 			return w.errf(j.f.Name, "would install to %q, outside the environment", j.dest)
+		}
+		if p := envFileAt(envFiles, opts.Root, j.dest, in.libDir); p != "" {
+			return w.errf(j.f.Name, "would overwrite %s, a file of the environment itself; pipbake refuses wheels that replace the interpreter, pyvenv.cfg or the activate scripts", p)
+		}
+		if filepath.Dir(j.dest) == scriptsDir { // .data/scripts, or .data/data/bin
+			if why := reservedScript(filepath.Base(j.dest), w.Metadata.Name); why != "" {
+				return w.errf(j.f.Name, "would install %s, which would replace %s; pipbake refuses such wheels", j.dest, why)
+			}
 		}
 		rel, err := relTo(in.libDir, j.dest)
 		if err != nil {
@@ -175,6 +197,9 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 			if wrappers[wrapperName(sub)] {
 				continue // setuptools' own wrapper: regenerated from entry points
 			}
+			if why := reservedScript(sub, w.Metadata.Name); why != "" {
+				return nil, w.errf(f.Name, "script %q would replace %s; pipbake refuses such wheels", sub, why)
+			}
 			j.script = true
 		}
 		j.python = (key == "purelib" || key == "platlib") && strings.HasSuffix(sub, ".py")
@@ -184,6 +209,65 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 	}
 	in.done = make([]jobResult, len(in.jobs))
 	return in, nil
+}
+
+// envFileAt returns the environment file that dest is or lies under (a
+// path through the lib64 link, say), or "". Files under libDir, where
+// the environment has none, are not looked at: they are most of a wheel.
+func envFileAt(envFiles map[string]bool, root, dest, libDir string) string {
+	if len(envFiles) == 0 || strings.HasPrefix(dest, libDir+string(filepath.Separator)) {
+		return ""
+	}
+	for d := dest; d != root && len(d) > len(root); d = filepath.Dir(d) {
+		if envFiles[d] {
+			return d
+		}
+	}
+	return ""
+}
+
+// checkScriptNames refuses entry points that would replace the
+// environment: its interpreter (python, python3, python3.X), its activate
+// scripts, pip from any distribution but pip, or any other file of the
+// environment.
+func (in *Install) checkScriptNames(envFiles map[string]bool) error {
+	w := in.W
+	member := w.DistInfo + "/entry_points.txt"
+	for _, spec := range in.scriptSpecs() {
+		if why := reservedScript(spec.Name, w.Metadata.Name); why != "" {
+			return w.errf(member, "entry point %q would replace %s; pipbake refuses such wheels", spec.Name, why)
+		}
+		dest := filepath.Join(in.opts.Scheme.Scripts, spec.Name)
+		if envFiles[dest] {
+			return w.errf(member, "entry point %q would overwrite %s, a file of the environment itself; pipbake refuses such wheels", spec.Name, dest)
+		}
+	}
+	return nil
+}
+
+// reservedScript says what a script called name in the environment's bin
+// folder would replace, or "" when nothing of the environment's.
+func reservedScript(name, dist string) string {
+	lower := strings.ToLower(name)
+	switch {
+	case isVersioned(lower, "python"):
+		return "the environment's interpreter bin/" + name
+	case lower == "activate" || strings.HasPrefix(lower, "activate.") || lower == "activate_this.py":
+		// (not activate-global-python-argcomplete, argcomplete's own)
+		return "the environment's activate script bin/" + name
+	case isVersioned(lower, "pip") && pyname.Normalize(dist) != "pip":
+		return "pip's bin/" + name + " (only the pip distribution may install it)"
+	case lower == "pyvenv.cfg":
+		return "the environment's pyvenv.cfg"
+	}
+	return ""
+}
+
+// isVersioned reports whether name is prefix, alone or followed by a
+// version such as 3 or 3.12 (python3.12, pip3).
+func isVersioned(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
+	return ok && strings.Trim(rest, "0123456789.") == ""
 }
 
 func wrapperName(name string) string {
@@ -243,9 +327,10 @@ func (in *Install) Extract(i int) (err error) {
 		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "open", Err: err}
 	}
 	defer rc.Close()
+	// the archive's mode, scripts included (as pip and pypa/installer)
 	exec := zipExecutable(j.f)
 	mode := os.FileMode(0o666)
-	if exec || j.script {
+	if exec {
 		mode = 0o777
 	}
 	var out output = discarded{}
@@ -271,7 +356,7 @@ func (in *Install) Extract(i int) (err error) {
 		n, err = copyMember(out, rc, h, *bp)
 		bufPool.Put(bp)
 	}
-	if err == nil && (exec || j.script) {
+	if err == nil && exec {
 		err = out.Chmod(execMode())
 	}
 	closed = true
@@ -472,17 +557,24 @@ func (in *Install) Finish() (*Result, error) {
 	for i, j := range in.jobs {
 		res := in.done[i]
 		rel := in.installed[j.f.Name]
-		digest, size := "", strconv.FormatInt(res.size, 10)
+		// As pip writes it: a rewritten script's new hash and size, else
+		// the wheel's own row; a file the wheel's RECORD does not list
+		// (RECORD.jws, RECORD.p7s) gets neither.
+		digest, size := "", ""
 		var raw []byte
 		switch {
 		case res.changed:
 			raw = res.digest
-			digest = EncodeDigest("sha256", res.digest)
+			digest, size = EncodeDigest("sha256", res.digest), strconv.FormatInt(res.size, 10)
 		case j.entry != nil:
-			raw = j.entry.Digest
-			digest = EncodeDigest(j.entry.Algorithm, j.entry.Digest)
-			if j.entry.Algorithm != "sha256" {
-				raw = nil
+			if j.entry.Algorithm != "" {
+				digest = EncodeDigest(j.entry.Algorithm, j.entry.Digest)
+			}
+			if j.entry.Algorithm == "sha256" {
+				raw = j.entry.Digest
+			}
+			if j.entry.Size >= 0 {
+				size = strconv.FormatInt(j.entry.Size, 10)
 			}
 		}
 		rows[rel] = [3]string{rel, digest, size}

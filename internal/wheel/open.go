@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/mmap"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pep440"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
@@ -40,6 +41,10 @@ type Wheel struct {
 	Console, GUI []EntryPoint
 	// Metadata holds the METADATA headers that pipbake reports.
 	Metadata Metadata
+	// Warnings are things about the wheel an installer should say but
+	// that do not stop it (an older or newer minor Wheel-Version, an
+	// unparseable Requires-Python).
+	Warnings []string
 
 	release func() error // Close's: unmap and close what Open opened
 	mapped  []byte       // the wheel's bytes when mapped, or nil when read through src
@@ -49,10 +54,15 @@ type Wheel struct {
 	members map[string]*zip.File
 }
 
-// Metadata is the part of METADATA the receipt and SBOM use.
+// Metadata is the part of METADATA the receipt, the SBOM and the
+// installer use.
 type Metadata struct {
 	Name, Version, Summary, License, HomePage string
 	RequiresDist                              []string
+	// RequiresPython is the Requires-Python header as written ("" if none).
+	RequiresPython string
+	// requiresPython is RequiresPython parsed; nil when absent or invalid.
+	requiresPython pep440.SpecifierSet
 }
 
 // RecordEntry is one RECORD row.
@@ -293,6 +303,9 @@ func (w *Wheel) index() error {
 			return w.errf(f.Name, "appears twice in the archive")
 		}
 		seen[f.Name] = true
+		if err := w.checkLocal(f); err != nil {
+			return &Error{File: w.Name.File, Member: f.Name, Msg: "inconsistent zip headers", Err: err}
+		}
 		w.members[f.Name] = f
 		top, _, _ := strings.Cut(f.Name, "/")
 		switch {
@@ -351,19 +364,25 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// ReadMember returns the whole content of a member.
+// maxMetadataSize bounds the members ReadMember reads into memory.
+const maxMetadataSize = 64 << 20
+
+// ReadMember returns the whole content of a member (of at most 64 MiB).
 func (w *Wheel) ReadMember(name string) (_ []byte, err error) {
 	defer w.guard(name, &err)()
 	f, ok := w.members[name]
 	if !ok {
 		return nil, w.errf(name, "missing from the archive")
 	}
+	if f.UncompressedSize64 > maxMetadataSize {
+		return nil, w.errf(name, "is %d bytes; pipbake reads metadata files of at most %d", f.UncompressedSize64, maxMetadataSize)
+	}
 	rc, err := w.openMember(f)
 	if err != nil {
 		return nil, &Error{File: w.Name.File, Member: name, Msg: "open", Err: err}
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	data, err := io.ReadAll(rc) // at most f.UncompressedSize64: the reader refuses more
 	if err != nil {
 		return nil, &Error{File: w.Name.File, Member: name, Msg: "read (corrupt archive?)", Err: err}
 	}
@@ -405,12 +424,35 @@ func (w *Wheel) readWheelFile() error {
 	}
 	h := parseHeaders(data)
 	ver := first(h["wheel-version"])
-	major, _, _ := strings.Cut(ver, ".")
-	if major != "1" {
-		return w.errf(member, "Wheel-Version %q is not supported (pipbake installs version 1.x wheels)", ver)
+	major, minor, err := parseWheelVersion(ver)
+	switch {
+	case ver == "":
+		return w.errf(member, "has no Wheel-Version")
+	case err != nil:
+		return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("Wheel-Version %q", ver), Err: err}
+	case major > 1:
+		return w.errf(member, "Wheel-Version %s is not supported (pipbake installs version 1.x wheels; a new major version may change what the files mean)", ver)
+	case major < 1 || minor > 0:
+		// The specification refuses only a greater major version; pip
+		// installs these silently, pipbake says so.
+		w.Warnings = append(w.Warnings, fmt.Sprintf("%s: Wheel-Version %s is not 1.0; installed as a version 1.0 wheel", w.Name.File, ver))
 	}
 	w.RootIsPurelib = strings.EqualFold(first(h["root-is-purelib"]), "true")
 	return nil
+}
+
+// parseWheelVersion parses a Wheel-Version such as "1.0".
+func parseWheelVersion(v string) (major, minor int, err error) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, errors.New("want MAJOR.MINOR, such as 1.0")
+	}
+	major, err1 := strconv.Atoi(a)
+	minor, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || major < 0 || minor < 0 || strings.ContainsAny(v, "+- ") {
+		return 0, 0, errors.New("want MAJOR.MINOR, such as 1.0")
+	}
+	return major, minor, nil
 }
 
 func first(v []string) string {
@@ -426,65 +468,111 @@ func (w *Wheel) readRecord() error {
 	if err != nil {
 		return err
 	}
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
+	rows, err := ParseRecord(data)
 	if err != nil {
-		return &Error{File: w.Name.File, Member: member, Msg: "malformed CSV", Err: err}
+		return &Error{File: w.Name.File, Member: member, Msg: "malformed", Err: err}
+	}
+	for _, r := range rows {
+		e := r.RecordEntry
+		f, inZip := w.members[e.Path]
+		switch {
+		case e.Path == member:
+			if e.Algorithm != "" || e.Size >= 0 {
+				// what pypa/installer refuses too: a file cannot hold its own hash
+				return w.errf(member, "line %d: RECORD lists a hash or size for itself", r.Line)
+			}
+		case !inZip:
+			// A row for a file the archive does not hold (old wheels list
+			// .pyc files; some list a file under another name): nothing
+			// is installed for it, and the installed RECORD leaves it out.
+			continue
+		case e.Algorithm == "" && !isRecordFile(w.DistInfo, e.Path):
+			return w.errf(member, "line %d: %q has no hash (pipbake checks every file against RECORD)", r.Line, e.Path)
+		case e.Size >= 0 && uint64(e.Size) != f.UncompressedSize64:
+			// Refused before anything is written: the zip directory's
+			// size bounds what is inflated, and RECORD must agree.
+			return w.errf(e.Path, "RECORD says %d bytes, the zip directory %d", e.Size, f.UncompressedSize64)
+		}
+		w.Record = append(w.Record, e)
 	}
 	listed := make(map[string]bool, len(rows))
-	for i, row := range rows {
-		if len(row) == 0 || (len(row) == 1 && row[0] == "") {
+	for _, r := range rows {
+		listed[r.Path] = true
+	}
+	for _, f := range w.zr.File { // in archive order: the same member is named every time
+		if w.members[f.Name] == f && !listed[f.Name] && !isRecordFile(w.DistInfo, f.Name) {
+			return w.errf(f.Name, "is not listed in RECORD (pipbake installs only files RECORD vouches for)")
+		}
+	}
+	return nil
+}
+
+// RecordRow is a RECORD entry with the line it came from.
+type RecordRow struct {
+	RecordEntry
+	Line int
+}
+
+// ParseRecord parses a wheel's RECORD: CSV rows of path, algorithm=digest
+// (urlsafe base64, unpadded or padded) and size, either of the last two
+// possibly empty. Hashes must be sha256, sha384 or sha512 with a digest of
+// the right length; a path may be listed once. Blank lines are skipped.
+func ParseRecord(data []byte) ([]RecordRow, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	var out []RecordRow
+	listed := map[string]bool{}
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not valid CSV: %w", err)
+		}
+		line, _ := r.FieldPos(0)
+		if strings.Join(row, "") == "" { // a blank line, or ",," (pip skips it too)
 			continue
 		}
-		if len(row) < 3 {
-			row = append(row, make([]string, 3-len(row))...)
+		for len(row) < 3 { // more than three: the rest is ignored, as pip does
+			row = append(row, "")
 		}
 		e := RecordEntry{Path: row[0], Size: -1}
+		if e.Path == "" {
+			return nil, fmt.Errorf("line %d: empty path", line)
+		}
 		if row[1] != "" {
 			alg, enc, ok := strings.Cut(row[1], "=")
 			if !ok {
-				return w.errf(member, "line %d: hash %q is not algorithm=digest", i+1, row[1])
+				return nil, fmt.Errorf("line %d: hash %q of %q is not algorithm=digest", line, row[1], e.Path)
+			}
+			want := digestSize(alg)
+			if want == 0 {
+				return nil, fmt.Errorf("line %d: hash algorithm %q of %q is not accepted (use sha256, sha384 or sha512)", line, alg, e.Path)
 			}
 			digest, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "="))
 			if err != nil {
-				return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("line %d: hash of %q is not urlsafe base64", i+1, e.Path), Err: err}
+				return nil, fmt.Errorf("line %d: hash of %q is not urlsafe base64: %w", line, e.Path, err)
 			}
-			if want := digestSize(alg); want == 0 {
-				return w.errf(member, "line %d: hash algorithm %q of %q is not accepted (use sha256, sha384 or sha512)", i+1, alg, e.Path)
-			} else if len(digest) != want {
-				return w.errf(member, "line %d: %s digest of %q has %d bytes, want %d", i+1, alg, e.Path, len(digest), want)
+			if len(digest) != want {
+				return nil, fmt.Errorf("line %d: %s digest of %q has %d bytes, want %d", line, alg, e.Path, len(digest), want)
 			}
 			e.Algorithm, e.Digest = alg, digest
 		}
 		if row[2] != "" {
 			n, err := strconv.ParseInt(row[2], 10, 64)
-			if err != nil || n < 0 {
-				return w.errf(member, "line %d: size %q of %q is not a number", i+1, row[2], e.Path)
+			if err != nil || n < 0 || row[2][0] == '+' {
+				return nil, fmt.Errorf("line %d: size %q of %q is not a number", line, row[2], e.Path)
 			}
 			e.Size = n
 		}
 		if listed[e.Path] {
-			return w.errf(member, "line %d: %q is listed twice", i+1, e.Path)
+			return nil, fmt.Errorf("line %d: %q is listed twice", line, e.Path)
 		}
 		listed[e.Path] = true
-		if _, inZip := w.members[e.Path]; !inZip {
-			if e.Algorithm != "" {
-				return w.errf(member, "line %d: lists %q, which is not in the archive", i+1, e.Path)
-			}
-			continue // old wheels list .pyc files they do not contain, without hashes
-		}
-		if e.Algorithm == "" && !isRecordFile(w.DistInfo, e.Path) {
-			return w.errf(member, "line %d: %q has no hash", i+1, e.Path)
-		}
-		w.Record = append(w.Record, e)
+		out = append(out, RecordRow{RecordEntry: e, Line: line})
 	}
-	for name := range w.members {
-		if !listed[name] && !isRecordFile(w.DistInfo, name) {
-			return w.errf(name, "is not listed in RECORD")
-		}
-	}
-	return nil
 }
 
 func isRecordFile(distInfo, p string) bool {
@@ -520,7 +608,21 @@ func (w *Wheel) readEntryPoints() error {
 	if err != nil {
 		return err
 	}
+	w.Console, w.GUI, err = ParseEntryPoints(data)
+	if err != nil {
+		return &Error{File: w.Name.File, Member: member, Msg: "malformed", Err: err}
+	}
+	return nil
+}
+
+// ParseEntryPoints reads the console_scripts and gui_scripts sections of
+// an entry_points.txt (an INI file: [section] headers, "name = module:attr
+// [extras]" lines, # and ; comments), in file order; a later definition of
+// a name replaces an earlier one, as Python's configparser reads it. Other
+// sections are skipped.
+func ParseEntryPoints(data []byte) (console, gui []EntryPoint, err error) {
 	section := ""
+	consoleIndex, guiIndex := map[string]int{}, map[string]int{}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(strings.TrimRight(line, "\r"))
 		if line == "" || line[0] == '#' || line[0] == ';' {
@@ -535,28 +637,24 @@ func (w *Wheel) readEntryPoints() error {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return w.errf(member, "line %d: %q is not name = module:attr", i+1, line)
+			return nil, nil, fmt.Errorf("line %d: %q is not name = module:attr", i+1, line)
 		}
 		ep, err := parseEntryPoint(strings.TrimSpace(k), strings.TrimSpace(v))
 		if err != nil {
-			return &Error{File: w.Name.File, Member: member, Msg: fmt.Sprintf("line %d", i+1), Err: err}
+			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		list := &w.Console
+		list, index := &console, consoleIndex
 		if section == "gui_scripts" {
-			list = &w.GUI
+			list, index = &gui, guiIndex
 		}
-		// later definitions of a name replace earlier ones, as in a dict
-		replaced := false
-		for j := range *list {
-			if (*list)[j].Name == ep.Name {
-				(*list)[j], replaced = ep, true
-			}
-		}
-		if !replaced {
+		if j, ok := index[ep.Name]; ok {
+			(*list)[j] = ep
+		} else {
+			index[ep.Name] = len(*list)
 			*list = append(*list, ep)
 		}
 	}
-	return nil
+	return console, gui, nil
 }
 
 func parseEntryPoint(name, value string) (EntryPoint, error) {
@@ -600,12 +698,22 @@ func (w *Wheel) readMetadata() error {
 	}
 	h := parseHeaders(data)
 	w.Metadata = Metadata{
-		Name:         first(h["name"]),
-		Version:      first(h["version"]),
-		Summary:      first(h["summary"]),
-		License:      first(h["license-expression"]),
-		HomePage:     first(h["home-page"]),
-		RequiresDist: h["requires-dist"],
+		Name:           first(h["name"]),
+		Version:        first(h["version"]),
+		Summary:        first(h["summary"]),
+		License:        first(h["license-expression"]),
+		HomePage:       first(h["home-page"]),
+		RequiresDist:   h["requires-dist"],
+		RequiresPython: first(h["requires-python"]),
+	}
+	if rp := w.Metadata.RequiresPython; rp != "" {
+		set, err := pep440.ParseSpecifier(rp)
+		if err != nil {
+			// pip warns and installs; so does pipbake, saying so
+			w.Warnings = append(w.Warnings, fmt.Sprintf("%s: METADATA Requires-Python %q is not a valid specifier and is ignored: %v", w.Name.File, rp, err))
+		} else {
+			w.Metadata.requiresPython = set
+		}
 	}
 	if w.Metadata.License == "" {
 		if lic := first(h["license"]); !strings.Contains(lic, "\n") && len(lic) < 100 {
@@ -617,6 +725,26 @@ func (w *Wheel) readMetadata() error {
 	}
 	if pyname.Normalize(w.Metadata.Name) != w.Name.Key() {
 		return w.errf(member, "names %q, but the filename says %q", w.Metadata.Name, w.Name.Distribution)
+	}
+	return nil
+}
+
+// CheckPython refuses the wheel when its Requires-Python excludes an
+// interpreter of version (major, minor, micro: pip compares
+// sys.version_info[:3], so a pre-release interpreter counts as its
+// final release).
+func (w *Wheel) CheckPython(version [3]int) error {
+	if w.Metadata.requiresPython == nil {
+		return nil
+	}
+	v := fmt.Sprintf("%d.%d.%d", version[0], version[1], version[2])
+	pv, err := pep440.Parse(v)
+	if err != nil {
+		return &Error{File: w.Name.File, Msg: "interpreter version " + v, Err: err}
+	}
+	if !w.Metadata.requiresPython.Contains(pv) {
+		return &Error{File: w.Name.File, Msg: fmt.Sprintf("%s %s requires Python %s (METADATA Requires-Python), but the interpreter is Python %s",
+			w.Metadata.Name, w.Metadata.Version, w.Metadata.RequiresPython, v)}
 	}
 	return nil
 }

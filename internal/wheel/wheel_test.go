@@ -19,7 +19,7 @@ type member struct {
 // buildWheel writes a wheel by hand, so tests can make broken ones.
 // RECORD is generated unless a member named "*/RECORD" is given; tamper
 // changes a member's content after its RECORD row was computed.
-func buildWheel(t *testing.T, dir, file string, members []member, tamper map[string]string) string {
+func buildWheel(t testing.TB, dir, file string, members []member, tamper map[string]string) string {
 	t.Helper()
 	p := filepath.Join(dir, file)
 	f, err := os.Create(p)
@@ -83,7 +83,7 @@ func basic(extra ...member) []member {
 		{name: "demo-1.0.data/purelib/demo_extra.py", body: "X = 1\n"},
 		{name: "demo-1.0.dist-info/METADATA", body: "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nSummary: a demo\nRequires-Dist: click>=8\n"},
 		{name: "demo-1.0.dist-info/WHEEL", body: "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-		{name: "demo-1.0.dist-info/entry_points.txt", body: "[console_scripts]\ndemo = demo.cli:main\npip = demo.cli:main\npip3.8 = demo.cli:main\n\n[gui_scripts]\ndemo-gui = demo.cli:main.sub\n\n[other]\nx = y:z\n"},
+		{name: "demo-1.0.dist-info/entry_points.txt", body: "[console_scripts]\ndemo = demo.cli:main\n\n[gui_scripts]\ndemo-gui = demo.cli:main.sub\n\n[other]\nx = y:z\n"},
 	}
 	return append(ms, extra...)
 }
@@ -153,14 +153,6 @@ func TestInstallLayout(t *testing.T) {
 	if got := read(filepath.Join(root, "bin/demo-gui")); !strings.Contains(got, "from demo.cli import main\n") || !strings.Contains(got, "sys.exit(main.sub())") {
 		t.Errorf("gui script: %q", got)
 	}
-	for _, n := range []string{"pip", "pip3", "pip3.11"} {
-		if _, err := os.Stat(filepath.Join(root, "bin", n)); err != nil {
-			t.Errorf("pip wrapper %s: %v", n, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(root, "bin/pip3.8")); err == nil {
-		t.Error("pip3.8 from the wheel should be dropped in favour of pip3.11")
-	}
 	for _, exe := range []string{"bin/demo", "bin/demo-legacy", "lib/python3.11/site-packages/demo/tool.bin"} {
 		st, err := os.Stat(filepath.Join(root, exe))
 		if err != nil || st.Mode()&0o111 == 0 {
@@ -197,6 +189,31 @@ func TestInstallLayout(t *testing.T) {
 	}
 }
 
+// TestPipWrappers: the pip distribution's pip entry point becomes pip,
+// pip3 and pip3.X for the target Python, whatever versions the wheel
+// names, as pip installs itself.
+func TestPipWrappers(t *testing.T) {
+	dir := t.TempDir()
+	p := buildWheel(t, dir, "pip-1.0-py3-none-any.whl", []member{
+		{name: "pip/__init__.py", body: "def main():\n    pass\n"},
+		{name: "pip-1.0.dist-info/METADATA", body: "Metadata-Version: 2.1\nName: pip\nVersion: 1.0\n"},
+		{name: "pip-1.0.dist-info/WHEEL", body: "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"},
+		{name: "pip-1.0.dist-info/entry_points.txt", body: "[console_scripts]\npip = pip:main\npip3 = pip:main\npip3.8 = pip:main\n"},
+	}, nil)
+	root := filepath.Join(dir, "env")
+	if _, err := install(t, p, root); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"pip", "pip3", "pip3.11"} {
+		if _, err := os.Stat(filepath.Join(root, "bin", n)); err != nil {
+			t.Errorf("pip wrapper %s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin/pip3.8")); err == nil {
+		t.Error("pip3.8 from the wheel should be dropped in favour of pip3.11")
+	}
+}
+
 func TestLongShebang(t *testing.T) {
 	long := "/" + strings.Repeat("d", 130) + "/bin/python"
 	got := string(Shebang(long))
@@ -226,7 +243,8 @@ func TestRefusals(t *testing.T) {
 		"symlink":       {members: basic(member{name: "demo/link", body: "/etc/passwd", mode: os.ModeSymlink | 0o777}), want: "symlink", atOpen: true},
 		"data escape":   {members: basic(member{name: "demo-1.0.data/data/../../x", body: "x"}), want: "escapes", atOpen: true},
 		"unknown data":  {members: basic(member{name: "demo-1.0.data/etc/x", body: "x"}), want: `unknown scheme directory "etc"`},
-		"tampered":      {members: basic(), tamper: map[string]string{"demo/cli.py": "import os; os.system('evil')\n"}, want: "RECORD mismatch"},
+		"tampered":      {members: basic(), tamper: map[string]string{"demo/cli.py": "def main():\n    print('HI')\n"}, want: "RECORD mismatch"},
+		"resized":       {members: basic(), tamper: map[string]string{"demo/cli.py": "import os; os.system('evil')\n"}, want: "RECORD says 28 bytes, the zip directory 29", atOpen: true},
 		"no dist-info":  {members: []member{{name: "demo/__init__.py", body: ""}, {name: "x.dist-info/RECORD", body: ""}, {name: "y.dist-info/RECORD", body: ""}}, want: "exactly one .dist-info", atOpen: true},
 		"bad filename":  {members: basic(), file: "demo.whl", want: "bad filename", atOpen: true},
 		"name mismatch": {members: basic(), file: "other-1.0-py3-none-any.whl", want: "does not match", atOpen: true},
