@@ -24,6 +24,7 @@ func (e *exitError) Unwrap() error { return e.err }
 const usage = `pipbake: bake pinned Python package sets into machine images
 
 Usage:
+  pipbake lock    --wheelhouse DIR [--requirements FILE] [--format requirements|pylock] [-o FILE]
   pipbake fetch   --lock FILE --out DIR [--source URL|DIR|s3://...] [target flags]
   pipbake install --lock FILE --wheelhouse DIR --root DIR [flags]
   pipbake install -f pipbake.hcl [--release ID]

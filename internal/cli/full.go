@@ -14,6 +14,7 @@ var fullCommands = map[string]func(context.Context, []string) error{
 	"promote": cmdPromote,
 	"prune":   cmdPrune,
 	"demo":    cmdDemo,
+	"lock":    cmdLock,
 }
 
 // catalogRollback runs `rollback --asg|--repo` (the release catalog) and
