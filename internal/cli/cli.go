@@ -37,6 +37,7 @@ Usage:
   pipbake rollback --asg NAME [--to ID] [--dry-run] [--wait] [--no-refresh] [--cancel-refresh]
   pipbake rollback --repo REF --tag TAG [--to ID] [--dry-run]
   pipbake prune    --family F --keep N [--dry-run | --yes]
+  pipbake inspect  (IMAGE-REF | oci-layout:DIR | AMI-ID | RELEASE-DIR) [--json]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version
 

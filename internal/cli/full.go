@@ -15,6 +15,7 @@ var fullCommands = map[string]func(context.Context, []string) error{
 	"prune":   cmdPrune,
 	"demo":    cmdDemo,
 	"lock":    cmdLock,
+	"inspect": cmdInspect,
 }
 
 // catalogRollback runs `rollback --asg|--repo` (the release catalog) and

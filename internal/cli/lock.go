@@ -69,8 +69,6 @@ func cmdLock(ctx context.Context, args []string) error {
 	switch {
 	case *dir == "":
 		return usage("give --wheelhouse DIR (make one with: pip wheel -r requirements.txt -w DIR)")
-	case fs.NArg() > 0:
-		return usage("unexpected argument %q (requirements files go after --requirements)", fs.Arg(0))
 	case *targetPython != "" && (*pyVersion != "" || len(platforms) > 0):
 		return usage("give either --target-python or --python-version/--platform, not both")
 	case *pyVersion != "" && len(platforms) == 0, *pyVersion == "" && len(platforms) > 0:
