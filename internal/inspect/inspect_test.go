@@ -240,7 +240,9 @@ func (l *logged) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (l *logged) asked(digest v1.Hash) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.paths, func(p string) bool { return strings.HasPrefix(p, "GET ") && strings.HasSuffix(p, "/blobs/"+digest.String()) })
+	return slices.ContainsFunc(l.paths, func(p string) bool {
+		return strings.HasPrefix(p, "GET ") && strings.HasSuffix(p, "/blobs/"+digest.String())
+	})
 }
 
 func startRegistry(t *testing.T) (*logged, string) {
