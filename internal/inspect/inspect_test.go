@@ -339,3 +339,24 @@ func TestInspectTellsTamperedLabels(t *testing.T) {
 		t.Errorf("printed:\n%s", out.String())
 	}
 }
+
+// TestSetLayerHistoryFormat: inspect finds set layers by the history
+// entry builder/oci writes for them; this fails when that format changes
+// without inspect.
+func TestSetLayerHistoryFormat(t *testing.T) {
+	src, err := os.ReadFile("../../builder/oci/step_layers.go")
+	if err != nil {
+		t.Skipf("builder source: %v", err)
+	}
+	const format = `fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", st.Name, st.Release, "/"+st.Root)`
+	if !strings.Contains(string(src), format) {
+		t.Fatalf("builder/oci/step_layers.go no longer writes %s; update parseSetLayer", format)
+	}
+	if !strings.Contains(string(src), `"pipbake-oci: provisioners (outside the pipbake sets)"`) {
+		t.Fatal("builder/oci/step_layers.go no longer names its other layer \"pipbake-oci: ...\"")
+	}
+	set, rel, root, ok := parseSetLayer(fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", "api", "2026.1", "/opt/api"))
+	if !ok || set != "api" || rel != "2026.1" || root != "/opt/api" {
+		t.Errorf("parsed %q %q %q %v", set, rel, root, ok)
+	}
+}
