@@ -153,3 +153,27 @@ func TestFindSource(t *testing.T) {
 		t.Errorf("a removed checkout: %v", err)
 	}
 }
+
+// TestLeanAgentBuildFails: when the Go command cannot build the agent
+// (here: no module cache, and the network is off for it), the plugin
+// uploads itself and says why, briefly.
+func TestLeanAgentBuildFails(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil || runtime.GOOS != "linux" || len(embedded) > 0 {
+		t.Skip("needs go, Linux, no embedded agents")
+	}
+	isolate(t, "go")
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOFLAGS", "-mod=vendor") // the user's settings do not leak into the build
+	b, err := For(Platform{"linux", runtime.GOARCH}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	if b.Path != exe || !strings.Contains(b.From, "no lean agent: building a lean agent for linux/"+runtime.GOARCH) || strings.Contains(b.From, "vendor") {
+		t.Errorf("got %+v", b)
+	}
+	if len(b.From) > 1000 {
+		t.Errorf("a %d-character reason floods Packer's UI: %s", len(b.From), b.From)
+	}
+	t.Log(b.From)
+}

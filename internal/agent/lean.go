@@ -227,9 +227,19 @@ func build(goBin, src string, p Platform, path string) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if len(msg) > 2000 {
-			msg = msg[:2000] + " ..."
+		// The first lines say why; the rest would flood Packer's UI.
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if !strings.HasPrefix(l, "go: downloading ") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 3 {
+			lines = append(lines[:3], "...")
+		}
+		msg := strings.Join(lines, "; ")
+		if len(msg) > 500 {
+			msg = msg[:500] + " ..."
 		}
 		return fmt.Errorf("building a lean agent for %s from %s failed: %v: %s", p, src, err, msg)
 	}
