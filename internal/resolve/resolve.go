@@ -101,9 +101,10 @@ type constraint struct {
 	// by is who asks ("flask 3.1.3", "requirements.in:3"); via is the
 	// project alone ("flask"), for the lock's comments.
 	by, via string
-	// root is set for requirements and constraints given in Options.
-	root   bool
-	clause clause
+	// root is set for requirements and constraints given in Options;
+	// only for constraints, which ask for nothing.
+	root, only bool
+	clause     clause
 }
 
 // walk is one traversal of the graph with the versions chosen so far.
@@ -197,8 +198,20 @@ func (r *resolver) walk(roots []Requirement) *walk {
 		w.visit(it)
 	}
 	for _, req := range r.opts.Constraints {
-		if _, reached := w.conds[node{req.Key(), ""}]; reached {
-			w.require(req, nil, req.From, true)
+		if _, reached := w.conds[node{req.Key(), ""}]; !reached {
+			continue
+		}
+		rest, value, decided, err := req.Marker.Bind(r.known(""))
+		switch {
+		case err != nil:
+			w.errs = append(w.errs, fmt.Sprintf("%s: %s: %v", req.From, req, err))
+		case decided && !value:
+		default:
+			var c clause
+			if !decided {
+				c = c.and(rest.String())
+			}
+			w.cons[req.Key()] = append(w.cons[req.Key()], constraint{req: req, by: "constraint " + req.From, root: true, only: true, clause: c})
 		}
 	}
 	return w
@@ -424,6 +437,9 @@ func (r *resolver) result(w *walk) (*Result, error) {
 		}
 		var by []string
 		for _, c := range w.cons[n.key] {
+			if c.only {
+				continue
+			}
 			who := c.via
 			if c.root {
 				file, _, _ := strings.Cut(c.req.From, ":")

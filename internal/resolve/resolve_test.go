@@ -263,6 +263,16 @@ func TestSeveralVersions(t *testing.T) {
 	if err != nil || !slices.Equal(pins(res), []string{"helper==1"}) {
 		t.Errorf("constraint on a project not asked for: %q %v", pins(res), err)
 	}
+	// A constraint chooses among versions, and is no reason for a pin.
+	res, err = Resolve(Options{Dir: dir2, Requirements: reqs(t, "lib", "helper"), Constraints: reqs(t, "lib<2")})
+	if err != nil || !slices.Equal(pins(res), []string{"helper==1", "lib==1.0"}) {
+		t.Fatalf("constraint choosing: %q %v", pins(res), err)
+	}
+	if by := res.Packages[1].RequiredBy; !slices.Equal(by, []string{"-r requirements.in"}) {
+		t.Errorf("lib required by %q", by)
+	}
+	_, err = Resolve(Options{Dir: dir2, Requirements: reqs(t, "app"), Constraints: reqs(t, "lib<2")})
+	wantError(t, err, "lib>=2 (required by app 1)", "lib<2 (constraint requirements.in:1)", "the folder has lib 2.0")
 }
 
 // platformHouse holds wheels for linux x86_64 and aarch64 and Windows.
