@@ -136,7 +136,7 @@ func FuzzRequiresDist(f *testing.F) {
 			}
 			for i, p := range lk.Pins {
 				w := res.Packages[i]
-				if p.Name != w.Name || p.Version != w.Version || p.Marker != w.Marker || len(p.SHA256()) != 1 || p.SHA256()[0] != w.Wheels[0].SHA256 {
+				if p.Key() != w.Key() || p.Version != w.Version || p.Marker != w.Marker || len(p.SHA256()) != 1 || p.SHA256()[0] != w.Wheels[0].SHA256 {
 					t.Fatalf("%s: pin %+v, package %+v", name, p, w)
 				}
 			}

@@ -381,7 +381,7 @@ func TestWrittenLocksReadBack(t *testing.T) {
 		}
 		for i, p := range lk.Pins {
 			want := res.Packages[i]
-			if p.Name != want.Name || p.Version != want.Version || p.Marker != want.Marker {
+			if p.Key() != want.Key() || p.Version != want.Version || p.Marker != want.Marker {
 				t.Errorf("%s: pin %d is %s==%s ; %s, want %s==%s ; %s", name, i, p.Name, p.Version, p.Marker, want.Name, want.Version, want.Marker)
 			}
 			if len(p.SHA256()) != 1 || p.SHA256()[0] != want.Wheels[0].SHA256 {

@@ -68,9 +68,9 @@ func WriteRequirements(w io.Writer, res *Result, header []string) error {
 }
 
 // WritePyLock writes res as a PEP 751 pylock.toml (lock-version 1.0,
-// created-by pipbake): a [[packages]] table per package with its marker
-// and every wheel's name, path (relative to lockDir, the folder the lock
-// is written to), size and sha256.
+// created-by pipbake): a [[packages]] table per package with its
+// normalized name, version, marker and every wheel's name, path (relative
+// to lockDir, the folder the lock is written to), size and sha256.
 func WritePyLock(w io.Writer, res *Result, lockDir string, header []string) error {
 	absLock, err := filepath.Abs(lockDir)
 	if err != nil {
@@ -82,7 +82,7 @@ func WritePyLock(w io.Writer, res *Result, lockDir string, header []string) erro
 	}
 	bw.WriteString("lock-version = \"1.0\"\ncreated-by = \"pipbake\"\n")
 	for _, p := range res.Packages {
-		fmt.Fprintf(bw, "\n[[packages]]\nname = %s\nversion = %s\n", tomlString(p.Name), tomlString(p.Version))
+		fmt.Fprintf(bw, "\n[[packages]]\nname = %s\nversion = %s\n", tomlString(p.Key()), tomlString(p.Version))
 		if p.Marker != "" {
 			fmt.Fprintf(bw, "marker = %s\n", tomlString(p.Marker))
 		}
