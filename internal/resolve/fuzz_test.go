@@ -57,7 +57,7 @@ func FuzzRequirementsFile(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if strings.Contains(s, "/") && strings.ContainsAny(s, "rc") {
+		if strings.Contains(s, "/") && (strings.Contains(s, "-r") || strings.Contains(s, "-c")) {
 			return // an include of a path outside the test's folder (say /proc/kmsg) is not the reader's input to judge
 		}
 		dir := t.TempDir()
