@@ -187,6 +187,7 @@ func (rf *RequirementsFile) read(path string, constraints bool, stack []string) 
 		return fmt.Errorf("requirements file %s is larger than %d MiB", path, maxRequirementsFile>>20)
 	}
 	var errs []error
+	hashNoted := false
 	for _, ln := range logicalLines(buf.Bytes()) {
 		where := fmt.Sprintf("%s:%d", path, ln.num)
 		line := ln.text
@@ -213,7 +214,10 @@ func (rf *RequirementsFile) read(path string, constraints bool, stack []string) 
 					errs = append(errs, fmt.Errorf("%s: option %s after a requirement is not supported", where, w))
 				}
 			}
-			rf.Notes = append(rf.Notes, fmt.Sprintf("%s: --hash ignored: pipbake lock hashes the wheels it finds", where))
+			if !hashNoted {
+				hashNoted = true
+				rf.Notes = append(rf.Notes, fmt.Sprintf("%s: --hash options ignored (here and on later lines): pipbake lock hashes the wheels it finds", where))
+			}
 		}
 		if looksLikePath(reqText) {
 			errs = append(errs, fmt.Errorf("%s: %q is a path or URL; pipbake lock pins projects by name from the wheelhouse", where, reqText))

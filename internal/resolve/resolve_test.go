@@ -446,3 +446,42 @@ func TestHostileFolder(t *testing.T) {
 	_, err = Resolve(Options{Dir: dir3})
 	wantError(t, err, "urly-1-py3-none-any.whl", "direct reference")
 }
+
+// TestReadRequirementsFile: includes, constraints, continuations and the
+// options a wheelhouse ignores; errors name file:line.
+func TestReadRequirementsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	write("base.txt", "six>=1.16\n")
+	write("constraints.txt", "urllib3<3\n")
+	main := write("requirements.in", "# app\n-i https://pypi.org/simple\n-r base.txt\n-c constraints.txt\nrequests[socks] \\\n  >=2.31 ; python_version >= \"3.8\"\nflask==3.1.3 --hash=sha256:00 \\\n  --hash=sha256:11\nclick==8 --hash=sha256:22\n")
+	rf, err := ReadRequirementsFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rf.Requirements {
+		got = append(got, r.String()+" @"+filepath.Base(r.From))
+	}
+	want := []string{"six>=1.16 @base.txt:1", "requests[socks]>=2.31 @requirements.in:5", "flask==3.1.3 @requirements.in:7", "click==8 @requirements.in:9"}
+	if !slices.Equal(got, want) {
+		t.Errorf("requirements %q, want %q", got, want)
+	}
+	if len(rf.Constraints) != 1 || rf.Constraints[0].String() != "urllib3<3" {
+		t.Errorf("constraints %+v", rf.Constraints)
+	}
+	if len(rf.Notes) != 2 {
+		t.Errorf("want one note for -i and one for the --hash options, got %q", rf.Notes)
+	}
+	bad := write("bad.in", "ok\n-e .\n./x.whl\nname @ https://x/y.whl\n-r bad.in\n--frobnicate\n")
+	_, err = ReadRequirementsFile(bad)
+	for _, w := range []string{bad + ":2: editable", bad + ":3: \"./x.whl\" is a path", bad + ":4: \"name @ https://x/y.whl\" is a path or URL", "includes itself", bad + ":6: unknown or unsupported option --frobnicate"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
