@@ -177,3 +177,57 @@ func TestLeanAgentBuildFails(t *testing.T) {
 	}
 	t.Log(b.From)
 }
+
+// TestLeanAgentFromReadOnlySource: the module cache's copy of a version
+// is read-only; the lean agent builds from such a folder (the go command
+// writes nothing there; as root the modes do not stop writes, so there
+// the test shows only that a copy outside any checkout builds).
+func TestLeanAgentFromReadOnlySource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds pipbake")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil || runtime.GOOS != "linux" {
+		t.Skip("needs go on Linux")
+	}
+	root, _ := filepath.Abs("../..")
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Skipf("git: %v", err)
+	}
+	src := filepath.Join(t.TempDir(), "github.com", "pipbake", "packer-plugin-pipbake@v0.1.0")
+	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		data, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			continue
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(src, rel)), 0o755)
+		if err := os.WriteFile(filepath.Join(src, rel), data, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.IsDir() {
+			os.Chmod(p, 0o555)
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	if !isModuleDir(src) {
+		t.Fatal("the copy is not the module")
+	}
+	dest := filepath.Join(t.TempDir(), "pipbake_linux_"+runtime.GOARCH)
+	if err := build(goBin, src, Platform{"linux", runtime.GOARCH}, dest); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(dest, "version").Output(); err != nil || strings.TrimSpace(string(out)) != "pipbake "+version.String() {
+		t.Errorf("version %q %v", out, err)
+	}
+}
