@@ -31,8 +31,20 @@ test:
 test-short:
 	$(GO) test -short ./...
 
+# The plugin and the pipbake CLI into dist/. Like release builds, the
+# plugin embeds lean pipbake agents for linux/amd64 and linux/arm64
+# (-tags pipbake_agent: install, verify, releases, rollback; about 6 MB),
+# built first into internal/agent/agents/, so a bake uploads one of them
+# instead of the whole plugin. Version: the checkout's, as 0.1.0+dev
+# (internal/version), which `packer plugins install --path` installs as
+# v0.1.0.
 build:
-	$(GO) build -o dist/ ./cmd/...
+	@set -e; for arch in amd64 arm64; do \
+	  echo "lean pipbake agent for linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags pipbake_agent -ldflags "-s -w" \
+	    -o internal/agent/agents/pipbake_linux_$$arch ./cmd/pipbake; \
+	done
+	$(GO) build -tags embedagents -o dist/ ./cmd/...
 
 bench:
 	bench/install/run

@@ -64,9 +64,12 @@ type Config struct {
 	// `org.opencontainers.image.version`. Defaults to the pipbake release
 	// id of the sets baked in.
 	Version string `mapstructure:"version"`
-	// Unix time that clamps every new file's time and sets the image's
-	// and history's created time. Defaults to `SOURCE_DATE_EPOCH` in
-	// Packer's environment, else the base image's creation time.
+	// Unix time that clamps every new file's time and is the image's (and
+	// its new history entries') created time. Defaults to
+	// `SOURCE_DATE_EPOCH` in Packer's environment; without either, files
+	// are clamped to the base image's creation time and the image's
+	// created time is the time of the build, so releases baked on one base
+	// tell apart (set one of them for images reproducible to the digest).
 	SourceDateEpoch *int64 `mapstructure:"source_date_epoch"`
 	// The cache folder on the build host: pulled base blobs, unpacked base
 	// layers, compressed new layers and finished pipbake releases. Defaults

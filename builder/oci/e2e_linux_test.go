@@ -66,6 +66,7 @@ source "pipbake-oci" "app" {
   cache_dir           = var.cache_dir
   build_dir           = var.build_dir
   family              = "web"
+  source_date_epoch   = 1700000000
   entrypoint          = ["/opt/hello/current/bin/hello"]
   env = {
     APP_ENV = "production"
@@ -117,8 +118,8 @@ build {
 // TestPackerBuildOCI bakes hello and a Flask set into the Debian base with
 // the real Packer, pushes to Debian's docker-registry and writes a layout;
 // pulls the image back and runs the app in it; builds again (same digest,
-// nothing pushed, releases restored from the cache); then changes only the
-// app's wheel (only its layer changes).
+// as source_date_epoch is set; nothing pushed, releases restored from the
+// cache); then changes only the app's wheel (only its layer changes).
 func TestPackerBuildOCI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")

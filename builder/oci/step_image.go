@@ -49,8 +49,15 @@ func (s *stepImage) Run(ctx context.Context, state multistep.StateBag) multistep
 	for _, k := range sortedKeys(c.Env) {
 		env = append(env, k+"="+c.Env[k])
 	}
+	// The image's created time tells releases apart: source_date_epoch or
+	// SOURCE_DATE_EPOCH when set, else now (b.epoch, which clamps file
+	// times, defaults to the base's creation time).
+	created, err := ociimage.CreatedTime(c.SourceDateEpoch)
+	if err != nil {
+		return halt(state, err)
+	}
 	img, err := ociimage.Assemble(b.base, ociimage.Spec{
-		Layers: b.layers, Epoch: b.epoch, Annotations: ann, Version: version,
+		Layers: b.layers, Created: created, Annotations: ann, Version: version,
 		Config: ociimage.Config{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: env, User: c.User, WorkingDir: c.WorkingDir,
 			ExposedPorts: c.ExposedPorts, Labels: labels},
 	})

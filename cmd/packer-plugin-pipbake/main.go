@@ -39,7 +39,7 @@ func main() {
 	set.RegisterProvisioner(plugin.DEFAULT_NAME, new(pipbake.Provisioner))
 	set.RegisterPostProcessor("release", new(release.PostProcessor))
 	registerBuilders(set)
-	set.SetVersion(sdkversion.NewPluginVersion(version.Version, version.Prerelease, ""))
+	set.SetVersion(sdkversion.NewPluginVersion(version.Plugin()))
 	if err := set.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,14 +1,18 @@
 // Package agent finds the pipbake binary to upload to a machine being
-// baked: a path the user gave, the running binary itself when the machine's
-// OS and architecture match it (the Packer plugin doubles as the agent), or
-// one embedded in a release build of the plugin.
+// baked: a path the user gave, a lean agent embedded in the plugin
+// (release builds and `make build`), a lean agent built once from the
+// plugin's own source (go install), or the running binary itself when the
+// machine's OS and architecture match it (the Packer plugin doubles as the
+// agent).
 package agent
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // Platform is a target's OS and architecture in Go's terms.
@@ -51,8 +55,11 @@ type Binary struct {
 }
 
 // For returns the agent for p: override (agent_path) when set, else an
-// embedded agent (release builds: a lean pipbake of a few MB), else the
-// running executable when it was built for p (the whole plugin).
+// embedded agent (release and `make build` builds: a lean pipbake of a
+// few MB), else a lean agent built once from this plugin's own source
+// into the user's cache folder (go install and go build builds, when a
+// Go toolchain is at hand), else the running executable when it was
+// built for p (the whole plugin; From says why, and it is logged once).
 func For(p Platform, override string) (*Binary, error) {
 	if override != "" {
 		st, err := os.Stat(override)
@@ -65,19 +72,32 @@ func For(p Platform, override string) (*Binary, error) {
 		return &Binary{Path: override, From: "agent_path " + override}, nil
 	}
 	if data, ok := embedded[p.String()]; ok {
-		return &Binary{Data: data, From: "the agent embedded for " + p.String()}, nil
+		return &Binary{Data: data, From: fmt.Sprintf("the agent embedded for %s (%.1f MB)", p, float64(len(data))/(1<<20))}, nil
+	}
+	b, whyNot := lean(p)
+	if whyNot == nil {
+		return b, nil
 	}
 	if p.OS == runtime.GOOS && p.Arch == runtime.GOARCH && runtime.GOOS == "linux" {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("find the running plugin binary to upload as the agent: %w", err)
 		}
-		return &Binary{Path: exe, From: "this plugin (" + p.String() + ")"}, nil
+		size := ""
+		if st, err := os.Stat(exe); err == nil {
+			size = fmt.Sprintf(", %.0f MB", float64(st.Size())/(1<<20))
+		}
+		fallbackOnce.Do(func() {
+			log.Printf("pipbake: uploading the whole plugin as the agent for %s: no lean agent: %v", p, whyNot)
+		})
+		return &Binary{Path: exe, From: fmt.Sprintf("this plugin (%s%s; no lean agent: %v)", p, size, whyNot)}, nil
 	}
 	have := make([]string, 0, len(embedded))
 	for k := range embedded {
 		have = append(have, k)
 	}
-	return nil, fmt.Errorf("no pipbake agent for %s: this plugin is %s/%s and embeds agents for %v; build pipbake for %s (GOOS=%s GOARCH=%s go build ./cmd/pipbake) and set agent_path",
-		p, runtime.GOOS, runtime.GOARCH, have, p, p.OS, p.Arch)
+	return nil, fmt.Errorf("no pipbake agent for %s: this plugin is %s/%s and embeds agents for %v, and there is no lean agent (%v); build pipbake for %s (GOOS=%s GOARCH=%s go build ./cmd/pipbake) and set agent_path",
+		p, runtime.GOOS, runtime.GOARCH, have, whyNot, p, p.OS, p.Arch)
 }
+
+var fallbackOnce sync.Once

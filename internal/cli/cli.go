@@ -24,6 +24,7 @@ func (e *exitError) Unwrap() error { return e.err }
 const usage = `pipbake: bake pinned Python package sets into machine images
 
 Usage:
+  pipbake lock    --wheelhouse DIR [--requirements FILE] [--format requirements|pylock] [-o FILE]
   pipbake fetch   --lock FILE --out DIR [--source URL|DIR|s3://...] [target flags]
   pipbake install --lock FILE --wheelhouse DIR --root DIR [flags]
   pipbake install -f pipbake.hcl [--release ID]
@@ -39,6 +40,7 @@ Usage:
   pipbake revoke   --family F --release ID --reason TEXT   | --repo REF ...   (unrevoke takes it back)
   pipbake diff     A B [--family F | --repo REF] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
+  pipbake inspect  (IMAGE-REF | oci-layout:DIR | AMI-ID | RELEASE-DIR) [--json]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version
 

@@ -71,7 +71,14 @@ func cmdDemoOCI(ctx context.Context, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	layout := filepath.Join(dir, "image")
+	// The demo's image is reproducible to the digest: its created time is
+	// the base's (an image's is otherwise the bake time).
+	baseImage, err := ociimage.Open(ociimage.LayoutPrefix + base)
+	if err != nil {
+		return fmt.Errorf("demo: base image: %w", err)
+	}
 	cfg := map[string]interface{}{
+		"source_date_epoch": baseImage.Config.Created.Unix(),
 		"base":              ociimage.LayoutPrefix + base,
 		"output_oci_layout": layout,
 		"family":            "hello",

@@ -17,6 +17,8 @@ var fullCommands = map[string]func(context.Context, []string) error{
 	"unrevoke": cmdUnrevoke,
 	"diff":     cmdDiff,
 	"demo":     cmdDemo,
+	"lock":     cmdLock,
+	"inspect":  cmdInspect,
 }
 
 // catalogRollback runs `rollback --asg|--repo` (the release catalog) and

@@ -419,3 +419,68 @@ func TestDepthAndSize(t *testing.T) {
 		t.Errorf("error for a megabyte of invalid UTF-8: %d bytes", len(fmt.Sprint(err)))
 	}
 }
+func TestBind(t *testing.T) {
+	tests := []struct {
+		marker  string
+		env     Env
+		rest    string // "" when decided
+		value   bool
+		decided bool
+	}{
+		{`python_version < "3.8" and extra == "socks"`, Env{"extra": "socks"}, `python_version < "3.8"`, false, false},
+		{`python_version < "3.8" and extra == "socks"`, Env{"extra": ""}, "", false, true},
+		{`(python_version < "3.8" or os_name == "nt") and extra == "Socks"`, Env{"extra": "socks"}, `python_version < "3.8" or os_name == "nt"`, false, false},
+		{`extra == "a" or extra == "b"`, Env{"extra": "b"}, "", true, true},
+		{`extra == "a" or sys_platform == "win32"`, Env{"extra": "c"}, `sys_platform == "win32"`, false, false},
+		{`extra == "a" or sys_platform == "win32"`, Env{"extra": "a"}, "", true, true},
+		{`python_version >= "3.8"`, Env{"extra": ""}, `python_version >= "3.8"`, false, false},
+		{`python_version >= "3.8" and sys_platform == "linux"`, linux311, "", true, true},
+		{`python_version >= "3.8" and platform_release == "x"`, Env{"python_version": "3.7"}, "", false, true},
+		{`python_version >= "3.8" and platform_release == "x"`, Env{"python_version": "3.11"}, `platform_release == "x"`, false, false},
+		{`extra == "x"`, Env{}, `extra == "x"`, false, false},
+	}
+	// Two literals compared are an error in Bind as in Evaluate, whatever
+	// the rest of the marker.
+	if e, err := Parse(`"a" == "a" and os_name == "nt"`); err != nil {
+		t.Fatal(err)
+	} else if _, _, _, err := e.Bind(Env{}); !errors.Is(err, ErrUndefinedComparison) {
+		t.Errorf("two literals bound: %v, want %v", err, ErrUndefinedComparison)
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.marker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest, value, decided, err := e.Bind(tt.env)
+		if err != nil {
+			t.Errorf("%s: %v", tt.marker, err)
+			continue
+		}
+		if rest.String() != tt.rest || decided != tt.decided || (decided && value != tt.value) {
+			t.Errorf("%s bound to %v: rest %q value %v decided %v; want %q %v %v", tt.marker, tt.env, rest, value, decided, tt.rest, tt.value, tt.decided)
+		}
+		// What is left, evaluated in the rest of an environment, agrees
+		// with evaluating the whole marker in the union.
+		for _, full := range []Env{linux311, windows38} {
+			union := Env{}
+			for k, v := range full {
+				union[k] = v
+			}
+			for k, v := range tt.env {
+				union[k] = v
+			}
+			want, err1 := e.Evaluate(union)
+			got, err2 := value, error(nil)
+			if !decided {
+				got, err2 = rest.Evaluate(union)
+			}
+			if err1 != nil || err2 != nil || got != want {
+				t.Errorf("%s in %v: bound gives %v (%v), whole %v (%v)", tt.marker, union, got, err2, want, err1)
+			}
+		}
+	}
+	var empty Expr
+	if rest, v, d, err := empty.Bind(Env{}); rest.String() != "" || !v || !d || err != nil {
+		t.Errorf("empty marker: %q %v %v %v", rest, v, d, err)
+	}
+}

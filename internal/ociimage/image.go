@@ -2,7 +2,10 @@ package ociimage
 
 import (
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -43,8 +46,11 @@ type Config struct {
 type Spec struct {
 	Layers []Layer
 	Config Config
-	// Epoch is the image's created time and every new history entry's.
-	Epoch time.Time
+	// Created is the image's created time (the config's, the
+	// org.opencontainers.image.created annotation's and every new history
+	// entry's). Zero means CreatedTime(nil): SOURCE_DATE_EPOCH when set,
+	// else now.
+	Created time.Time
 	// Annotations go on the manifest, over the standard ones.
 	Annotations map[string]string
 	// Version is org.opencontainers.image.version (optional).
@@ -54,8 +60,21 @@ type Spec struct {
 // Assemble stacks spec.Layers on base and sets config, history and
 // annotations. The result is an OCI image (a Docker base's manifest and
 // config media types are converted).
+//
+// The base's name goes into org.opencontainers.image.base.name only when
+// it is a registry reference (as the user wrote it): an OCI layout or a
+// docker archive is a path on the building host, which the image must
+// not record. The base's digest is always recorded.
 func Assemble(base *Base, spec Spec) (v1.Image, error) {
-	epoch := v1.Time{Time: spec.Epoch.UTC()}
+	created := spec.Created
+	if created.IsZero() {
+		var err error
+		if created, err = CreatedTime(nil); err != nil {
+			return nil, err
+		}
+	}
+	created = created.UTC().Truncate(time.Second)
+	epoch := v1.Time{Time: created}
 	img := base.Image
 	mt, err := img.MediaType()
 	if err != nil {
@@ -118,9 +137,11 @@ func Assemble(base *Base, spec Spec) (v1.Image, error) {
 		return nil, err
 	}
 	ann := map[string]string{
-		AnnotationCreated:    spec.Epoch.UTC().Format(time.RFC3339),
-		AnnotationBaseName:   base.Name,
+		AnnotationCreated:    created.Format(time.RFC3339),
 		AnnotationBaseDigest: base.Digest.String(),
+	}
+	if IsRegistryReference(base.Name) {
+		ann[AnnotationBaseName] = base.Name
 	}
 	if spec.Version != "" {
 		ann[AnnotationVersion] = spec.Version
@@ -133,6 +154,31 @@ func Assemble(base *Base, spec Spec) (v1.Image, error) {
 		return nil, fmt.Errorf("ociimage: annotating the image")
 	}
 	return out, nil
+}
+
+// CreatedTime is the created time of an image baked now: configured (a
+// template's source_date_epoch) when given, else SOURCE_DATE_EPOCH when
+// set, else the current time. Releases baked on the same base thus tell
+// apart by their created time; a build that must be reproducible to the
+// digest sets SOURCE_DATE_EPOCH (or source_date_epoch).
+func CreatedTime(configured *int64) (time.Time, error) {
+	if configured != nil {
+		return time.Unix(*configured, 0).UTC(), nil
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want a non-negative Unix time in seconds", v)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Now().UTC().Truncate(time.Second), nil
+}
+
+// IsRegistryReference reports whether a base reference names an image in
+// a registry, not a local OCI layout or docker archive.
+func IsRegistryReference(ref string) bool {
+	return ref != "" && !strings.HasPrefix(ref, LayoutPrefix) && !strings.HasPrefix(ref, DockerArchivePrefix)
 }
 
 // mergeEnv sets each KEY=VALUE of add in env, replacing an existing KEY.

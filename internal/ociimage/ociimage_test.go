@@ -108,7 +108,7 @@ func TestAssemblePushLayoutReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 		img, err := ociimage.Assemble(base, ociimage.Spec{
-			Layers: layers, Epoch: base.Config.Created.Time, Version: "r1",
+			Layers: layers, Created: base.Config.Created.Time, Version: "r1",
 			Config: ociimage.Config{Entrypoint: []string{"/opt/hello/current/bin/hello"}, Env: []string{"LANG=C.UTF-8"}, Labels: labels, ExposedPorts: []string{"8080/tcp"}},
 		})
 		if err != nil {

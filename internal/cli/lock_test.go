@@ -1,0 +1,174 @@
+//go:build !pipbake_agent
+
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/install"
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+)
+
+// captured runs the command line in process with its standard output and
+// error captured, and returns them with the exit code Main would use.
+func captured(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	oldOut, oldErr := os.Stdout, os.Stderr
+	ro, wo, _ := os.Pipe()
+	re, we, _ := os.Pipe()
+	os.Stdout, os.Stderr = wo, we
+	var bo, be bytes.Buffer
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); io.Copy(&bo, ro) }()
+	go func() { defer wg.Done(); io.Copy(&be, re) }()
+	err := run(context.Background(), args)
+	wo.Close()
+	we.Close()
+	wg.Wait()
+	os.Stdout, os.Stderr = oldOut, oldErr
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if ee == nil || ee.err != nil {
+			be.WriteString("pipbake: " + err.Error() + "\n")
+		}
+	}
+	return bo.String(), be.String(), code
+}
+
+// TestLockHelp: -h says in one line what lock does, then its forms and an
+// example.
+func TestLockHelp(t *testing.T) {
+	_, stderr, code := captured(t, "lock", "-h")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	first, _, _ := strings.Cut(stderr, "\n")
+	if !strings.HasPrefix(first, "pipbake lock: ") {
+		t.Errorf("first line %q", first)
+	}
+	for _, want := range []string{"Usage:", "pipbake lock --wheelhouse DIR", "--requirements FILE", "Example:", "pip wheel -r requirements.txt -w wheels && pipbake lock", "-format"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("help lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stderr, code = captured(t, "lock")
+	if code != 2 || !strings.Contains(stderr, "--wheelhouse") {
+		t.Errorf("no flags: exit %d, %s", code, stderr)
+	}
+}
+
+// TestLockErrorsNameTheFile: a bad requirements file is named with its
+// line; a requirement the folder cannot meet names the folder.
+func TestLockErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x-1.0-py3-none-any.whl"), []byte("not a zip"), 0o644)
+	req := filepath.Join(t.TempDir(), "requirements.in")
+	os.WriteFile(req, []byte("flask\n-e ./src\n"), 0o644)
+	_, stderr, code := captured(t, "lock", "--wheelhouse", dir, "--requirements", req)
+	if code != 1 || !strings.Contains(stderr, req+":2: editable requirement") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	os.WriteFile(req, []byte("flask>=3\n"), 0o644)
+	_, stderr, code = captured(t, "lock", "--wheelhouse", dir, "--requirements", req)
+	if code != 1 || !strings.Contains(stderr, "lock from wheelhouse "+dir) || !strings.Contains(stderr, "flask>=3 ("+req+":1): no wheel of flask") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	_, stderr, code = captured(t, "lock", "--wheelhouse", dir)
+	if code != 1 || !strings.Contains(stderr, "x-1.0-py3-none-any.whl") {
+		t.Errorf("a broken wheel: exit %d: %s", code, stderr)
+	}
+}
+
+// TestLockInstalls: `pipbake lock` of a requirements file over the corpus
+// of real wheels writes both formats; each reads back with pipbake's lock
+// reader, is reproducible, and pipbake install installs it.
+func TestLockInstalls(t *testing.T) {
+	set := corpustest.Set(t)
+	wheels := filepath.Join(set.Dir, "wheels")
+	work := t.TempDir()
+	req := filepath.Join(work, "requirements.in")
+	os.WriteFile(req, []byte("# the app\nflask>=3\nrequests\n"), 0o644)
+	want, err := set.Closure(context.Background(), "flask", "requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"requirements.txt", "pylock.toml"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(work, name)
+			_, stderr, code := captured(t, "lock", "--wheelhouse", wheels, "--requirements", req, "-o", out)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, "pinned ") {
+				t.Errorf("stderr: %s", stderr)
+			}
+			first, _ := os.ReadFile(out)
+			t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+			if _, stderr, code := captured(t, "lock", "--wheelhouse", wheels, "--requirements", req, "-o", out); code != 0 {
+				t.Fatal(stderr)
+			}
+			again, _ := os.ReadFile(out)
+			if !bytes.Equal(first, again) {
+				t.Errorf("a second lock differs:\n%s\n---\n%s", first, again)
+			}
+			lk, err := lock.ParseFile(out)
+			if err != nil {
+				t.Fatalf("pipbake's lock reader: %v\n%s", err, first)
+			}
+			if wantFormat := lock.Requirements; name == "pylock.toml" {
+				if lk.Format != lock.PyLock {
+					t.Errorf("format %s", lk.Format)
+				}
+			} else if lk.Format != wantFormat {
+				t.Errorf("format %s", lk.Format)
+			}
+			var got, pins []string
+			for _, p := range lk.Pins {
+				got = append(got, pyname.Normalize(p.Name)+"=="+p.Version)
+			}
+			for _, w := range want {
+				pins = append(pins, pyname.Normalize(w.Name)+"=="+w.Version)
+			}
+			// colorama is pinned with its marker (click needs it on Windows
+			// only); pip's closure on Linux leaves it out.
+			got = slices.DeleteFunc(got, func(s string) bool { return strings.HasPrefix(s, "colorama==") })
+			if !slices.Equal(got, pins) {
+				t.Errorf("pins %q\n want %q", got, pins)
+			}
+
+			root := filepath.Join(t.TempDir(), "app")
+			res, err := install.Run(context.Background(), install.Set{Name: "app", Lock: out, Python: set.Python, Root: root},
+				install.Options{Wheelhouse: wheels, Release: "r1", Version: "test"})
+			if err != nil {
+				t.Fatalf("pipbake install of the lock: %v", err)
+			}
+			var installed []string
+			for _, d := range res.Receipt.Distributions {
+				installed = append(installed, pyname.Normalize(d.Name)+"=="+d.Version)
+			}
+			slices.Sort(installed)
+			if !slices.Equal(installed, pins) {
+				t.Errorf("installed %q\n want %q", installed, pins)
+			}
+			if _, err := os.Stat(filepath.Join(root, "current", "bin", "flask")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
