@@ -417,7 +417,13 @@ func (f *fetcher) memoKey(j *job) string {
 	for _, t := range f.opts.Tags {
 		fmt.Fprintf(h, "%s,", t)
 	}
+	// The Python's feature release, not its patch level: a hit is checked
+	// against the target's own Requires-Python (run), so a choice made for
+	// "--python-version 3.11" serves a probed 3.11.7 and the other way round.
 	_, py, _ := f.targetPython()
+	if parts := strings.SplitN(py, ".", 3); len(parts) == 3 {
+		py = parts[0] + "." + parts[1]
+	}
 	fmt.Fprintf(h, "\npython %s", py)
 	for _, s := range j.sources {
 		fmt.Fprintf(h, "\n%s", s)
