@@ -193,4 +193,3 @@ func arrayIndex(k string) (uint64, bool) {
 	}
 	return n, n < 1<<32-1
 }
-

@@ -168,4 +168,3 @@ func LookNode(node string) (string, error) {
 	}
 	return p, nil
 }
-
