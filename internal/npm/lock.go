@@ -624,7 +624,7 @@ func sourceProblem(p *Package) string {
 		strings.HasPrefix(lower, "ssh:"):
 		return fmt.Sprintf("git dependency %s: pipbake installs only tarballs pinned by integrity; publish it to a registry, or depend on its tarball URL", quote(redactURL(r)))
 	case strings.HasPrefix(lower, "https://"), strings.HasPrefix(lower, "http://"):
-		if p.Integrity.IsZero() {
+		if p.Integrity.IsZero() && !isRegistryURL(r, p.Name) {
 			return fmt.Sprintf("remote tarball %s has no integrity: pipbake installs only tarballs pinned by hash", quote(redactURL(r)))
 		}
 		return ""

@@ -123,8 +123,7 @@ func checkKey(k string) error {
 		return fmt.Errorf("absolute path")
 	}
 	segs := strings.Split(k, "/")
-	for i := 0; i < len(segs); i++ {
-		s := segs[i]
+	for _, s := range segs {
 		switch {
 		case s == "":
 			return fmt.Errorf("empty path segment")
@@ -136,23 +135,26 @@ func checkKey(k string) error {
 				return fmt.Errorf("path has the character %q", c)
 			}
 		}
-		if s == "node_modules" {
-			if i+1 >= len(segs) {
-				return fmt.Errorf("ends in node_modules")
+	}
+	for i := 0; i < len(segs); i++ {
+		if segs[i] != "node_modules" {
+			continue
+		}
+		if i+1 >= len(segs) {
+			return fmt.Errorf("ends in node_modules")
+		}
+		name := segs[i+1]
+		if strings.HasPrefix(name, "@") {
+			if i+2 >= len(segs) {
+				return fmt.Errorf("scope %s without a package", quote(name))
 			}
-			name := segs[i+1]
-			if strings.HasPrefix(name, "@") {
-				if i+2 >= len(segs) {
-					return fmt.Errorf("scope %s without a package", quote(name))
-				}
-				name += "/" + segs[i+2]
-				i++
-			}
-			if err := CheckName(name); err != nil {
-				return err
-			}
+			name += "/" + segs[i+2]
 			i++
 		}
+		if err := CheckName(name); err != nil {
+			return err
+		}
+		i++
 	}
 	return nil
 }

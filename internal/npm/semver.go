@@ -146,7 +146,11 @@ func parseSet(s string) ([]comparator, error) {
 		}
 		var out []comparator
 		if !lo.x[0] {
-			out = append(out, comparator{">=", lo.floor()})
+			from := lo.floor()
+			if lo.x[2] {
+				from.Pre = lowest // includePrerelease: x-ranges start at -0
+			}
+			out = append(out, comparator{">=", from})
 		}
 		switch {
 		case hi.x[0]:
@@ -246,6 +250,12 @@ func parseComparator(w string) ([]comparator, error) {
 		return nil, err
 	}
 	lo := p.floor()
+	anyX := p.x[0] || p.x[1] || p.x[2]
+	// includePrerelease: an x-range (caret too) starts at -0.
+	lo0 := lo
+	if anyX {
+		lo0.Pre = lowest
+	}
 	switch op {
 	case "~", "~>":
 		switch {
@@ -260,15 +270,14 @@ func parseComparator(w string) ([]comparator, error) {
 		case p.x[0]:
 			return []comparator{{}}, nil
 		case p.x[1]:
-			return []comparator{{">=", lo}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
+			return []comparator{{">=", lo0}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
 		case p.n[0] > 0:
-			return []comparator{{">=", lo}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
+			return []comparator{{">=", lo0}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
 		case p.x[2] || p.n[1] > 0:
-			return []comparator{{">=", lo}, {"<", Version{Minor: p.n[1] + 1, Pre: lowest}}}, nil
+			return []comparator{{">=", lo0}, {"<", Version{Minor: p.n[1] + 1, Pre: lowest}}}, nil
 		}
 		return []comparator{{">=", lo}, {"<", Version{Patch: p.n[2] + 1, Pre: lowest}}}, nil
 	}
-	anyX := p.x[0] || p.x[1] || p.x[2]
 	if !anyX {
 		if op == "" {
 			op = "="
@@ -284,9 +293,9 @@ func parseComparator(w string) ([]comparator, error) {
 	switch op {
 	case "", "=":
 		if p.x[1] {
-			return []comparator{{">=", lo}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
+			return []comparator{{">=", lo0}, {"<", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
 		}
-		return []comparator{{">=", lo}, {"<", Version{Major: p.n[0], Minor: p.n[1] + 1, Pre: lowest}}}, nil
+		return []comparator{{">=", lo0}, {"<", Version{Major: p.n[0], Minor: p.n[1] + 1, Pre: lowest}}}, nil
 	case ">":
 		if p.x[1] {
 			return []comparator{{">=", Version{Major: p.n[0] + 1, Pre: lowest}}}, nil
