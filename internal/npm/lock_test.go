@@ -82,7 +82,7 @@ func TestParseLockRefuses(t *testing.T) {
 	in := `"integrity": "` + sri("x") + `"`
 	cases := []struct {
 		name, text, want string
-		line           int
+		line             int
 	}{
 		{"v1", `{"name": "a", "lockfileVersion": 1, "dependencies": {}}`, "lockfileVersion 1 (npm 5 and 6) is not supported", 0},
 		{"v4", lockJSON(4), "lockfileVersion 4 is not supported", 0},
