@@ -1,0 +1,157 @@
+package npm_test
+
+import (
+	"archive/tar"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
+)
+
+// rulesProject exercises npm's rules for tarball entries and bins: modes,
+// folders, links and duplicates inside tarballs, .gitignore, another top
+// folder than package/, bundled packages, bin name clashes at one depth
+// (where localeCompare and byte order disagree), a bin whose file is
+// missing, CRLF first lines, nested and scoped bins, a package for
+// another os, a dev dependency.
+func rulesProject(t testing.TB) *sproject {
+	bin := func(m map[string]string) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			out[k] = v
+		}
+		return map[string]any{"bin": out}
+	}
+	return makeProject(t, map[string]any{"devDependencies": map[string]any{"devdep": "1.0.0"}},
+		spkg{path: "node_modules/modes", entries: []entry{
+			{name: "package/", typ: tar.TypeDir},
+			pj("modes", "1.0.0"),
+			{name: "package/a.js", body: "a"},
+			{name: "package/x.sh", body: "#!/bin/sh\n", mode: 0o755},
+			{name: "package/owner", body: "o", mode: 0o700},
+			{name: "package/group", body: "g", mode: 0o710},
+			{name: "package/none", body: "n", mode: 0o000},
+			{name: "package/empty-dir/", typ: tar.TypeDir},
+			{name: "package/sub/dir/f.js", body: "f"},
+			{name: "package/link", typ: tar.TypeSymlink, link: "a.js"},
+			{name: "package/hard", typ: tar.TypeLink, link: "package/a.js"},
+			{name: "package/dup.js", body: "first"},
+			{name: "package/dup.js", body: "second"},
+			{name: "README", body: "top-level file"},
+			{name: "package/fifo", typ: tar.TypeFifo},
+			{name: "package/.gitignore", body: "g"},
+		}},
+		spkg{path: "node_modules/ignores", entries: []entry{
+			pj("ignores", "1.0.0"),
+			{name: "package/.npmignore", body: "npm"},
+			{name: "package/.gitignore", body: "git"},
+			{name: "package/sub/.gitignore", body: "sub git"},
+		}},
+		spkg{path: "node_modules/otherroot", entries: []entry{
+			{name: "foo/package.json", body: `{"name": "otherroot", "version": "1.0.0"}`},
+			{name: "foo/index.js", body: "x"},
+		}},
+		spkg{path: "node_modules/a_b", meta: bin(map[string]string{"clash": "c.js", "a_b": "c.js"}), entries: []entry{pj("a_b", "1.0.0"), {name: "package/c.js", body: "underscore"}}},
+		spkg{path: "node_modules/a-b", meta: bin(map[string]string{"clash": "c.js"}), entries: []entry{pj("a-b", "1.0.0"), {name: "package/c.js", body: "dash"}}},
+		spkg{path: "node_modules/m1", meta: bin(map[string]string{"ghost": "missing.js"}), entries: []entry{pj("m1", "1.0.0")}},
+		spkg{path: "node_modules/m2", meta: bin(map[string]string{"ghost": "present.js"}), entries: []entry{pj("m2", "1.0.0"), {name: "package/present.js", body: "p"}}},
+		spkg{path: "node_modules/crlf", meta: bin(map[string]string{"crlf": "cli.js"}), entries: []entry{pj("crlf", "1.0.0"), {name: "package/cli.js", body: "#!/usr/bin/env node\r\nconsole.log(1)\r\n"}}},
+		spkg{path: "node_modules/outer", meta: map[string]any{"dependencies": map[string]any{"inner": "1.0.0"}}, entries: []entry{pj("outer", "1.0.0")}},
+		spkg{path: "node_modules/outer/node_modules/inner", meta: bin(map[string]string{"inner": "i.js"}), entries: []entry{pj("inner", "1.0.0"), {name: "package/i.js", body: "i"}}},
+		spkg{path: "node_modules/@sc/pkg", meta: bin(map[string]string{"scoped": "s.js"}), entries: []entry{pj("@sc/pkg", "1.0.0"), {name: "package/s.js", body: "s", mode: 0o755}}},
+		spkg{path: "node_modules/bundler", meta: map[string]any{"bundleDependencies": []string{"bundled"}, "dependencies": map[string]any{"bundled": "1.0.0"}}, entries: []entry{
+			pj("bundler", "1.0.0", `, "bundleDependencies": ["bundled"]`),
+			{name: "package/node_modules/bundled/package.json", body: `{"name": "bundled", "version": "1.0.0", "bin": {"bundled-bin": "b.js"}}`},
+			{name: "package/node_modules/bundled/b.js", body: "b"},
+		}},
+		spkg{path: "node_modules/bundler/node_modules/bundled", meta: map[string]any{"inBundle": true, "bin": map[string]any{"bundled-bin": "b.js"}}},
+		spkg{path: "node_modules/darwin-only", meta: map[string]any{"os": []string{"darwin"}, "optional": true}, entries: []entry{pj("darwin-only", "1.0.0")}},
+		spkg{path: "node_modules/devdep", meta: map[string]any{"dev": true}, entries: []entry{pj("devdep", "1.0.0")}},
+	)
+}
+
+// TestRulesMatchNPMCI lays the rules project out and compares the tree
+// with npm ci's from the same tarballs.
+func TestRulesMatchNPMCI(t *testing.T) {
+	p := rulesProject(t)
+	_, got, res, err := p.install(t, npmtest.Node(t), npm.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	npmBin := npmtest.NPM(t)
+	cache := t.TempDir()
+	var files []string
+	for _, f := range p.files {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	npmtest.RunNPM(t, npmBin, t.TempDir(), cache, append([]string{"cache", "add"}, files...)...)
+	want := t.TempDir()
+	for _, n := range []string{"package.json", "package-lock.json"} {
+		data, _ := os.ReadFile(filepath.Join(p.dir, n))
+		os.WriteFile(filepath.Join(want, n), data, 0o644)
+	}
+	npmtest.RunNPM(t, npmBin, want, cache, "ci", "--omit=dev", "--ignore-scripts", "--offline", "--no-audit", "--no-fund")
+	diffs, sameBytes, err := npmtest.CompareNodeModules(want, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if !sameBytes {
+		t.Error("node_modules/.package-lock.json differs from npm's byte for byte")
+	}
+	// What the comparison relies on actually happened.
+	tree, _ := npmtest.Tree(filepath.Join(got, "node_modules"))
+	for path, e := range map[string]npmtest.Entry{
+		".bin/clash":                            {Kind: 'l', Link: "../a_b/c.js"},
+		".bin/crlf":                             {Kind: 'l', Link: "../crlf/cli.js"},
+		".bin/scoped":                           {Kind: 'l', Link: "../@sc/pkg/s.js"},
+		"outer/node_modules/.bin/inner":         {Kind: 'l', Link: "../inner/i.js"},
+		"bundler/node_modules/.bin/bundled-bin": {Kind: 'l', Link: "../bundled/b.js"},
+	} {
+		if tree[path].Kind != e.Kind || tree[path].Link != e.Link {
+			t.Errorf("%s: %+v, want a link to %s", path, tree[path], e.Link)
+		}
+	}
+	for _, absent := range []string{".bin/ghost", "modes/empty-dir", "modes/link", "modes/hard", "modes/fifo", "darwin-only", "devdep", "ignores/.gitignore"} {
+		if _, ok := tree[absent]; ok {
+			t.Errorf("%s was laid out", absent)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(got, "node_modules/modes/dup.js")); string(data) != "second" {
+		t.Errorf("dup.js holds %q, want the later entry", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(got, "node_modules/crlf/cli.js")); string(data) != "#!/usr/bin/env node\nconsole.log(1)\r\n" {
+		t.Errorf("crlf/cli.js holds %q", data)
+	}
+	var skipped []string
+	for _, s := range res.Skipped {
+		skipped = append(skipped, s.Path)
+	}
+	if !slices.Equal(skipped, []string{"node_modules/darwin-only"}) {
+		t.Errorf("skipped %v", skipped)
+	}
+	// The result lists every file of node_modules with its hash and mode.
+	listed := map[string]npm.File{}
+	for _, f := range res.Files {
+		listed[f.Path] = f
+	}
+	for path, e := range tree {
+		f, ok := listed["node_modules/"+path]
+		switch {
+		case e.Kind == 'd':
+		case !ok:
+			t.Errorf("node_modules/%s is not in the result's files", path)
+		case e.Kind == 'l' && f.Link != e.Link:
+			t.Errorf("node_modules/%s: result says link %q, tree %q", path, f.Link, e.Link)
+		case e.Kind == 'f' && (f.Mode != e.Mode || f.SHA256 != hexOf(e.SHA256)):
+			t.Errorf("node_modules/%s: result says mode %o sha256 %s; tree %o %s", path, f.Mode, f.SHA256, e.Mode, hexOf(e.SHA256))
+		}
+	}
+}
