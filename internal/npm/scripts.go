@@ -46,7 +46,7 @@ func (e *BuildNeededError) Error() string {
 		labels = append(labels, p.Label())
 	}
 	return fmt.Sprintf("%s need%s a native build (binding.gyp: npm would run %q) and %s not allowed to run scripts: add %s to the set's scripts_allow (the machine then needs node-gyp's tools: python3, make, a C++ compiler) or choose a version that ships prebuilt binaries",
-		strings.Join(labels, ", "), plural(len(labels), "s", ""), defaultGypScript, plural(len(labels), "are", "is"), strings.Join(names, ", "))
+		strings.Join(labels, ", "), plural(len(labels), "", "s"), defaultGypScript, plural(len(labels), "are", "is"), strings.Join(names, ", "))
 }
 
 func plural(n int, many, one string) string {
