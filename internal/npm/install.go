@@ -125,6 +125,7 @@ type job struct {
 	data []byte
 	size int64
 	out  *unpacked
+	sri  string // the app's sha512 integrity
 }
 
 // Install lays the selection out into opts.Dir as `npm ci` would (with
@@ -191,7 +192,7 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 				return nil, fmt.Errorf("app tarball %s does not match its integrity: it hashes to %s, %s was expected", opts.App, SRI(data), opts.AppIntegrity)
 			}
 		}
-		app = &job{file: filepath.Base(opts.App), data: data, size: int64(len(data))}
+		app = &job{file: filepath.Base(opts.App), data: data, size: int64(len(data)), sri: SRI(data)}
 	}
 	if err := verifyAll(opts.Tarballs, jobs); err != nil {
 		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
@@ -375,7 +376,7 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 		res.Skipped = append(res.Skipped, Skipped{Path: sk.Package.Path, ID: sk.Package.ID(), Reason: sk.Reason})
 	}
 	if app != nil {
-		res.App = &App{File: app.file, Integrity: SRI(app.data), Files: len(app.out.files)}
+		res.App = &App{File: app.file, Integrity: app.sri, Files: len(app.out.files)}
 	}
 	return res, nil
 }
