@@ -228,3 +228,12 @@ func TestRegistryTail(t *testing.T) {
 		}
 	}
 }
+
+func TestPURL(t *testing.T) {
+	if got := PURL("@babel/core", "7.26.0"); got != "pkg:npm/%40babel/core@7.26.0" {
+		t.Errorf("PURL = %q", got)
+	}
+	if got := PURL("express", "4.21.2"); got != "pkg:npm/express@4.21.2" {
+		t.Errorf("PURL = %q", got)
+	}
+}

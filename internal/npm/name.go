@@ -167,3 +167,12 @@ func quote(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// PURL is a package's Package URL, as SBOMs name npm packages:
+// "pkg:npm/express@4.21.2", "pkg:npm/%40babel/core@7.26.0".
+func PURL(name, version string) string {
+	if strings.HasPrefix(name, "@") {
+		name = "%40" + name[1:]
+	}
+	return "pkg:npm/" + name + "@" + version
+}

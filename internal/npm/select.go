@@ -100,10 +100,10 @@ func (l *Lock) Select(rt *Runtime, opts SelectOptions) (*Selection, error) {
 			s.Skipped = append(s.Skipped, Skip{Package: p, Reason: why})
 		}
 	}
-	nodeV, _ := ParseVersion(rt.Version)
+	nodeV, verr := ParseVersion(rt.Version)
 	for _, p := range append([]*Package{l.Root}, s.Packages...) {
 		want, ok := p.Engines["node"]
-		if !ok || p.Link {
+		if !ok || p.Link || verr != nil { // no version: a target described, not probed
 			continue
 		}
 		r, err := ParseRange(want)
