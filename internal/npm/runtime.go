@@ -29,10 +29,6 @@ type Runtime struct {
 	// Libc is "glibc" or "musl" on Linux (what a package's "libc" names),
 	// found as npm finds it; "" elsewhere or when unknown.
 	Libc string `json:"libc"`
-	// Modules is the native module ABI (process.versions.modules), NAPI
-	// the highest Node-API version.
-	Modules string `json:"modules"`
-	NAPI    string `json:"napi"`
 }
 
 // String describes the runtime: "node 20.19.2 (linux x64 glibc)".
@@ -72,8 +68,6 @@ process.stdout.write(JSON.stringify({
   platform: process.platform,
   arch: process.arch,
   libc: libc,
-  modules: process.versions.modules || '',
-  napi: process.versions.napi || '',
 }) + '\n');
 `
 
@@ -112,10 +106,16 @@ func ProbeCommand(node string) string {
 	return "env -u NODE_OPTIONS -u NODE_PATH " + shell.Quote(node) + " -e " + shell.Quote(js)
 }
 
-// Probe runs node once through r and describes it.
+// Probe runs node once through r and describes it. On this machine
+// (Local) it first tries probeFast, which does not start node's engine.
 func Probe(ctx context.Context, r Runner, node string) (*Runtime, error) {
 	if node == "" {
 		node = "node"
+	}
+	if _, local := r.(Local); local {
+		if rt, ok := probeFast(ctx, node); ok {
+			return rt, nil
+		}
 	}
 	var stdout, stderr bytes.Buffer
 	code, err := r.Run(ctx, ProbeCommand(node), &stdout, &stderr)
