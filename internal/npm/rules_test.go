@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
@@ -153,5 +154,116 @@ func TestRulesMatchNPMCI(t *testing.T) {
 		case e.Kind == 'f' && (f.Mode != e.Mode || f.SHA256 != hexOf(e.SHA256)):
 			t.Errorf("node_modules/%s: result says mode %o sha256 %s; tree %o %s", path, f.Mode, f.SHA256, e.Mode, hexOf(e.SHA256))
 		}
+	}
+}
+
+// TestOptionalSetMatchesNPMCI: a platform package that fails takes with
+// it the optional package that needs it and what only they need, as
+// arborist's optional set does; what something else needs stays.
+func TestOptionalSetMatchesNPMCI(t *testing.T) {
+	deps := func(names ...string) map[string]any {
+		m := map[string]any{}
+		for _, n := range names {
+			m[n] = "1.0.0"
+		}
+		return m
+	}
+	p := makeProject(t, map[string]any{"dependencies": deps("shared"), "optionalDependencies": deps("w")},
+		spkg{path: "node_modules/w", meta: map[string]any{"optional": true, "dependencies": deps("p", "d", "shared")}, entries: []entry{pj("w", "1.0.0")}},
+		spkg{path: "node_modules/p", meta: map[string]any{"optional": true, "os": []string{"darwin"}}, entries: []entry{pj("p", "1.0.0")}},
+		spkg{path: "node_modules/d", meta: map[string]any{"optional": true}, entries: []entry{pj("d", "1.0.0")}},
+		spkg{path: "node_modules/shared", entries: []entry{pj("shared", "1.0.0")}},
+	)
+	_, got, res, err := p.install(t, npmtest.Node(t), npm.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, s := range res.Skipped {
+		skipped = append(skipped, s.Path+": "+s.Reason)
+	}
+	sort.Strings(skipped)
+	want := []string{
+		"node_modules/d: needed only by p@1.0.0, which is left out",
+		"node_modules/p: for os darwin (the target is linux x64 glibc)",
+		"node_modules/w: needed only by p@1.0.0, which is left out",
+	}
+	if !slices.Equal(skipped, want) {
+		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(skipped, "\n"), strings.Join(want, "\n"))
+	}
+	npmBin := npmtest.NPM(t)
+	cache := t.TempDir()
+	var files []string
+	for _, f := range p.files {
+		files = append(files, f)
+	}
+	npmtest.RunNPM(t, npmBin, t.TempDir(), cache, append([]string{"cache", "add"}, files...)...)
+	wantDir := t.TempDir()
+	for _, n := range []string{"package.json", "package-lock.json"} {
+		data, _ := os.ReadFile(filepath.Join(p.dir, n))
+		os.WriteFile(filepath.Join(wantDir, n), data, 0o644)
+	}
+	npmtest.RunNPM(t, npmBin, wantDir, cache, "ci", "--omit=dev", "--ignore-scripts", "--offline")
+	diffs, _, err := npmtest.CompareNodeModules(wantDir, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
+// TestInstallFromArchive: the tarballs are read where they lie inside a
+// tar archive of the folder (the bundle), under any prefix.
+func TestInstallFromArchive(t *testing.T) {
+	p := rulesProject(t)
+	arc := filepath.Join(t.TempDir(), "bundle.tar")
+	f, err := os.Create(arc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	tw.WriteHeader(&tar.Header{Name: "pipbake", Mode: 0o755, Size: 4, Typeflag: tar.TypeReg})
+	tw.Write([]byte("ELF!"))
+	for name, src := range p.files {
+		data, _ := os.ReadFile(src)
+		tw.WriteHeader(&tar.Header{Name: "npm/" + name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write(data)
+	}
+	tw.Close()
+	f.Close()
+	_, fromFolder, _, err := p.install(t, nil, npm.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.tarballs = arc
+	_, fromArchive, _, err := p.install(t, nil, npm.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, same, err := npmtest.CompareNodeModules(fromFolder, fromArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if !same {
+		t.Error("the hidden lockfiles differ")
+	}
+}
+
+// TestEnginesReported: a package whose engines the target's node does
+// not satisfy is installed and listed.
+func TestEnginesReported(t *testing.T) {
+	p := makeProject(t, nil, spkg{path: "node_modules/new", meta: map[string]any{"engines": map[string]any{"node": ">=99"}}, entries: []entry{pj("new", "1.0.0")}},
+		spkg{path: "node_modules/odd", meta: map[string]any{"engines": map[string]any{"node": "node >= 1"}}, entries: []entry{pj("odd", "1.0.0")}})
+	_, _, res, err := p.install(t, nil, npm.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"node_modules/new (new@1.0.0) wants node >=99; the target's is 20.19.2", `node_modules/odd (odd@1.0.0) wants node "node >= 1", which npm cannot read either`}
+	if !slices.Equal(res.Engines, want) {
+		t.Errorf("engines: %q", res.Engines)
 	}
 }
