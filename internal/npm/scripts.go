@@ -220,11 +220,15 @@ func (u *unpacker) runScript(ctx context.Context, base []string, rt *Runtime, p 
 	cmd.Env = u.scriptEnv(base, rt, p, event, script)
 	var tail tailBuffer
 	w := io.Writer(&tail)
+	pw := &prefixWriter{w: io.Discard}
 	if log != nil {
-		w = io.MultiWriter(&tail, &prefixWriter{w: log, prefix: "pipbake: " + p.ID() + " " + event + ": "})
+		pw = &prefixWriter{w: log, prefix: "pipbake: " + p.ID() + " " + event + ": "}
+		w = io.MultiWriter(&tail, pw)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := runOffline(cmd); err != nil {
+	err := runOffline(cmd)
+	pw.flush()
+	if err != nil {
 		msg := strings.TrimSpace(tail.String())
 		if msg != "" {
 			msg = ":\n" + msg
@@ -246,6 +250,14 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return string(t.b) }
+
+// flush writes a last line that had no newline.
+func (p *prefixWriter) flush() {
+	if len(p.buf) > 0 {
+		io.WriteString(p.w, p.prefix+string(p.buf)+"\n")
+		p.buf = nil
+	}
+}
 
 // prefixWriter writes each line with a prefix.
 type prefixWriter struct {

@@ -49,9 +49,11 @@ func TestScripts(t *testing.T) {
 			entries: []entry{pj("zzz", "1.0.0", scripts(probe)), {name: "package/tool.sh", body: "#!/bin/sh\necho zzz-tool ran\n"}}},
 		spkg{path: "node_modules/denied", meta: map[string]any{"hasInstallScript": true},
 			entries: []entry{pj("denied", "1.0.0", `, "scripts": {"postinstall": "touch ran"}`)}},
+		spkg{path: "node_modules/quiet", meta: map[string]any{"hasInstallScript": true},
+			entries: []entry{pj("quiet", "1.0.0", `, "scripts": {"install": "printf no-newline"}`)}},
 	)
 	var out bytes.Buffer
-	_, dir, res, err := p.install(t, rt, npm.InstallOptions{ScriptsAllow: []string{"zzz", "aaa", "absent"}, Log: &out})
+	_, dir, res, err := p.install(t, rt, npm.InstallOptions{ScriptsAllow: []string{"zzz", "aaa", "absent", "quiet"}, Log: &out})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -70,10 +72,10 @@ func TestScripts(t *testing.T) {
 	if len(res.NotRun) != 1 || res.NotRun[0] != "denied@1.0.0" {
 		t.Errorf("NotRun = %v", res.NotRun)
 	}
-	if len(res.Scripts) != 6 || res.Scripts[0].Name != "zzz" || res.Scripts[0].Event != "preinstall" {
+	if len(res.Scripts) != 7 || res.Scripts[0].Name != "zzz" || res.Scripts[0].Event != "preinstall" {
 		t.Errorf("Scripts = %+v", res.Scripts)
 	}
-	for _, note := range []string{`scripts_allow names "absent"`, "lifecycle scripts not run (not in scripts_allow): denied@1.0.0", "pipbake: zzz@1.0.0 install: hello from zzz\n"} {
+	for _, note := range []string{`scripts_allow names "absent"`, "lifecycle scripts not run (not in scripts_allow): denied@1.0.0", "pipbake: zzz@1.0.0 install: hello from zzz\n", "pipbake: quiet@1.0.0 install: no-newline\n"} {
 		if !strings.Contains(out.String(), note) {
 			t.Errorf("the log does not say %q:\n%s", note, out.String())
 		}
