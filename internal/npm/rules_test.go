@@ -2,6 +2,7 @@ package npm_test
 
 import (
 	"archive/tar"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -265,5 +266,71 @@ func TestEnginesReported(t *testing.T) {
 	want := []string{"node_modules/new (new@1.0.0) wants node >=99; the target's is 20.19.2", `node_modules/odd (odd@1.0.0) wants node "node >= 1", which npm cannot read either`}
 	if !slices.Equal(res.Engines, want) {
 		t.Errorf("engines: %q", res.Engines)
+	}
+}
+
+// TestWorkspaceLinkMatchesNPMCI: a workspace (the lock as npm writes it)
+// is a link from node_modules
+// to a folder of the project, which the app brings; its bins are linked
+// through the link, as npm ci does.
+func TestWorkspaceLinkMatchesNPMCI(t *testing.T) {
+	dir := t.TempDir()
+	lock := `{
+  "name": "synth",
+  "version": "1.0.0",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {
+    "": {"name": "synth", "version": "1.0.0", "workspaces": ["packages/*"]},
+    "node_modules/w": {"resolved": "packages/w", "link": true},
+    "packages/w": {"version": "0.1.0", "bin": {"wtool": "tool.js"}}
+  }
+}
+`
+	pkgJSON := `{"name": "synth", "version": "1.0.0", "workspaces": ["packages/*"]}`
+	wJSON := `{"name": "w", "version": "0.1.0", "bin": {"wtool": "tool.js"}}`
+	os.WriteFile(filepath.Join(dir, "package-lock.json"), []byte(lock), 0o644)
+	lk, err := npm.ReadLock(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := lk.Select(testRuntime, npm.SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := filepath.Join(t.TempDir(), "app.tgz")
+	os.WriteFile(app, tgz(t, entry{name: "package/package.json", body: pkgJSON}, entry{name: "package/packages/w/package.json", body: wJSON},
+		entry{name: "package/packages/w/tool.js", body: "#!/usr/bin/env node\n"}), 0o644)
+	got := t.TempDir()
+	if _, err := npm.Install(context.Background(), npm.InstallOptions{Selection: sel, Dir: got, App: app}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := os.Readlink(filepath.Join(got, "node_modules/w")); l != "../packages/w" {
+		t.Errorf("node_modules/w links to %q", l)
+	}
+
+	want := t.TempDir()
+	os.WriteFile(filepath.Join(want, "package.json"), []byte(pkgJSON), 0o644)
+	os.WriteFile(filepath.Join(want, "package-lock.json"), []byte(lock), 0o644)
+	os.MkdirAll(filepath.Join(want, "packages/w"), 0o755)
+	os.WriteFile(filepath.Join(want, "packages/w/package.json"), []byte(wJSON), 0o644)
+	os.WriteFile(filepath.Join(want, "packages/w/tool.js"), []byte("#!/usr/bin/env node\n"), 0o644)
+	npmtest.RunNPM(t, npmtest.NPM(t), want, t.TempDir(), "ci", "--omit=dev", "--ignore-scripts", "--offline")
+	diffs, sameBytes, err := npmtest.CompareNodeModules(want, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if !sameBytes {
+		t.Error("the hidden lockfiles differ byte for byte")
+	}
+	for _, p := range []string{"packages/w/tool.js"} {
+		a, _ := os.Stat(filepath.Join(want, p))
+		b, _ := os.Stat(filepath.Join(got, p))
+		if a == nil || b == nil || a.Mode() != b.Mode() {
+			t.Errorf("%s: mode %v, npm's %v", p, b, a)
+		}
 	}
 }
