@@ -270,9 +270,8 @@ func TestEnginesReported(t *testing.T) {
 }
 
 // TestWorkspaceLinkMatchesNPMCI: a workspace (the lock as npm writes it)
-// is a link from node_modules
-// to a folder of the project, which the app brings; its bins are linked
-// through the link, as npm ci does.
+// is a link from node_modules to a folder of the project, which the app
+// brings; its bins are linked through the link, as npm ci does.
 func TestWorkspaceLinkMatchesNPMCI(t *testing.T) {
 	dir := t.TempDir()
 	lock := `{
