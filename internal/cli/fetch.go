@@ -39,6 +39,14 @@ HTML or PEP 691 JSON), s3://bucket/prefix (AWS default credential chain;
 Without --source, each lock's own --index-url, --extra-index-url and
 --find-links, or its pylock.toml wheel URLs, are used.
 
+npm locks (package-lock.json, npm-shrinkwrap.json) fetch the tarballs
+they pin for the target's --os, --cpu and --libc (or --target-node),
+each checked against its integrity, into DIR (one file per tarball and
+npm-tarballs.json); --source is a registry base URL that replaces the
+part of each resolved URL before the package name, a folder, or
+s3://bucket/prefix; credentials also come from .npmrc
+(//host/:_authToken, :_auth, :username and :_password).
+
 Credentials: user:password in an index URL, netrc ($NETRC or ~/.netrc),
 ` + fetch.EnvTokenPrefix + `<HOST> (e.g. ` + fetch.EnvTokenPrefix + `PYPI_EXAMPLE_COM) for one host, or
 ` + fetch.EnvToken + ` for the origins of --source URLs; a token is sent as basic
@@ -69,8 +77,25 @@ func cmdFetch(ctx context.Context, args []string) error {
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint `URL` (default: AWS_ENDPOINT_URL, else AWS)")
 	asJSON := fs.Bool("json", false, "print the result (or the problems) as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
+	nf := &npmFetchFlags{
+		os:         fs.String("os", "", "npm locks: the target's `os` (node's process.platform: linux, darwin, ...)"),
+		cpu:        fs.String("cpu", "", "npm locks: the target's `cpu` (node's process.arch: x64, arm64, ...)"),
+		libc:       fs.String("libc", "", "npm locks: the target's `libc` (glibc or musl; default glibc on linux)"),
+		targetNode: fs.String("target-node", "", "npm locks: take the target from this local `node` instead"),
+		includeDev: fs.Bool("include-dev", false, "npm locks: fetch the dev dependencies too"),
+	}
+	fs.Var(&nf.npmrc, "npmrc", "npm locks: .npmrc `file` with registry credentials; repeat (default ~/.npmrc and the lock's folder's)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if npmLocks := countNPM(locks); npmLocks > 0 {
+		if npmLocks != len(locks) {
+			return &exitError{code: 2, err: fmt.Errorf("fetch: give either npm locks or Python locks, not both (fetch each into its own folder)")}
+		}
+		if *out == "" {
+			return &exitError{code: 2, err: fmt.Errorf("fetch: give --out")}
+		}
+		return cmdFetchNPM(ctx, locks, sources, nf, *out, *cache, *jobs, *s3Endpoint, *asJSON, *quiet)
 	}
 	usage := func(format string, args ...any) error {
 		return &exitError{code: 2, err: fmt.Errorf("fetch: "+format, args...)}
@@ -161,6 +186,17 @@ func cmdFetch(ctx context.Context, args []string) error {
 			len(res.Wheels), res.Out, res.Downloaded, mb(res.DownloadedBytes), res.FromCache, res.Seconds)
 	}
 	return nil
+}
+
+// countNPM counts the npm locks among the lock files given.
+func countNPM(locks []string) int {
+	n := 0
+	for _, l := range locks {
+		if isNPMLock(l) {
+			n++
+		}
+	}
+	return n
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }

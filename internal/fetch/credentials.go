@@ -76,6 +76,10 @@ type credentials struct {
 	netrcOnce sync.Once
 	netrc     []netrcEntry
 	netrcErr  error
+
+	// npm holds .npmrc registry credentials (npm fetches only); they
+	// come first for the URLs their keys match.
+	npm *npmAuth
 }
 
 func newCredentials(red *redactor) *credentials {
@@ -150,6 +154,10 @@ func (c *credentials) authorize(req *http.Request) {
 	if req.URL.User != nil { // never sent in the URL itself
 		req.URL = c.addSource(req.URL, false)
 	}
+	if h, ok := c.npm.header(req.URL); ok {
+		req.Header.Set("Authorization", h)
+		return
+	}
 	if up, ok := c.lookup(req.URL); ok {
 		req.SetBasicAuth(up.user, up.pass)
 	}
@@ -175,7 +183,9 @@ func (c *credentials) checkRedirect(next func(*http.Request, []*http.Request) er
 			req.URL = &clean
 		}
 		req.Header.Del("Authorization")
-		if up, ok := c.lookup(req.URL); ok {
+		if h, ok := c.npm.header(req.URL); ok {
+			req.Header.Set("Authorization", h)
+		} else if up, ok := c.lookup(req.URL); ok {
 			req.SetBasicAuth(up.user, up.pass)
 		}
 		if next != nil {

@@ -127,7 +127,7 @@ func headline(p Problem) string {
 	case NoMatchingTags:
 		return "no wheel in any source fits the target"
 	case HashMismatch:
-		return "no source served a file with a sha256 the lock allows"
+		return "no source served a file with a hash the lock allows"
 	case Unreachable:
 		return "a source could not be reached"
 	case AccessDenied:
@@ -199,6 +199,7 @@ func kindOf(err error) Kind {
 // mismatchError is a file whose sha256 the lock does not allow.
 type mismatchError struct {
 	file, got string
+	what      string // what got is: "sha256" (default) or "integrity"
 	want      []string
 	loc       string // where it came from (redacted)
 	locks     string // the pins' lock:line
@@ -209,7 +210,11 @@ func (e *mismatchError) Error() string {
 	if e.loc != "" {
 		s += " (" + e.loc + ")"
 	}
-	s += " with sha256 " + e.got + "; the lock"
+	what := e.what
+	if what == "" {
+		what = "sha256"
+	}
+	s += " with " + what + " " + e.got + "; the lock"
 	if e.locks != "" {
 		s += " (" + e.locks + ")"
 	}

@@ -54,6 +54,9 @@ func (f *fetcher) httpRequest(ctx context.Context, u *url.URL, accept string) (*
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		// After a redirect, what counts is what went to the last origin.
 		hint := "no credentials were sent: put user:password in the URL, a machine entry in netrc, or a token in " + EnvTokenPrefix + EnvHost(resp.Request.URL.Hostname())
+		if f.creds.npm != nil {
+			hint = "no credentials were sent: put //" + resp.Request.URL.Host + "/:_authToken=TOKEN in .npmrc (the project's, beside the lock, or ~/.npmrc), or user:password in the URL"
+		}
 		if resp.Request.Header.Get("Authorization") != "" {
 			hint = "the credentials sent were refused"
 		}

@@ -19,7 +19,10 @@ import (
 // checkOut makes Out absolute and refuses a folder fetch did not write:
 // one that exists, is not empty and has no wheelhouse.json, which
 // replacing would destroy.
-func checkOut(out string) (string, error) {
+func checkOut(out string) (string, error) { return checkOutIndex(out, wheelhouse.IndexName) }
+
+// checkOutIndex is checkOut for an output whose index file is index.
+func checkOutIndex(out, index string) (string, error) {
 	if out == "" {
 		return "", errors.New("no output folder")
 	}
@@ -44,8 +47,8 @@ func checkOut(out string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("output folder: %w", err)
 	}
-	if len(entries) > 0 && !exists(filepath.Join(abs, wheelhouse.IndexName)) {
-		return "", fmt.Errorf("output folder %s has files but no %s, so pipbake fetch did not write it; give an empty or new folder", abs, wheelhouse.IndexName)
+	if len(entries) > 0 && !exists(filepath.Join(abs, index)) {
+		return "", fmt.Errorf("output folder %s has files but no %s, so pipbake fetch did not write it; give an empty or new folder", abs, index)
 	}
 	return abs, nil
 }
@@ -104,8 +107,13 @@ func (s *staging) add(cached, file string) error {
 // commit writes wheelhouse.json last and puts the staging folder in the
 // place of out.
 func (s *staging) commit(idx wheelhouse.Index) error {
-	if err := writeJSONAtomic(filepath.Join(s.dir, wheelhouse.IndexName), idx, true); err != nil {
-		return fmt.Errorf("write %s: %w", wheelhouse.IndexName, err)
+	return s.commitIndex(wheelhouse.IndexName, idx)
+}
+
+// commitIndex is commit with another index file (npm tarballs).
+func (s *staging) commitIndex(name string, idx any) error {
+	if err := writeJSONAtomic(filepath.Join(s.dir, name), idx, true); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := syncDir(s.dir); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 type progress struct {
 	w     io.Writer
 	total int
+	unit  string // what is counted; "wheels" when empty
 	start time.Time
 
 	done  atomic.Int64 // pins finished
@@ -77,8 +78,12 @@ func (p *progress) draw(final bool) {
 	if secs > 0 {
 		rate = float64(b) / secs
 	}
-	line := fmt.Sprintf("\rfetch [%s%s] %4d/%d wheels  %s  %s/s", strings.Repeat("#", filled), strings.Repeat("·", width-filled),
-		done, p.total, humanBytes(b), humanBytes(int64(rate)))
+	unit := p.unit
+	if unit == "" {
+		unit = "wheels"
+	}
+	line := fmt.Sprintf("\rfetch [%s%s] %4d/%d %s  %s  %s/s", strings.Repeat("#", filled), strings.Repeat("·", width-filled),
+		done, p.total, unit, humanBytes(b), humanBytes(int64(rate)))
 	if final {
 		line += "\n"
 	} else {

@@ -1,0 +1,352 @@
+package npm
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Bounds on one tarball's content: a tarball is pinned by the lock, but
+// its author may still be hostile.
+const (
+	MaxTarballEntries       = 500_000
+	MaxTarballUnpackedBytes = 8 << 30
+)
+
+// EntryError is a tarball entry refused or that could not be written.
+type EntryError struct {
+	// Tarball is the tarball's file, Package the lock path and id of the
+	// package it is for, Entry the entry's name in the tarball.
+	Tarball, Package, Entry string
+	Msg                     string
+	Err                     error
+}
+
+func (e *EntryError) Error() string {
+	s := e.Tarball
+	if e.Package != "" {
+		s += " (" + e.Package + ")"
+	}
+	if e.Entry != "" {
+		s += ": entry " + quote(e.Entry)
+	}
+	s += ": " + e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// fileRec is a file an install wrote.
+type fileRec struct {
+	rel  string // relative to the release, "/"-separated
+	size int64
+	sum  [sha256.Size]byte
+	mode fs.FileMode
+}
+
+// unpackSpec says where one tarball goes.
+type unpackSpec struct {
+	file  string // the tarball's file name, for messages
+	label string // the package, for messages
+	dest  string // folder relative to the release ("" for its root)
+	// inside, when set, is asked about each entry under a node_modules
+	// folder (its path relative to the release): an error refuses it.
+	inside func(rel string) error
+	// noNodeModules refuses any entry in a node_modules folder (the app).
+	noNodeModules bool
+}
+
+// unpacked is what one tarball brought.
+type unpacked struct {
+	files  []fileRec
+	hasGyp bool // binding.gyp at the package's root
+}
+
+// unpacker writes tarballs into one release.
+type unpacker struct {
+	root  string // absolute
+	dirs  dirCache
+	umask fs.FileMode
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// unpack writes a tarball (gzip'd or plain tar) into root/spec.dest as
+// pacote does for npm: the first path component of every entry is
+// dropped whatever its name; only files are written (directories come
+// with them, links and devices are skipped); a .gitignore becomes
+// .npmignore unless one came first; a file's mode is its tar mode's
+// permission bits with read and write for all added (0666), less the
+// umask. Entries with an absolute path or a ".." segment, links that
+// point outside the package, and files landing in another package's
+// folder are refused.
+func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
+	fail := func(entry, msg string, err error) error {
+		return &EntryError{Tarball: spec.file, Package: spec.label, Entry: entry, Msg: msg, Err: err}
+	}
+	var r io.Reader = bytes.NewReader(data)
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fail("", "not a gzip'd tar", err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	out := &unpacked{}
+	written := map[string]int{} // rel → index in out.files
+	sawIgnores := map[string]bool{}
+	var total int64
+	base := filepath.Join(u.root, filepath.FromSlash(spec.dest))
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fail("", "read the tarball", err)
+		}
+		if n >= MaxTarballEntries {
+			return nil, fail("", fmt.Sprintf("has more than %d entries", MaxTarballEntries), nil)
+		}
+		name := hdr.Name
+		rest, skip, msg := entryPath(name)
+		if msg != "" {
+			return nil, fail(name, msg, nil)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeSymlink, tar.TypeLink:
+			// npm skips links; one pointing out of the package is hostile.
+			if skip {
+				continue
+			}
+			if msg := linkEscapes(hdr, rest); msg != "" {
+				return nil, fail(name, msg, nil)
+			}
+			continue
+		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+		default:
+			continue // directories are made for files; devices and the like are skipped
+		}
+		if skip {
+			continue
+		}
+		if b := path.Base(name); b == ".npmignore" {
+			sawIgnores[name] = true
+		} else if b == ".gitignore" {
+			ni := strings.TrimSuffix(name, ".gitignore") + ".npmignore"
+			if sawIgnores[ni] {
+				continue
+			}
+			rest = strings.TrimSuffix(rest, ".gitignore") + ".npmignore"
+		}
+		rel := rest
+		if spec.dest != "" {
+			rel = spec.dest + "/" + rest
+		}
+		if hasNodeModules(rest) {
+			if spec.noNodeModules {
+				return nil, fail(name, "the app may not bring files into node_modules", nil)
+			}
+			if spec.inside != nil {
+				if err := spec.inside(rel); err != nil {
+					return nil, fail(name, err.Error(), nil)
+				}
+			}
+		}
+		if hdr.Size < 0 || total+hdr.Size > MaxTarballUnpackedBytes {
+			return nil, fail(name, fmt.Sprintf("the tarball unpacks to more than %d GiB", MaxTarballUnpackedBytes>>30), nil)
+		}
+		total += hdr.Size
+		mode := (fs.FileMode(hdr.Mode)&0o777 | 0o666)
+		dest := filepath.Join(base, filepath.FromSlash(rest))
+		if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+			return nil, fail(name, "make its folder", err)
+		}
+		f, err := createOut(dest, mode)
+		if err != nil && errors.Is(err, fs.ErrExist) {
+			if _, again := written[rel]; !again {
+				return nil, fail(name, "collides with a file already written there (by another package?)", err)
+			}
+			// The same path twice in one tarball: the later one wins, as
+			// with npm.
+			if rerr := os.Remove(dest); rerr != nil {
+				return nil, fail(name, "replace the earlier entry of that name", rerr)
+			}
+			f, err = createOut(dest, mode)
+		}
+		if err != nil {
+			return nil, fail(name, "create "+dest, err)
+		}
+		h := sha256.New()
+		size, err := copyContent(f, tr, h, *bp)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fail(name, "write "+dest, err)
+		}
+		rec := fileRec{rel: rel, size: size, mode: mode &^ u.umask}
+		h.Sum(rec.sum[:0])
+		if i, again := written[rel]; again {
+			out.files[i] = rec
+		} else {
+			written[rel] = len(out.files)
+			out.files = append(out.files, rec)
+		}
+		if rest == "binding.gyp" {
+			out.hasGyp = true
+		}
+	}
+	return out, nil
+}
+
+// entryPath turns a tarball entry's name into its path inside the
+// package: the first component dropped (skip: nothing is left), after
+// refusing absolute names, ".." segments and control characters.
+func entryPath(name string) (rest string, skip bool, msg string) {
+	if name == "" {
+		return "", true, ""
+	}
+	if strings.HasPrefix(name, "/") || (len(name) >= 2 && name[1] == ':') {
+		return "", false, "has an absolute path"
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c == 0x7f {
+			return "", false, fmt.Sprintf("has the control character %q in its name", c)
+		}
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == ".." {
+			return "", false, "has a \"..\" segment: it would be written outside the package"
+		}
+	}
+	_, rest, ok := strings.Cut(name, "/")
+	if !ok {
+		return "", true, ""
+	}
+	rest = strings.TrimLeft(path.Clean("/"+rest), "/")
+	if rest == "" || rest == "." {
+		return "", true, ""
+	}
+	return rest, false, ""
+}
+
+// linkEscapes says why a link entry points outside its package ("" when
+// it does not).
+func linkEscapes(hdr *tar.Header, rest string) string {
+	target := hdr.Linkname
+	if strings.HasPrefix(target, "/") {
+		return fmt.Sprintf("is a link to the absolute path %s, outside the package", quote(target))
+	}
+	if hdr.Typeflag == tar.TypeLink {
+		// A hard link names another entry of the archive.
+		for _, seg := range strings.Split(target, "/") {
+			if seg == ".." {
+				return fmt.Sprintf("is a hard link to %s, outside the package", quote(target))
+			}
+		}
+		return ""
+	}
+	if escapes(path.Dir(rest), target) {
+		return fmt.Sprintf("is a symlink to %s, outside the package", quote(target))
+	}
+	return ""
+}
+
+// escapes reports whether target, relative to dir (both inside a
+// package), climbs above the package's root.
+func escapes(dir, target string) bool {
+	depth := 0
+	if dir != "." && dir != "" {
+		depth = len(strings.Split(dir, "/"))
+	}
+	for _, seg := range strings.Split(target, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+func hasNodeModules(rel string) bool {
+	return rel == "node_modules" || strings.HasPrefix(rel, "node_modules/") || strings.Contains(rel, "/node_modules/")
+}
+
+// copyContent copies r to out and h, filling buf before each write so
+// most files take one write.
+func copyContent(out io.Writer, r io.Reader, h io.Writer, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[n:])
+			n += m
+		}
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// dirCache remembers the folders made, so each file costs one open and
+// each folder one mkdir.
+type dirCache struct{ known sync.Map }
+
+func (d *dirCache) ensure(dir string) error {
+	if _, ok := d.known.Load(dir); ok {
+		return nil
+	}
+	err := os.Mkdir(dir, 0o777)
+	if errors.Is(err, fs.ErrNotExist) {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return err
+		}
+		if err := d.ensure(parent); err != nil {
+			return err
+		}
+		err = os.Mkdir(dir, 0o777)
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	d.known.Store(dir, struct{}{})
+	return nil
+}

@@ -1,0 +1,726 @@
+package npm
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/umask"
+)
+
+// InstallOptions describe one layout of a Node set into a release.
+type InstallOptions struct {
+	// Selection is what to lay out: Lock.Select for the target's node.
+	Selection *Selection
+	// Tarballs holds the selected packages' tarballs (TarballFile names).
+	Tarballs *Tarballs
+	// Dir is the release directory. It must exist; Install writes the
+	// project's package.json, its lock, node_modules and the app there.
+	// On error Dir holds a partial layout: remove it.
+	Dir string
+	// App, when set, is the project's own code: a tarball as `npm pack`
+	// makes it, unpacked at Dir like a package (it may not write into
+	// node_modules). AppIntegrity, when set, is checked against it.
+	App, AppIntegrity string
+	// PackageJSON is the project's package.json, written at Dir unless
+	// App brings one; nil makes one from the lock's root entry.
+	PackageJSON []byte
+	// ScriptsAllow names the packages whose preinstall, install and
+	// postinstall scripts run (no other script runs).
+	ScriptsAllow []string
+	// Jobs is the number of tarballs unpacked at once (default 4 per CPU).
+	Jobs int
+	// Log receives notes and the scripts' output (nil: discard).
+	Log io.Writer
+	// Env is the base environment of scripts (nil: this process's).
+	Env []string
+}
+
+// Result is what a receipt needs of a layout.
+type Result struct {
+	// Packages are the laid-out entries, sorted by path.
+	Packages []Installed `json:"packages"`
+	// Skipped are the entries left out for the target.
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Engines lists "engines" the target's node does not satisfy.
+	Engines []string `json:"engines,omitempty"`
+	// Files are every file and link Install wrote, sorted by path.
+	Files []File `json:"files"`
+	// Bins are the links in node_modules/.bin folders.
+	Bins []Bin `json:"bins,omitempty"`
+	// Scripts are the lifecycle scripts run, in order; NotRun names the
+	// packages whose scripts were not allowed.
+	Scripts []ScriptRun `json:"scripts,omitempty"`
+	NotRun  []string    `json:"scripts_not_run,omitempty"`
+	// App is the project's own tarball, when there was one.
+	App *App `json:"app,omitempty"`
+}
+
+// Installed is one laid-out entry of the lock.
+type Installed struct {
+	Path      string `json:"path"`
+	Name      string `json:"name"`
+	Version   string `json:"version,omitempty"`
+	Kind      string `json:"kind"` // registry, remote, file, link, bundled, folder
+	Integrity string `json:"integrity,omitempty"`
+	Resolved  string `json:"resolved,omitempty"`
+	License   string `json:"license,omitempty"`
+	Dev       bool   `json:"dev,omitempty"`
+	Optional  bool   `json:"optional,omitempty"`
+	// Link is a link's target, relative to the project.
+	Link         string `json:"link,omitempty"`
+	Dependencies []Edge `json:"dependencies,omitempty"`
+	// Files counts the files its tarball brought (a bundled package's are
+	// counted with the package that brings it).
+	Files int `json:"files"`
+}
+
+// Skipped is an entry left out for the target.
+type Skipped struct {
+	Path   string `json:"path"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// File is one file or link of the layout, relative to the release.
+type File struct {
+	Path   string      `json:"path"`
+	Mode   fs.FileMode `json:"mode"`
+	Size   int64       `json:"size"`
+	SHA256 string      `json:"sha256,omitempty"`
+	Link   string      `json:"link,omitempty"`
+}
+
+// App is the project's own tarball.
+type App struct {
+	File      string `json:"file"`
+	Integrity string `json:"integrity"`
+	Files     int    `json:"files"`
+}
+
+var kindNames = map[Kind]string{Registry: "registry", Remote: "remote", LocalTarball: "file", Linked: "link", Bundled: "bundled", Folder: "folder"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// job is one tarball to unpack.
+type job struct {
+	pkg  *Package // nil for the app
+	src  *Tarballs
+	file string
+	data []byte
+	size int64
+	out  *unpacked
+	sri  string // the app's sha512 integrity
+}
+
+// Install lays the selection out into opts.Dir as `npm ci` would (with
+// --omit=dev unless the selection kept them, and --ignore-scripts but for
+// ScriptsAllow), without network: every tarball's integrity is checked
+// first, all of them, before anything is written; then they are unpacked
+// in parallel, streaming; bundled packages are checked, links made,
+// package.json and the lock written; a package that needs a native build
+// and is not allowed to run scripts fails the install; the allowed
+// packages' preinstall scripts run, bins are linked, then their install
+// and postinstall scripts, in dependency order; node_modules/.package-lock.json
+// is written last.
+func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
+	s := opts.Selection
+	if s == nil || s.Lock == nil || s.Runtime == nil {
+		return nil, errors.New("npm install: no selection (Lock.Select)")
+	}
+	root, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("npm install: release directory %s: not a folder (%v)", opts.Dir, err)
+	}
+	u := &unpacker{root: root, umask: umask.Get()}
+	lk := s.Lock
+
+	// The tarballs: every one present and matching the lock, before any
+	// byte is written.
+	var jobs []*job
+	var missing []string
+	for _, p := range s.Packages {
+		switch p.Kind() {
+		case Registry, Remote, LocalTarball:
+		default:
+			continue
+		}
+		file := TarballFile(p.Name, p.Version)
+		if opts.Tarballs == nil || !opts.Tarballs.Has(file) {
+			missing = append(missing, fmt.Sprintf("%s for %s", file, p.Label()))
+			continue
+		}
+		jobs = append(jobs, &job{pkg: p, src: opts.Tarballs, file: file})
+	}
+	if len(missing) > 0 {
+		where := "no tarballs were given"
+		if opts.Tarballs != nil {
+			where = opts.Tarballs.Path + " has no"
+		}
+		return nil, fmt.Errorf("npm install of %s: %s %s (fetch them with pipbake fetch --lock %s)", lk.Path, where, strings.Join(missing, ", "), lk.Path)
+	}
+	var app *job
+	if opts.App != "" {
+		data, err := os.ReadFile(opts.App)
+		if err != nil {
+			return nil, fmt.Errorf("read the app tarball: %w", err)
+		}
+		if opts.AppIntegrity != "" {
+			want, err := ParseIntegrity(opts.AppIntegrity)
+			if err != nil {
+				return nil, fmt.Errorf("app tarball %s: %w", opts.App, err)
+			}
+			if !want.Check(data) {
+				return nil, fmt.Errorf("app tarball %s does not match its integrity: it hashes to %s, %s was expected", opts.App, SRI(data), opts.AppIntegrity)
+			}
+		}
+		app = &job{file: filepath.Base(opts.App), data: data, size: int64(len(data)), sri: SRI(data)}
+	}
+	if err := verifyAll(opts.Tarballs, jobs); err != nil {
+		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
+	}
+
+	// Unpack, biggest first.
+	own := map[string]*Package{} // package folders laid out from their own tarball or a link
+	for _, p := range s.Packages {
+		if k := p.Kind(); k != Bundled && k != Folder {
+			own[p.Path] = p
+		}
+	}
+	all := slices.Clone(jobs)
+	if app != nil {
+		all = append(all, app)
+	}
+	slices.SortStableFunc(all, func(a, b *job) int { return cmp.Compare(b.size, a.size) })
+	if err := u.unpackAll(ctx, all, own, opts.Jobs); err != nil {
+		return nil, err
+	}
+	if err := u.checkBundled(s); err != nil {
+		return nil, err
+	}
+	res := &Result{Engines: s.Engines}
+	var files []fileRec
+	for _, j := range all {
+		files = append(files, j.out.files...)
+	}
+	links, err := u.makeLinks(s)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := u.writeProject(lk, opts, app)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, proj...)
+
+	// Scripts: the allowed ones run; a needed build that is not allowed
+	// fails the install.
+	hasGyp := map[*Package]bool{}
+	for _, j := range jobs {
+		if j.out.hasGyp {
+			hasGyp[j.pkg] = true
+		}
+	}
+	withScripts, err := u.readScripts(s.Packages, hasGyp)
+	if err != nil {
+		return nil, err
+	}
+	allow := map[string]bool{}
+	for _, n := range opts.ScriptsAllow {
+		allow[n] = true
+	}
+	var run []*pkgScripts
+	var needBuild []*Package
+	for _, ps := range withScripts {
+		if allow[ps.pkg.Name] {
+			if len(ps.scripts) > 0 {
+				run = append(run, ps)
+			}
+			continue
+		}
+		if ps.gyp {
+			needBuild = append(needBuild, ps.pkg)
+			continue
+		}
+		res.NotRun = append(res.NotRun, ps.pkg.ID())
+	}
+	if len(needBuild) > 0 {
+		return nil, &BuildNeededError{Packages: needBuild}
+	}
+	if len(res.NotRun) > 0 {
+		logf(opts.Log, "pipbake: %s: lifecycle scripts not run (not in scripts_allow): %s", lk.Path, strings.Join(res.NotRun, ", "))
+	}
+	known := map[string]bool{}
+	for _, p := range s.Packages {
+		known[p.Name] = true
+	}
+	for _, n := range opts.ScriptsAllow {
+		if !known[n] {
+			logf(opts.Log, "pipbake: %s: scripts_allow names %q, which this set does not install", lk.Path, n)
+		}
+	}
+	run = scriptOrder(s, run)
+	env := opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	runEvent := func(event string) error {
+		for _, ps := range run {
+			sc := ps.scripts[event]
+			if sc == "" {
+				continue
+			}
+			logf(opts.Log, "pipbake: %s: running its %s script: %s", ps.pkg.ID(), event, sc)
+			if err := u.runScript(ctx, env, s.Runtime, ps.pkg, event, sc, opts.Log); err != nil {
+				return err
+			}
+			res.Scripts = append(res.Scripts, ScriptRun{Package: ps.pkg.Path, Name: ps.pkg.Name, Version: ps.pkg.Version, Event: event, Script: sc})
+		}
+		return nil
+	}
+	if err := runEvent("preinstall"); err != nil {
+		return nil, err
+	}
+	bins, changed, err := u.linkBins(lk, s.Packages)
+	if err != nil {
+		return nil, err
+	}
+	res.Bins = bins
+	for _, ev := range []string{"install", "postinstall"} {
+		if err := runEvent(ev); err != nil {
+			return nil, err
+		}
+	}
+
+	// The hidden lockfile last: npm trusts it only when it is newer than
+	// every package folder.
+	var hidden []fileRec
+	if len(s.Packages) > 0 {
+		data, err := HiddenLock(lk, s.Packages)
+		if err != nil {
+			return nil, fmt.Errorf("write node_modules/%s: %w", HiddenLockName, err)
+		}
+		rec, err := u.writeFile("node_modules/"+HiddenLockName, data)
+		if err != nil {
+			return nil, err
+		}
+		hidden = append(hidden, rec)
+	}
+
+	if len(res.Scripts) > 0 {
+		// Scripts may have changed anything: record the tree as it is.
+		if res.Files, err = u.walk(); err != nil {
+			return nil, err
+		}
+	} else {
+		byPath := map[string]*fileRec{}
+		for i := range files {
+			byPath[files[i].rel] = &files[i]
+		}
+		for _, rel := range changed {
+			if rec, ok := byPath[rel]; ok {
+				if err := u.restat(rec); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, f := range append(files, hidden...) {
+			res.Files = append(res.Files, File{Path: f.rel, Mode: f.mode, Size: f.size, SHA256: hex.EncodeToString(f.sum[:])})
+		}
+		for _, l := range links {
+			res.Files = append(res.Files, l)
+		}
+		for _, b := range bins {
+			res.Files = append(res.Files, File{Path: b.Path, Mode: fs.ModeSymlink | 0o777, Size: int64(len(b.Target)), Link: b.Target})
+		}
+		sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
+	}
+
+	counts := map[*Package]int{}
+	for _, j := range jobs {
+		counts[j.pkg] = len(j.out.files)
+	}
+	for _, p := range s.Packages {
+		in := Installed{Path: p.Path, Name: p.Name, Version: p.Version, Kind: p.Kind().String(), License: p.License,
+			Dev: p.Dev, Optional: p.Optional, Files: counts[p], Dependencies: s.Dependencies(p)}
+		if !p.Integrity.IsZero() {
+			in.Integrity = p.Integrity.String()
+		}
+		switch p.Kind() {
+		case Linked:
+			in.Link = p.LinkTarget()
+		case Registry, Remote, LocalTarball:
+			in.Resolved = redactURL(p.Resolved)
+		}
+		res.Packages = append(res.Packages, in)
+	}
+	for _, sk := range s.Skipped {
+		res.Skipped = append(res.Skipped, Skipped{Path: sk.Package.Path, ID: sk.Package.ID(), Reason: sk.Reason})
+	}
+	if app != nil {
+		res.App = &App{File: app.file, Integrity: app.sri, Files: len(app.out.files)}
+	}
+	return res, nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// maxHeld is how many tarball bytes the check keeps in memory for the
+// unpacking; beyond it they are read again (and checked again).
+const maxHeld = 1 << 30
+
+// verifyAll reads every tarball and checks it against the lock's
+// integrity, on every CPU; every mismatch is reported.
+func verifyAll(t *Tarballs, jobs []*job) error {
+	errs := make([]error, len(jobs))
+	var held atomic.Int64
+	eachIndex(len(jobs), runtime.NumCPU(), func(i int) {
+		j := jobs[i]
+		data, err := t.Read(j.file)
+		if err != nil {
+			errs[i] = fmt.Errorf("read %s for %s: %w", j.file, j.pkg.Label(), err)
+			return
+		}
+		if err := checkIntegrity(j, data); err != nil {
+			errs[i] = err
+			return
+		}
+		j.size = int64(len(data))
+		if held.Add(j.size) <= maxHeld {
+			j.data = data
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func checkIntegrity(j *job, data []byte) error {
+	h := j.pkg.Integrity.New()
+	h.Write(data)
+	if sum := h.Sum(nil); !j.pkg.Integrity.Matches(sum) {
+		got := Integrity{Algorithm: j.pkg.Integrity.Algorithm, Digests: [][]byte{sum}}
+		return fmt.Errorf("%s for %s does not match the lock's integrity: it hashes to %s, the lock (line %d) says %s", j.file, j.pkg.Label(), got, j.pkg.Line, j.pkg.Integrity)
+	}
+	return nil
+}
+
+// eachIndex calls f(0..n-1) on up to workers goroutines.
+func eachIndex(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < min(n, max(workers, 1)); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// unpackAll unpacks the jobs on a pool of goroutines, stopping at the
+// first error.
+func (u *unpacker) unpackAll(ctx context.Context, jobs []*job, own map[string]*Package, workers int) error {
+	if workers <= 0 {
+		workers = 4 * runtime.NumCPU()
+	}
+	var mu sync.Mutex
+	var firstErr error
+	var failed atomic.Bool
+	eachIndex(len(jobs), workers, func(i int) {
+		if failed.Load() || ctx.Err() != nil {
+			return
+		}
+		if err := u.unpackJob(jobs[i], own); err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+			failed.Store(true)
+		}
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
+	data := j.data
+	if data == nil && j.pkg != nil {
+		var err error
+		if data, err = readAgain(j); err != nil {
+			return err
+		}
+	}
+	spec := unpackSpec{file: j.file}
+	if j.pkg == nil {
+		spec.label, spec.noNodeModules = "the app", true
+	} else {
+		p := j.pkg
+		spec.label, spec.dest = p.ID(), p.Path
+		spec.inside = func(rel string) error {
+			if q := ownerOf(rel, own); q != nil && q != p {
+				return fmt.Errorf("lands in %s, which the lock installs from its own tarball", q.Path)
+			}
+			return nil
+		}
+	}
+	out, err := u.unpack(data, spec)
+	if err != nil {
+		return err
+	}
+	j.out = out
+	j.data = nil
+	return nil
+}
+
+// readAgain reads a tarball not kept since its check, and checks it
+// again.
+func readAgain(j *job) ([]byte, error) {
+	data, err := j.src.Read(j.file)
+	if err != nil {
+		return nil, err
+	}
+	return data, checkIntegrity(j, data)
+}
+
+// ownerOf is the deepest laid-out package whose folder holds rel.
+func ownerOf(rel string, own map[string]*Package) *Package {
+	var found *Package
+	for i := 0; ; {
+		k := strings.Index(rel[i:], "node_modules/")
+		if k < 0 {
+			return found
+		}
+		start := i + k + len("node_modules/")
+		end := strings.IndexByte(rel[start:], '/')
+		if end < 0 {
+			return found
+		}
+		end += start
+		if rel[start] == '@' {
+			e2 := strings.IndexByte(rel[end+1:], '/')
+			if e2 < 0 {
+				return found
+			}
+			end = end + 1 + e2
+		}
+		if p := own[rel[:end]]; p != nil {
+			found = p
+		}
+		i = end
+	}
+}
+
+// checkBundled checks that every bundled package came in its tarball.
+func (u *unpacker) checkBundled(s *Selection) error {
+	var missing []string
+	for _, p := range s.Packages {
+		if p.Kind() != Bundled {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(u.root, filepath.FromSlash(p.Path), "package.json")); err != nil {
+			missing = append(missing, p.Label())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("bundled packages missing from the tarballs that should bring them: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// makeLinks makes the lock's links (workspaces): relative symlinks to
+// folders of the project, which the app must have brought.
+func (u *unpacker) makeLinks(s *Selection) ([]File, error) {
+	var out []File
+	for _, p := range s.Packages {
+		if p.Kind() != Linked {
+			continue
+		}
+		target := p.LinkTarget()
+		fi, err := os.Lstat(filepath.Join(u.root, filepath.FromSlash(target)))
+		if err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s links to %s, which is not a folder of the release (the app tarball should bring it)", p.Path, target)
+		}
+		rel, err := filepath.Rel(filepath.FromSlash(path.Dir(p.Path)), filepath.FromSlash(target))
+		if err != nil {
+			return nil, err
+		}
+		rel = filepath.ToSlash(rel)
+		dest := filepath.Join(u.root, filepath.FromSlash(p.Path))
+		if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+			return nil, err
+		}
+		if err := os.Symlink(rel, dest); err != nil {
+			return nil, fmt.Errorf("link %s: %w", p.Path, err)
+		}
+		out = append(out, File{Path: p.Path, Mode: fs.ModeSymlink | 0o777, Size: int64(len(rel)), Link: rel})
+	}
+	return out, nil
+}
+
+// writeProject writes the project's package.json and its lock at the
+// release root, unless the app brought them.
+func (u *unpacker) writeProject(lk *Lock, opts InstallOptions, app *job) ([]fileRec, error) {
+	brought := map[string]bool{}
+	if app != nil {
+		for _, f := range app.out.files {
+			brought[f.rel] = true
+		}
+	}
+	var out []fileRec
+	if !brought["package.json"] {
+		data := opts.PackageJSON
+		if data == nil {
+			data = packageJSONFromLock(lk)
+		}
+		rec, err := u.writeFile("package.json", data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	name := "package-lock.json"
+	if b := filepath.Base(lk.Path); b == "npm-shrinkwrap.json" {
+		name = b
+	}
+	if !brought[name] && lk.Bytes() != nil {
+		rec, err := u.writeFile(name, lk.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// packageJSONFromLock makes a package.json from the lock's root entry:
+// name, version and the dependency fields, which is what npm reads of it.
+func packageJSONFromLock(lk *Lock) []byte {
+	m := map[string]any{}
+	if lk.Root.Name != "" {
+		m["name"] = lk.Root.Name
+	}
+	if lk.Root.Version != "" {
+		m["version"] = lk.Root.Version
+	}
+	for k, v := range map[string]map[string]string{
+		"dependencies": lk.Root.Dependencies, "optionalDependencies": lk.Root.OptionalDependencies,
+		"peerDependencies": lk.Root.PeerDependencies, "devDependencies": lk.Root.DevDependencies,
+	} {
+		if len(v) > 0 {
+			m[k] = v
+		}
+	}
+	data, _ := json.MarshalIndent(m, "", "  ")
+	return append(data, '\n')
+}
+
+// writeFile writes a file pipbake makes (0666 less the umask).
+func (u *unpacker) writeFile(rel string, data []byte) (fileRec, error) {
+	dest := filepath.Join(u.root, filepath.FromSlash(rel))
+	if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+		return fileRec{}, err
+	}
+	f, err := createOut(dest, 0o666)
+	if err != nil {
+		return fileRec{}, fmt.Errorf("write %s: %w", rel, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fileRec{}, fmt.Errorf("write %s: %w", rel, err)
+	}
+	return fileRec{rel: rel, size: int64(len(data)), sum: sha256.Sum256(data), mode: 0o666 &^ u.umask}, nil
+}
+
+// restat reads a file's mode, size and hash again (after a bin link made
+// it executable or rewrote its first line).
+func (u *unpacker) restat(rec *fileRec) error {
+	p := filepath.Join(u.root, filepath.FromSlash(rec.rel))
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	rec.mode, rec.size, rec.sum = fi.Mode().Perm(), int64(len(data)), sha256.Sum256(data)
+	return nil
+}
+
+// walk records every file and link of the release as it is.
+func (u *unpacker) walk() ([]File, error) {
+	var out []File
+	err := filepath.WalkDir(u.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == u.root || d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(u.root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, File{Path: rel, Mode: fs.ModeSymlink | 0o777, Size: int64(len(t)), Link: t})
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			out = append(out, File{Path: rel, Mode: fi.Mode().Perm(), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+		default:
+			return fmt.Errorf("%s is neither a file, a folder nor a link", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record the release after its scripts: %w", err)
+	}
+	return out, nil
+}
