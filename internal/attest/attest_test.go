@@ -180,7 +180,7 @@ func testSet(t testing.TB, name string) Set {
 	t.Helper()
 	rc := &receipt.Receipt{Schema: 2, Set: name, Release: "r1", Created: time.Unix(1700000000, 0).UTC(), Pipbake: "0.1.0",
 		Installer: "native", Compiled: true, Lock: receipt.Lock{Path: "/tmp/pipbake/locks/0-" + name + "/req.txt", SHA256: strings.Repeat("1", 64), Format: "requirements"},
-		Interpreter: receipt.Interpreter{Path: "/usr/bin/python3", Version: "3.11.2", Implementation: "cpython", Platform: "linux-x86_64"},
+		Interpreter:   receipt.Interpreter{Path: "/usr/bin/python3", Version: "3.11.2", Implementation: "cpython", Platform: "linux-x86_64"},
 		Distributions: []receipt.Distribution{{Name: "flask", Version: "3.1.3", Wheel: "flask-3.1.3-py3-none-any.whl", SHA256: strings.Repeat("2", 64), DistInfo: "lib/python3.11/site-packages/flask-3.1.3.dist-info"}}}
 	sbom, err := rc.SBOM()
 	if err != nil {
