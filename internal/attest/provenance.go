@@ -378,3 +378,8 @@ func StatementBytes(sts map[string]*Statement) map[string][]byte {
 	}
 	return out
 }
+
+// TagAttestationSHA256 is the AMI tag (beside the catalog's
+// pipbake:receipt-sha256) that carries ManifestDigest of a bake's release
+// statements.
+const TagAttestationSHA256 = "pipbake:attestation-sha256"
