@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/cosigntest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
@@ -162,6 +162,12 @@ func TestPackerBuildOCIAttested(t *testing.T) {
 		t.Errorf("layout index: %v\n%s", err, idx)
 	}
 
+	// 4. Verify on boot, in a chroot of the baked root: the unit the
+	// service requires runs the agent against the receipt digest baked
+	// into it; it passes, then fails naming a file changed after the bake.
+	root := unpackImage(t, pull(t, refA))
+	checkVerifyOnBoot(t, root)
+
 	// The real cosign verifies what pipbake wrote, in both registries, and
 	// refuses it with another key.
 	for _, ref := range []string{refA, refB} {
@@ -257,4 +263,66 @@ func pipbakeCLI(t *testing.T, plugin string, args ...string) (string, int) {
 	return string(out), 0
 }
 
-var _ = fmt.Sprint
+// checkVerifyOnBoot runs the verify-on-boot unit's command in a chroot of
+// root before and after changing a file of the release, and checks the
+// statements the agent kept in the image.
+func checkVerifyOnBoot(t *testing.T, root string) {
+	t.Helper()
+	unit, err := os.ReadFile(filepath.Join(root, "etc/systemd/system/pipbake-verify@hello.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/hello.service"))
+	if !strings.Contains(string(svc), "Requires=pipbake-verify@hello.service") || !strings.Contains(string(svc), "After=network-online.target pipbake-verify@hello.service") {
+		t.Errorf("hello.service does not require its verify unit:\n%s", svc)
+	}
+	rc, err := os.ReadFile(filepath.Join(root, "var/lib/pipbake/receipts/hello.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exec string
+	for _, l := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(l, "ExecStart="); ok {
+			exec = v
+		}
+	}
+	if want := "/var/lib/pipbake/bin/pipbake verify --root /opt/hello --receipt-sha256 " + attest.SHA256Hex(rc); exec != want {
+		t.Fatalf("ExecStart=%q, want %q", exec, want)
+	}
+	// The statements the agent kept are the ones made from the receipts
+	// (what the post-processor signs for AMIs).
+	sbom, _ := os.ReadFile(filepath.Join(root, "var/lib/pipbake/receipts/hello.cdx.json"))
+	sts, err := attest.ReleaseStatements([]attest.Set{{Name: "hello", Receipt: rc, SBOM: sbom}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, data := range attest.StatementBytes(sts) {
+		got, err := os.ReadFile(filepath.Join(root, "var/lib/pipbake/attestations", n))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("statement %s in the image: %v", n, err)
+		}
+	}
+	run := func() (string, int) {
+		var out bytes.Buffer
+		sess := &chroot.Session{Spec: chroot.Spec{Dir: root, Env: chroot.DefaultEnv}}
+		code, err := sess.Run(context.Background(), exec, nil, &out, &out)
+		if err != nil {
+			t.Fatalf("run %s in the image: %v", exec, err)
+		}
+		return out.String(), code
+	}
+	if out, code := run(); code != 0 {
+		t.Fatalf("verify on boot of the baked image: exit %d\n%s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "opt/hello/releases/r1/lib/python3*/site-packages/hello/*.py"))
+	if len(files) == 0 {
+		t.Fatal("no hello module in the image")
+	}
+	f, _ := os.OpenFile(files[0], os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("print('changed after the bake')\n")
+	f.Close()
+	out, code := run()
+	if code != 1 || !strings.Contains(out, filepath.Base(files[0])) || !strings.Contains(out, "modified") {
+		t.Fatalf("verify on boot after changing %s: exit %d\n%s", files[0], code, out)
+	}
+}

@@ -83,30 +83,30 @@ func verifyImage(ctx context.Context, image string, pub *ecdsa.PublicKey, asJSON
 		return &exitError{code: 2, err: fmt.Errorf("verify %s: %w", image, err)}
 	}
 	if asJSON {
-		if err := printJSON(rep); err != nil {
+		if err := printJSONTo(rep); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Printf("%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
+			fmt.Fprintf(out, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
 		}
 		for _, s := range rep.Sets {
 			for _, p := range s.Problems {
-				fmt.Printf("%-10s %s: %s  (%s)\n", p.Kind, s.Set, p.Path, p.Detail)
+				fmt.Fprintf(out, "%-10s %s: %s  (%s)\n", p.Kind, s.Set, p.Path, p.Detail)
 			}
 		}
 		for _, ig := range rep.Ignored {
-			fmt.Printf("ignored    %s\n", ig)
+			fmt.Fprintf(out, "ignored    %s\n", ig)
 		}
 		if rep.Clean() {
 			files := 0
 			for _, s := range rep.Sets {
 				files += s.Checked
 			}
-			fmt.Printf("%s: signed attestations verified (%d, from %s); %d set layer(s) match their receipts and SBOMs (%d files checked)\n",
+			fmt.Fprintf(out, "%s: signed attestations verified (%d, from %s); %d set layer(s) match their receipts and SBOMs (%d files checked)\n",
 				rep.Image, rep.Verified, rep.Source, len(rep.Sets), files)
 		} else {
-			fmt.Printf("%s: does NOT verify against its attestations and the key\n", rep.Image)
+			fmt.Fprintf(out, "%s: does NOT verify against its attestations and the key\n", rep.Image)
 		}
 	}
 	if !rep.Clean() {
@@ -132,15 +132,15 @@ func verifyAMI(ctx context.Context, _ *flag.FlagSet, aws *awsFlags, id, dir stri
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	out, err := ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}})
+	desc, err := ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}})
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("verify --ami %s: describe the image: %w", id, err)}
 	}
-	if len(out.Images) != 1 {
+	if len(desc.Images) != 1 {
 		return &exitError{code: 2, err: fmt.Errorf("verify --ami %s: no such image in %s", id, cfg.Region)}
 	}
 	tags := map[string]string{}
-	for _, t := range out.Images[0].Tags {
+	for _, t := range desc.Images[0].Tags {
 		if t.Key != nil && t.Value != nil {
 			tags[*t.Key] = *t.Value
 		}
@@ -177,17 +177,17 @@ func verifyAMI(ctx context.Context, _ *flag.FlagSet, aws *awsFlags, id, dir stri
 		}
 	}
 	if asJSON {
-		if err := printJSON(rep); err != nil {
+		if err := printJSONTo(rep); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Printf("%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
+			fmt.Fprintf(out, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
 		}
 		if len(rep.Problems) == 0 {
-			fmt.Printf("%s: its tags match %d signed attestation(s) in %s\n", id, len(rep.Verified), dir)
+			fmt.Fprintf(out, "%s: its tags match %d signed attestation(s) in %s\n", id, len(rep.Verified), dir)
 		} else {
-			fmt.Printf("%s: does NOT match the signed attestations in %s\n", id, dir)
+			fmt.Fprintf(out, "%s: does NOT match the signed attestations in %s\n", id, dir)
 		}
 	}
 	if len(rep.Problems) > 0 {
