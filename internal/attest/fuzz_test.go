@@ -85,3 +85,44 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseProvenance: hostile provenance never panics; the sets it gives
+// are exactly those its external parameters name, and each digest it
+// reports is one its byproducts carry for that set.
+func FuzzParseProvenance(f *testing.F) {
+	p, err := NewProvenance([]Set{testSet(f, "api"), testSet(f, "web")}, Context{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	st, _ := p.Statement(SHA256Subject("x", strings.Repeat("a", 64)))
+	f.Add([]byte(st.Predicate))
+	f.Add([]byte(`{"buildDefinition":{"buildType":"` + BuildType + `","externalParameters":{"sets":[{"name":"a"}]}},"runDetails":{"byproducts":[{"name":"layer:a","digest":{"sha256":"x"}},{"name":"receipt:b"},{"name":":"}]}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseProvenance(data)
+		if err != nil {
+			return
+		}
+		named := map[string]bool{}
+		for _, s := range p.BuildDefinition.ExternalParameters.Sets {
+			named[s.Name] = true
+		}
+		carried := map[string]bool{}
+		for _, b := range p.RunDetails.Byproducts {
+			for _, d := range b.Digest {
+				carried[d] = true
+				carried["sha256:"+d] = true
+			}
+		}
+		for _, s := range p.Sets() {
+			if !named[s.Name] {
+				t.Fatalf("set %q is not in the external parameters", s.Name)
+			}
+			for _, d := range []string{s.Receipt, s.SBOM, s.Layer} {
+				if d != "" && !carried[d] {
+					t.Fatalf("digest %q of set %q is carried by no byproduct", d, s.Name)
+				}
+			}
+		}
+	})
+}
