@@ -201,3 +201,36 @@ func TestWriteLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyWithoutTrustedAttestations: an image without attestations,
+// and one whose attestations another key signed, do not verify (the
+// report says why; no error).
+func TestVerifyWithoutTrustedAttestations(t *testing.T) {
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true)))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, _ := random.Image(64, 1)
+	ref, _ := name.ParseReference(host+"/app:1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rep, err := ociattest.Verify(context.Background(), ref, &mine.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Clean() || rep.Problems[0].Kind != ociattest.Unattested || !strings.Contains(rep.Problems[0].Detail, "no attestation") {
+		t.Fatalf("unattested image: %+v", rep)
+	}
+	d, _ := img.Digest()
+	if _, err := ociattest.Push(context.Background(), ref.Context().Digest(d.String()), attestations(t, d.Hex), time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = ociattest.Verify(context.Background(), ref, &mine.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Clean() || rep.Verified != 0 || len(rep.Ignored) != 2 || !strings.Contains(rep.Problems[0].Detail, "verifies with the key") {
+		t.Fatalf("attestations of another key: %+v", rep)
+	}
+}
