@@ -58,7 +58,7 @@ func TestVerifyAMI(t *testing.T) {
 	dir := t.TempDir()
 	for _, set := range []string{"api", "worker"} {
 		rc := &receipt.Receipt{Schema: receipt.Schema, Set: set, Release: "7", Created: time.Unix(1700000000, 0).UTC(), Pipbake: "0.1.0",
-			Lock: receipt.Lock{Path: "/tmp/pipbake/locks/" + set + ".txt", SHA256: strings.Repeat("c", 64), Format: "requirements"},
+			Lock:          receipt.Lock{Path: "/tmp/pipbake/locks/" + set + ".txt", SHA256: strings.Repeat("c", 64), Format: "requirements"},
 			Distributions: []receipt.Distribution{{Name: set, Version: "1.4.2", Wheel: set + "-1.4.2-py3-none-any.whl", SHA256: strings.Repeat("d", 64)}}}
 		sbom, _ := rc.SBOM()
 		rc.SBOMSHA256 = attest.SHA256Hex(sbom)
