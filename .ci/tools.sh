@@ -63,6 +63,10 @@ declare -A pkg=(
   [amazon]=github.com/hashicorp/packer-plugin-amazon
   [cosign]=github.com/sigstore/cosign/v2/cmd/cosign
 )
+# The module whose version a tool is, where it is not the package built.
+declare -A module=(
+  [cosign]=github.com/sigstore/cosign/v2
+)
 declare -A bin=(
   [packer]=packer
   [goreleaser]=goreleaser
@@ -105,7 +109,7 @@ build() { # tool module-folder key destination-folder
   local log=$cache/${dir[$t]}/build.log tmp
   mkdir -p "$cache/${dir[$t]}"
   tmp=$(mktemp -d "$cache/${dir[$t]}/.build.XXXXXX")
-  say "building ${bin[$t]} ($(sed -n "s#^[[:space:]]*${pkg[$t]} \(v[^ ]*\).*#\1#p" "$mod/go.mod" | head -1)) from .ci/tools/${dir[$t]}; this takes minutes the first time; log: $log"
+  say "building ${bin[$t]} ($(sed -n "s#^[[:space:]]*${module[$t]:-${pkg[$t]}} \(v[^ ]*\).*#\1#p" "$mod/go.mod" | head -1)) from .ci/tools/${dir[$t]}; this takes minutes the first time; log: $log"
   local start=$SECONDS
   # -mod=readonly: the committed go.sum must be complete (it is the key).
   # GOWORK=off: no workspace file may pull the main module in.
