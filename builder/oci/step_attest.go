@@ -169,13 +169,7 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 	}
 	var out []ociattest.Attestation
 	add := func(st *attest.Statement) error {
-		var env *attest.Envelope
-		var err error
-		if signer != nil {
-			env, err = attest.Wrap(st, signer)
-		} else {
-			env, err = attest.Wrap(st, nil)
-		}
+		env, err := attest.Wrap(st, signer)
 		if err != nil {
 			return err
 		}

@@ -41,18 +41,19 @@ func PAE(payloadType string, payload []byte) []byte {
 	return b.Bytes()
 }
 
-// Wrap puts a statement in an envelope, signed with signer when it is not
+// Wrap puts a statement in an envelope, signed with key when it is not
 // nil and unsigned (no signatures) otherwise.
-func Wrap(st *Statement, signer crypto.Signer) (*Envelope, error) {
-	return WrapPayload(PayloadType, st.Bytes(), signer)
+func Wrap(st *Statement, key *ecdsa.PrivateKey) (*Envelope, error) {
+	return WrapPayload(PayloadType, st.Bytes(), key)
 }
 
 // WrapPayload is Wrap for any payload.
-func WrapPayload(payloadType string, payload []byte, signer crypto.Signer) (*Envelope, error) {
+func WrapPayload(payloadType string, payload []byte, key *ecdsa.PrivateKey) (*Envelope, error) {
 	env := &Envelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload), Signatures: []Signature{}}
-	if signer == nil {
+	if key == nil {
 		return env, nil
 	}
+	var signer crypto.Signer = key
 	h := sha256.Sum256(PAE(payloadType, payload))
 	sig, err := signer.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {

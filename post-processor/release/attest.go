@@ -90,12 +90,7 @@ func (p *PostProcessor) attestRelease() (*Attested, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		var env *attest.Envelope
-		if key != nil {
-			env, err = attest.Wrap(sts[n], key)
-		} else {
-			env, err = attest.Wrap(sts[n], nil)
-		}
+		env, err := attest.Wrap(sts[n], key)
 		if err != nil {
 			return nil, err
 		}
