@@ -46,6 +46,10 @@ variable "build_dir" { type = string }
 variable "wheelhouse" { type = string }
 variable "lock" { type = string }
 variable "key" { type = string }
+variable "layer_per_set" {
+  type    = bool
+  default = true
+}
 
 source "pipbake-oci" "app" {
   base                = var.base
@@ -57,6 +61,7 @@ source "pipbake-oci" "app" {
   family              = "hello"
   source_date_epoch   = 1700000000
   signing_key         = var.key
+  layer_per_set       = var.layer_per_set
   entrypoint          = ["/opt/hello/current/bin/hello"]
 }
 
@@ -114,7 +119,7 @@ func TestPackerBuildOCIAttested(t *testing.T) {
 	p.Init(tpl).Must(t)
 
 	// Each bake has its own folder: wheels, lock, cache, build folder, layout.
-	bake := func(dir, host string) (ref, layout string, out string) {
+	bake := func(dir, host string, extra ...string) (ref, layout string, out string) {
 		t.Helper()
 		wh := filepath.Join(dir, "wheels")
 		os.MkdirAll(wh, 0o755)
@@ -124,9 +129,10 @@ func TestPackerBuildOCIAttested(t *testing.T) {
 		lock := filepath.Join(dir, "hello.txt")
 		os.WriteFile(lock, hello.Lock, 0o644)
 		layout = filepath.Join(dir, "layout")
-		r := p.Build(tpl, "-var", "base="+base, "-var", "target="+host+"/hello/app:r1", "-var", "layout="+layout,
-			"-var", "registry="+host, "-var", "cache_dir="+filepath.Join(dir, "cache"), "-var", "build_dir="+filepath.Join(dir, "builds"),
-			"-var", "wheelhouse="+wh, "-var", "lock="+lock, "-var", "key="+key).Must(t)
+		args := []string{"-var", "base=" + base, "-var", "target=" + host + "/hello/app:r1", "-var", "layout=" + layout,
+			"-var", "registry=" + host, "-var", "cache_dir=" + filepath.Join(dir, "cache"), "-var", "build_dir=" + filepath.Join(dir, "builds"),
+			"-var", "wheelhouse=" + wh, "-var", "lock=" + lock, "-var", "key=" + key}
+		r := p.Build(tpl, append(args, extra...)...).Must(t)
 		if strings.Contains(r.Output, password) {
 			t.Fatal("the key's password appears in Packer's output")
 		}
@@ -197,6 +203,12 @@ func TestPackerBuildOCIAttested(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Sets) != 1 || rep.Sets[0].Checked < 10 || rep.Verified != 2 {
 			t.Fatalf("verify --image %s report: %v\n%s", ref, err, out)
 		}
+	}
+	// With layer_per_set off, the provenance gives each set the one new
+	// layer, and verify finds the release there.
+	refC, _, _ := bake(t.TempDir(), refHost, "-var", "layer_per_set=false")
+	if out, code := pipbakeCLI(t, plugin, "verify", "--image", refC, "--key", pub); code != 0 || !strings.Contains(out, "1 set layer(s) match") {
+		t.Errorf("verify --image of a one-layer image: exit %d\n%s", code, out)
 	}
 	if out, code := pipbakeCLI(t, plugin, "verify", "--image", refA, "--key", otherPub); code != 1 {
 		t.Errorf("verify with another key: exit %d\n%s", code, out)

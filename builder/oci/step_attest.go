@@ -140,8 +140,15 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 			return nil, fmt.Errorf("read the SBOM of set %s: %w", st.Name, err)
 		}
 		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom}
-		if st.Layer != nil {
+		switch {
+		case st.Layer != nil:
 			s.Layer = st.Layer.Digest.String()
+		case len(b.layers) == 1: // layer_per_set off: the one new layer holds every set
+			d, err := b.layers[0].Layer.Digest()
+			if err != nil {
+				return nil, err
+			}
+			s.Layer = d.String()
 		}
 		sets = append(sets, s)
 	}
