@@ -15,16 +15,19 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 )
 
 // Where a set's other files live, relative to the root.
 const (
-	receiptsRel = "var/lib/pipbake/receipts"
-	unitsRel    = "etc/systemd/system"
+	receiptsRel     = "var/lib/pipbake/receipts"
+	attestationsRel = "var/lib/pipbake/attestations"
+	unitsRel        = "etc/systemd/system"
 )
 
 // stepLayers turns what the provisioners changed into layers: one per
@@ -97,6 +100,10 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 				unitsRel + "/multi-user.target.wants/" + st.Name + ".service",
 				receiptsRel + "/" + st.Name + ".json",
 				receiptsRel + "/" + st.Name + ".cdx.json",
+				attestationsRel + "/" + attest.SBOMFile(st.Name),
+				attestationsRel + "/" + attest.ProvenanceFile(st.Name),
+				unitsRel + "/" + service.VerifyUnit(st.Name),
+				unitsRel + "/multi-user.target.wants/" + service.VerifyUnit(st.Name),
 			}})
 		}
 	}

@@ -29,6 +29,7 @@ Usage:
   pipbake install --lock FILE --wheelhouse DIR --root DIR [flags]
   pipbake install -f pipbake.hcl [--release ID]
   pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
+  pipbake verify   --image REF --key PUB [--json]   | --ami ID --key PUB --attestations DIR
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
   pipbake stop     --plan FILE [--wait 30s]     stop an install -f FILE on this machine, print the state
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string) error {
 	case "install":
 		return cmdInstall(ctx, rest)
 	case "verify":
-		return cmdVerify(rest)
+		return cmdVerify(ctx, rest)
 	case "releases":
 		return cmdReleases(rest)
 	case "stop":

@@ -86,6 +86,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
+	verifyOnBoot := map[string]bool{}
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" {
 			return &exitError{code: 2, err: errors.New("install: -f takes the sets from the plan; do not also give --lock or --root")}
@@ -104,6 +105,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 			if s.Service != nil {
 				services[s.Name] = s.Service
 			}
+			verifyOnBoot[s.Name] = s.VerifyOnBoot
 			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
 				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer})
 		}
@@ -159,22 +161,38 @@ func cmdInstall(ctx context.Context, args []string) error {
 	}
 	steps := make([]install.Step, len(sets))
 	for i, s := range sets {
-		svc := services[s.Name]
-		if svc == nil {
+		svc, verify := services[s.Name], verifyOnBoot[s.Name]
+		if svc == nil && !verify {
 			continue
 		}
 		steps[i] = func(res *install.Result) (func() error, error) {
-			en, err := service.Enable(service.Options{SysRoot: *sysroot}, res.Set, res.Root, svc)
+			var undo func() error = func() error { return nil }
+			if verify { // verify_on_boot: verify_boot.go
+				var err error
+				if undo, err = enableVerifyOnBoot(*sysroot, res, svc != nil); err != nil {
+					return nil, err
+				}
+			}
+			if svc == nil {
+				return undo, nil
+			}
+			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify}, res.Set, res.Root, svc)
 			if err != nil {
+				undo()
 				return nil, err
 			}
 			res.Unit = en.Unit
-			return en.Undo, nil
+			return func() error { return errors.Join(en.Undo(), undo()) }, nil
 		}
 	}
 	results, err := install.CommitAll(staged, steps)
 	if err != nil {
 		return err
+	}
+	if *receipts != "" { // attestations.go
+		if err := writeStatements(results, *receipts, log); err != nil {
+			return err
+		}
 	}
 	for _, res := range results {
 		if !*asJSON && !*quiet {

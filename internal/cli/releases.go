@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -11,7 +12,16 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 )
 
-func cmdVerify(args []string) error {
+// verifyRemote runs `verify --image|--ami` and reports whether it did; set
+// by verify_image.go in the full binary, nil in the lean agent.
+var verifyRemote func(ctx context.Context, args []string) (bool, error)
+
+func cmdVerify(ctx context.Context, args []string) error {
+	if verifyRemote != nil {
+		if done, err := verifyRemote(ctx, args); done {
+			return err
+		}
+	}
 	fs := newFlags("verify")
 	root := fs.String("root", "", "release root `folder`")
 	rel := fs.String("release", "", "verify this release `id` instead of current")

@@ -63,6 +63,12 @@ type Set struct {
 	Installer string `hcl:"installer,optional" json:"installer,omitempty" mapstructure:"installer"`
 	// Run the set as a systemd service enabled for the next boot.
 	Service *Service `hcl:"service,block" json:"service,omitempty" mapstructure:"service"`
+	// Verify the release at every boot before the set's service starts:
+	// installs the pipbake agent in the image and a
+	// `pipbake-verify@<set>.service` unit, required by the set's service,
+	// that checks the release against the receipt's sha256 baked into it;
+	// drift keeps the service from starting and is logged.
+	VerifyOnBoot bool `hcl:"verify_on_boot,optional" json:"verify_on_boot,omitempty" mapstructure:"verify_on_boot"`
 }
 
 // Service is a set's `service` block.
