@@ -185,14 +185,14 @@ func cmdInstall(ctx context.Context, args []string) error {
 			return func() error { return errors.Join(en.Undo(), undo()) }, nil
 		}
 	}
+	if *receipts != "" { // attestations.go
+		for i := range steps {
+			steps[i] = chainSteps(statementsStep(*receipts, log), steps[i])
+		}
+	}
 	results, err := install.CommitAll(staged, steps)
 	if err != nil {
 		return err
-	}
-	if *receipts != "" { // attestations.go
-		if err := writeStatements(results, *receipts, log); err != nil {
-			return err
-		}
 	}
 	for _, res := range results {
 		if !*asJSON && !*quiet {
