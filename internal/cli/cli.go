@@ -30,6 +30,9 @@ Usage:
   pipbake verify   --root DIR [--json]        exit 0 clean, 1 drift, 2 error
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
+  pipbake push     -f pipbake.hcl --host [user@]HOST[:PORT] ... [--parallel N | --rolling K] [--sudo] [--dry-run] [--json]
+  pipbake releases -f pipbake.hcl --host HOST ... [--json]
+  pipbake rollback -f pipbake.hcl --host HOST ... [--to ID]
   pipbake images   --family F [--region R ...] [--json]   | --repo REF
   pipbake promote  --asg NAME (--release ID | --image AMI) [--dry-run] [--wait] [--no-refresh]
   pipbake promote  --repo REF --release ID --tag TAG [--dry-run]
@@ -73,7 +76,14 @@ func run(ctx context.Context, args []string) error {
 	if f, ok := fullCommands[cmd]; ok { // full.go: not in the lean agent build
 		return f(ctx, rest)
 	}
+	if done, err := hostCommand(ctx, cmd, rest); done { // push.go: releases and rollback over SSH
+		return err
+	}
 	switch cmd {
+	case "push":
+		return cmdPush(ctx, rest)
+	case "activate": // the agent's side of push and rollback --host
+		return cmdActivate(ctx, rest)
 	case "install":
 		return cmdInstall(ctx, rest)
 	case "verify":
