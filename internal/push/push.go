@@ -296,9 +296,12 @@ func (h *host) logf(format string, args ...any) {
 	fmt.Fprintf(h.log, format+"\n", args...)
 }
 
-// currents reads each set's current release ("" none) in one command.
+// currents reads each set's current release ("" none) in one command,
+// which also removes this user's staging folders of pushes cut off more
+// than a day ago.
 func (h *host) currents(ctx context.Context) (map[string]string, error) {
 	var script strings.Builder
+	script.WriteString("find /tmp -maxdepth 1 -name 'pipbake-push-*' -user \"$(id -u)\" -mmin +1440 -exec rm -rf {} + >/dev/null 2>&1; ")
 	for _, s := range h.opts.Sets {
 		// one line per set: the link's target, or nothing
 		fmt.Fprintf(&script, "printf '%%s\\n' \"$(readlink %s 2>/dev/null)\"; ", shell.Quote(filepath.ToSlash(filepath.Join(s.Root, "current"))))

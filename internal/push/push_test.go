@@ -396,9 +396,19 @@ func TestCutConnection(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.root, "opt/hello/releases/2/pipbake-receipt.json")); !os.IsNotExist(err) {
 		t.Errorf("a release 2 exists after the cut: %v", err)
 	}
+	// the partial bundle stays until a push a day later
+	left, _ := filepath.Glob(filepath.Join(m.root, "tmp/pipbake-push-2-*"))
+	if len(left) != 1 {
+		t.Fatalf("staging folders after the cut: %v", left)
+	}
+	old := time.Now().Add(-25 * time.Hour)
+	os.Chtimes(left[0], old, old)
 	// the next push (same release id) goes through
 	rep, err = push.Push(ctx, f.options(t, "2", "web-1"))
 	if err != nil || status(rep) != "web-1:updated:hello=2" || m.current(t) != "2" {
 		t.Fatalf("push after the cut: %v %s", err, status(rep))
+	}
+	if _, err := os.Stat(left[0]); !os.IsNotExist(err) {
+		t.Errorf("the day-old staging folder %s is still there: %v", left[0], err)
 	}
 }
