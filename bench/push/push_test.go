@@ -201,7 +201,9 @@ set {
 				infos, _ := filepath.Glob(filepath.Join(site, "*.dist-info"))
 				if tool == "fabric" {
 					// the venv's own pip
-					infos = slices.DeleteFunc(infos, func(p string) bool { return strings.HasPrefix(filepath.Base(p), "pip-") && !hasWheel(set.Wheels, "pip-") })
+					infos = slices.DeleteFunc(infos, func(p string) bool {
+						return strings.HasPrefix(filepath.Base(p), "pip-") && !hasWheel(set.Wheels, "pip-")
+					})
 				}
 				if len(infos) != len(set.Wheels) {
 					t.Fatalf("%s %s: %d distributions installed, want %d", c, h.name, len(infos), len(set.Wheels))
