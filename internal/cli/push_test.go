@@ -223,8 +223,11 @@ set {
 	if code != 0 || !strings.Contains(stdout, "web-1  hello     1") || !strings.Contains(stdout, "web-1  hello  *  2") {
 		t.Fatalf("releases: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	stdout, stderr, code = pipbake("", append([]string{"rollback", "--host", "web-1"}, common...)...)
-	if code != 0 || !strings.Contains(stdout, "web-1  switched  hello=1") || cur() != "releases/1" {
+	stdout, stderr, code = pipbake(password+"\n", append([]string{"rollback", "--host", "admin-1", "--sudo", "--sudo-password-stdin"}, common...)...)
+	if code != 0 || !strings.Contains(stdout, "admin-1  switched  hello=1") || cur() != "releases/1" {
 		t.Fatalf("rollback: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, password) {
+		t.Errorf("the sudo password leaked")
 	}
 }

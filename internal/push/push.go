@@ -399,6 +399,12 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 	defer clean()
 	br, err := bake.Run(ctx, h.remote(), bo)
 	if err != nil {
+		// say what the host runs now, as read from it, not as assumed
+		if now, rerr := h.currents(ctx); rerr == nil {
+			res.Sets = h.states(before, now)
+		} else {
+			res.Sets = h.states(before, nil)
+		}
 		return fail(err)
 	}
 	res.Uploaded = br.Uploaded
@@ -458,8 +464,11 @@ func (h *host) activate(ctx context.Context, staging string, before map[string]s
 	}
 	var out bytes.Buffer
 	code, err := h.remote().Run(ctx, cmd, &out, h.log)
+	if errors.Is(err, sshremote.ErrNoExitStatus) {
+		return nil, 0, fmt.Errorf("the connection was lost while the machine restarted and checked the services: it finishes on its own and switches back if a check fails; see pipbake releases --host %s", h.name)
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("restart and check the services: %w; the machine finishes on its own (and switches back if a check fails): see pipbake releases", err)
+		return nil, 0, fmt.Errorf("release %s is current but its services were neither restarted nor checked (%w): restart them, or switch back with pipbake rollback --host %s", h.opts.Release, err, h.name)
 	}
 	var rep activate.Report
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {

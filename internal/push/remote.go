@@ -44,9 +44,11 @@ type sudoRemote struct {
 }
 
 func (s *sudoRemote) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
+	// a line for every sudo that may ask (one that does not leaves it
+	// unread; the agent never reads its standard input)
 	var in io.Reader
-	if strings.Contains(command, sudoStdin) {
-		in = strings.NewReader(s.password + "\n")
+	if n := strings.Count(command, sudoStdin); n > 0 {
+		in = strings.NewReader(strings.Repeat(s.password+"\n", n))
 	}
 	return s.Client.RunInput(ctx, command, in, stdout, stderr)
 }
