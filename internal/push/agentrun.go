@@ -30,7 +30,7 @@ const exitUnpack = 97
 func (h *host) runAgent(ctx context.Context, build func(staging string) (string, error), stdout io.Writer) (code int, err error) {
 	staging := stagingDir("agent")
 	var out, stderr bytes.Buffer
-	code, err = h.client.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(staging), &out, &stderr)
+	code, err = h.client.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(staging), nil, &out, &stderr)
 	if err != nil {
 		return -1, fmt.Errorf("detect the machine: %w", err)
 	}
@@ -40,7 +40,7 @@ func (h *host) runAgent(ctx context.Context, build func(staging string) (string,
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		h.client.Run(cctx, "rm -rf "+shell.Quote(staging), nil, nil)
+		h.client.Run(cctx, "rm -rf "+shell.Quote(staging), nil, nil, nil)
 	}()
 	line, _, _ := strings.Cut(out.String(), "\n")
 	p, err := agent.ParseUname(strings.TrimSpace(line))
@@ -79,7 +79,7 @@ func (h *host) runAgent(ctx context.Context, build func(staging string) (string,
 	}
 	script := "tar -xf " + shell.Quote(staging+"/bundle.tar") + " -C " + shell.Quote(staging) + " || exit " + strconv.Itoa(exitUnpack) + "; " + cmd
 	errTail := &lastLines{max: 20}
-	code, err = h.remote().Run(ctx, "sh -c "+shell.Quote(script), stdout, io.MultiWriter(h.log, errTail))
+	code, err = h.remote().Run(ctx, "sh -c "+shell.Quote(script), nil, stdout, io.MultiWriter(h.log, errTail))
 	if err != nil {
 		return -1, err
 	}

@@ -307,7 +307,7 @@ func (h *host) currents(ctx context.Context) (map[string]string, error) {
 		fmt.Fprintf(&script, "printf '%%s\\n' \"$(readlink %s 2>/dev/null)\"; ", shell.Quote(filepath.ToSlash(filepath.Join(s.Root, "current"))))
 	}
 	var out, stderr bytes.Buffer
-	code, err := h.client.Run(ctx, "sh -c "+shell.Quote(script.String()), &out, &stderr)
+	code, err := h.client.Run(ctx, "sh -c "+shell.Quote(script.String()), nil, &out, &stderr)
 	if err != nil {
 		return nil, fmt.Errorf("read the current releases: %w", err)
 	}
@@ -392,7 +392,7 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 		var stderr bytes.Buffer
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if code, err := h.client.Run(cctx, "rm -rf "+shell.Quote(staging), nil, &stderr); err != nil || code != 0 {
+		if code, err := h.client.Run(cctx, "rm -rf "+shell.Quote(staging), nil, nil, &stderr); err != nil || code != 0 {
 			h.logf("pipbake: warning: could not remove the staging folder %s: %v %s", staging, err, strings.TrimSpace(stderr.String()))
 		}
 	}
@@ -463,7 +463,7 @@ func (h *host) activate(ctx context.Context, staging string, before map[string]s
 		return nil, 0, err
 	}
 	var out bytes.Buffer
-	code, err := h.remote().Run(ctx, cmd, &out, h.log)
+	code, err := h.remote().Run(ctx, cmd, nil, &out, h.log)
 	if errors.Is(err, sshremote.ErrNoExitStatus) {
 		return nil, 0, fmt.Errorf("the connection was lost while the machine restarted and checked the services: it finishes on its own and switches back if a check fails; see pipbake releases --host %s", h.name)
 	}

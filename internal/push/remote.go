@@ -43,14 +43,20 @@ type sudoRemote struct {
 	password string
 }
 
-func (s *sudoRemote) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
-	// a line for every sudo that may ask (one that does not leaves it
-	// unread; the agent never reads its standard input)
-	var in io.Reader
+func (s *sudoRemote) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	// a line for every sudo that may ask, before the command's own input
+	// (sudo reads its password a byte at a time, up to the newline). A
+	// sudo that does not ask leaves its line to the agent, whose session
+	// then does not arm (the line is not the session's hello): the install
+	// still runs, without the cancel-before-switch guarantee.
+	in := stdin
 	if n := strings.Count(command, sudoStdin); n > 0 {
 		in = strings.NewReader(strings.Repeat(s.password+"\n", n))
+		if stdin != nil {
+			in = io.MultiReader(in, stdin)
+		}
 	}
-	return s.Client.RunInput(ctx, command, in, stdout, stderr)
+	return s.Client.Run(ctx, command, in, stdout, stderr)
 }
 
 // prefixWriter writes whole lines to w, each with a prefix; lines of all

@@ -246,16 +246,12 @@ func (c *Client) Close() error {
 
 // Run runs a command line (through the login shell, as ssh does) and
 // returns its exit status.
-func (c *Client) Run(ctx context.Context, command string, stdout, stderr io.Writer) (int, error) {
-	return c.RunInput(ctx, command, nil, stdout, stderr)
-}
 
 // ErrNoExitStatus is returned when a command ends without an exit status:
 // the connection was lost, or the command was killed by a signal.
 var ErrNoExitStatus = errors.New("the command ended without an exit status (connection lost or command killed)")
 
-// RunInput is Run with stdin fed from in (nil: none).
-func (c *Client) RunInput(ctx context.Context, command string, in io.Reader, stdout, stderr io.Writer) (int, error) {
+func (c *Client) Run(ctx context.Context, command string, in io.Reader, stdout, stderr io.Writer) (int, error) {
 	s, err := c.client.NewSession()
 	if err != nil {
 		return -1, fmt.Errorf("open an SSH session: %w", err)
@@ -357,7 +353,7 @@ func (c *Client) Upload(ctx context.Context, path string, r io.Reader, size int6
 // Download copies a file on the machine to w.
 func (c *Client) Download(ctx context.Context, path string, w io.Writer) error {
 	var stderr tail
-	code, err := c.Run(ctx, "cat < "+shell.Quote(path), w, &stderr)
+	code, err := c.Run(ctx, "cat < "+shell.Quote(path), nil, w, &stderr)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", path, err)
 	}

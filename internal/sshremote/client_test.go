@@ -55,14 +55,14 @@ func TestRunUploadDownload(t *testing.T) {
 	}
 	defer c.Close()
 	var out, errOut bytes.Buffer
-	code, err := c.Run(ctx, "echo out; echo err >&2; exit 3", &out, &errOut)
+	code, err := c.Run(ctx, "echo out; echo err >&2; exit 3", nil, &out, &errOut)
 	if err != nil || code != 3 || out.String() != "out\n" || errOut.String() != "err\n" {
 		t.Fatalf("Run: %d %v %q %q", code, err, out.String(), errOut.String())
 	}
 	// stdin reaches the command
 	out.Reset()
-	if code, err := c.RunInput(ctx, "tr a-z A-Z", strings.NewReader("secret\n"), &out, nil); err != nil || code != 0 || out.String() != "SECRET\n" {
-		t.Fatalf("RunInput: %d %v %q", code, err, out.String())
+	if code, err := c.Run(ctx, "tr a-z A-Z", strings.NewReader("secret\n"), &out, nil); err != nil || code != 0 || out.String() != "SECRET\n" {
+		t.Fatalf("Run with stdin: %d %v %q", code, err, out.String())
 	}
 
 	data := make([]byte, 5<<20+17)
@@ -90,7 +90,7 @@ func TestRunUploadDownload(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, err := c.Run(cctx, "sleep 30", nil, nil); err == nil || time.Since(start) > 10*time.Second {
+	if _, err := c.Run(cctx, "sleep 30", nil, nil, nil); err == nil || time.Since(start) > 10*time.Second {
 		t.Errorf("cancelled Run: %v after %v", err, time.Since(start))
 	}
 }
@@ -186,7 +186,7 @@ Host *
 	}
 	defer cl.Close()
 	var out bytes.Buffer
-	if code, err := cl.Run(context.Background(), "echo $SSH_CONNECTION", &out, nil); err != nil || code != 0 {
+	if code, err := cl.Run(context.Background(), "echo $SSH_CONNECTION", nil, &out, nil); err != nil || code != 0 {
 		t.Fatal(code, err)
 	}
 	if !strings.HasSuffix(strings.TrimSpace(out.String()), " "+strconv.Itoa(f.srv.Port)) || len(dialed) != 1 || cl.Addr() != f.srv.Addr() {
