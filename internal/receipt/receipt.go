@@ -28,16 +28,16 @@ const (
 
 // Receipt describes one installed package set.
 type Receipt struct {
-	Schema      int         `json:"schema"`
-	Set         string      `json:"set"`
-	Release     string      `json:"release"`
-	Created     time.Time   `json:"created"`
-	Pipbake     string      `json:"pipbake"`
-	Installer   string      `json:"installer"`
-	Compiled    bool        `json:"compiled"`
+	Schema    int       `json:"schema"`
+	Set       string    `json:"set"`
+	Release   string    `json:"release"`
+	Created   time.Time `json:"created"`
+	Pipbake   string    `json:"pipbake"`
+	Installer string    `json:"installer"`
+	Compiled  bool      `json:"compiled"`
 	// Bytecode counts the .pyc files the native installer wrote (nil
 	// without bytecode, or with pip).
-	Bytecode *Bytecode `json:"bytecode,omitempty"`
+	Bytecode    *Bytecode   `json:"bytecode,omitempty"`
 	Lock        Lock        `json:"lock"`
 	Interpreter Interpreter `json:"interpreter"`
 	// Distributions are the installed wheels, sorted by name.
