@@ -45,6 +45,7 @@ Usage:
   pipbake diff     A B [--family F | --repo REF] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
   pipbake inspect  (IMAGE-REF | oci-layout:DIR | AMI-ID | RELEASE-DIR) [--json]
+  pipbake cache    prune --max-size 2GB | size   the bytecode cache [--dir DIR]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version
 
