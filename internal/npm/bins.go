@@ -114,7 +114,7 @@ func (u *unpacker) linkBins(l *Lock, pkgs []*Package) (bins []Bin, changed []str
 			if err != nil {
 				return nil, nil, fmt.Errorf("link program %s of %s: %w", name, p.Label(), err)
 			}
-			if err := u.dirs.ensure(filepath.Join(u.root, filepath.FromSlash(dir))); err != nil {
+			if err := u.dirs.Ensure(filepath.Join(u.root, filepath.FromSlash(dir))); err != nil {
 				return nil, nil, fmt.Errorf("make %s: %w", dir, err)
 			}
 			if err := os.Symlink(from, filepath.Join(u.root, filepath.FromSlash(to))); err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
 )
 
 // Bounds on one tarball's content: a tarball is pinned by the lock, but
@@ -79,7 +81,7 @@ type unpacked struct {
 // unpacker writes tarballs into one release.
 type unpacker struct {
 	root  string // absolute
-	dirs  dirCache
+	dirs  outfile.Dirs
 	umask fs.FileMode
 }
 
@@ -177,10 +179,10 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 		total += hdr.Size
 		mode := (fs.FileMode(hdr.Mode)&0o777 | 0o666)
 		dest := filepath.Join(base, filepath.FromSlash(rest))
-		if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+		if err := u.dirs.Ensure(filepath.Dir(dest)); err != nil {
 			return nil, fail(name, "make its folder", err)
 		}
-		f, err := createOut(dest, mode)
+		f, err := outfile.Create(dest, mode)
 		if err != nil && errors.Is(err, fs.ErrExist) {
 			if _, again := written[rel]; !again {
 				return nil, fail(name, "collides with a file already written there (by another package?)", err)
@@ -190,13 +192,13 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 			if rerr := os.Remove(dest); rerr != nil {
 				return nil, fail(name, "replace the earlier entry of that name", rerr)
 			}
-			f, err = createOut(dest, mode)
+			f, err = outfile.Create(dest, mode)
 		}
 		if err != nil {
 			return nil, fail(name, "create "+dest, err)
 		}
 		h := sha256.New()
-		size, err := copyContent(f, tr, h, *bp)
+		size, err := outfile.Copy(f, tr, h, *bp)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -295,58 +297,4 @@ func escapes(dir, target string) bool {
 
 func hasNodeModules(rel string) bool {
 	return rel == "node_modules" || strings.HasPrefix(rel, "node_modules/") || strings.Contains(rel, "/node_modules/")
-}
-
-// copyContent copies r to out and h, filling buf before each write so
-// most files take one write.
-func copyContent(out io.Writer, r io.Reader, h io.Writer, buf []byte) (int64, error) {
-	var total int64
-	for {
-		n := 0
-		var err error
-		for n < len(buf) && err == nil {
-			var m int
-			m, err = r.Read(buf[n:])
-			n += m
-		}
-		if n > 0 {
-			h.Write(buf[:n])
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				return total, werr
-			}
-			total += int64(n)
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// dirCache remembers the folders made, so each file costs one open and
-// each folder one mkdir.
-type dirCache struct{ known sync.Map }
-
-func (d *dirCache) ensure(dir string) error {
-	if _, ok := d.known.Load(dir); ok {
-		return nil
-	}
-	err := os.Mkdir(dir, 0o777)
-	if errors.Is(err, fs.ErrNotExist) {
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return err
-		}
-		if err := d.ensure(parent); err != nil {
-			return err
-		}
-		err = os.Mkdir(dir, 0o777)
-	}
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	d.known.Store(dir, struct{}{})
-	return nil
 }

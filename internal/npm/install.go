@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
 	"github.com/pipbake/packer-plugin-pipbake/internal/umask"
 )
 
@@ -577,7 +578,7 @@ func (u *unpacker) makeLinks(s *Selection) ([]File, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		dest := filepath.Join(u.root, filepath.FromSlash(p.Path))
-		if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+		if err := u.dirs.Ensure(filepath.Dir(dest)); err != nil {
 			return nil, err
 		}
 		if err := os.Symlink(rel, dest); err != nil {
@@ -648,10 +649,10 @@ func packageJSONFromLock(lk *Lock) []byte {
 // writeFile writes a file pipbake makes (0666 less the umask).
 func (u *unpacker) writeFile(rel string, data []byte) (fileRec, error) {
 	dest := filepath.Join(u.root, filepath.FromSlash(rel))
-	if err := u.dirs.ensure(filepath.Dir(dest)); err != nil {
+	if err := u.dirs.Ensure(filepath.Dir(dest)); err != nil {
 		return fileRec{}, err
 	}
-	f, err := createOut(dest, 0o666)
+	f, err := outfile.Create(dest, 0o666)
 	if err != nil {
 		return fileRec{}, fmt.Errorf("write %s: %w", rel, err)
 	}

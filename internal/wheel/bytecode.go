@@ -38,10 +38,10 @@ func (j *Job) bytecodeMode() os.FileMode {
 func (j *Job) WriteBytecode(cacheTag string, pyc, sum []byte) error {
 	in := j.in
 	dest := j.BytecodePath(cacheTag)
-	f, err := in.opts.Dirs.create(dest, j.bytecodeMode())
+	f, err := in.opts.Dirs.Create(dest, j.bytecodeMode())
 	if errors.Is(err, fs.ErrExist) { // the compiler truncates what is there
 		if err = os.Remove(dest); err == nil {
-			f, err = in.opts.Dirs.create(dest, j.bytecodeMode())
+			f, err = in.opts.Dirs.Create(dest, j.bytecodeMode())
 		}
 	}
 	if err != nil {

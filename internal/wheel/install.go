@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
@@ -340,7 +341,7 @@ func (j *Job) Extract() (err error) {
 	}
 	var out output = discarded{}
 	if !j.superseded {
-		f, err := in.opts.Dirs.create(j.Dest, mode)
+		f, err := in.opts.Dirs.Create(j.Dest, mode)
 		if err != nil {
 			return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.Dest, Err: err}
 		}
@@ -358,7 +359,7 @@ func (j *Job) Extract() (err error) {
 		n, err = in.writeScript(out, io.TeeReader(rc, h), &j.res)
 	} else {
 		bp := bufPool.Get().(*[]byte)
-		n, err = copyMember(out, rc, h, *bp)
+		n, err = outfile.Copy(out, rc, h, *bp)
 		bufPool.Put(bp)
 	}
 	if err == nil && exec {
@@ -417,35 +418,6 @@ func (j *Job) RecordSHA256() []byte {
 		return nil
 	}
 	return j.entry.Digest
-}
-
-// copyMember copies a member's content to out and h, in writes of up to
-// len(buf) bytes: a decoder returns at most 32 KiB per read, so filling
-// the buffer first writes most files with a single system call.
-func copyMember(out io.Writer, r io.Reader, h hash.Hash, buf []byte) (int64, error) {
-	var total int64
-	for {
-		n := 0
-		var err error
-		for n < len(buf) && err == nil {
-			var m int
-			m, err = r.Read(buf[n:])
-			n += m
-		}
-		if n > 0 {
-			h.Write(buf[:n])
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				return total, werr
-			}
-			total += int64(n)
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
 }
 
 func newHasher(e *RecordEntry) hash.Hash {
@@ -706,7 +678,7 @@ func ScriptWrapper(python string, s ScriptSpec) []byte {
 
 func (in *Install) writeGenerated(dest string, content []byte, executable bool) (File, error) {
 	_ = os.Remove(dest) // a wheel may ship a file of the same name; pip replaces it
-	f, err := in.opts.Dirs.create(dest, 0o666)
+	f, err := in.opts.Dirs.Create(dest, 0o666)
 	if err != nil {
 		return File{}, err
 	}

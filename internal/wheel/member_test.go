@@ -155,7 +155,7 @@ func TestDirs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := filepath.Join(root, "a", "b", fmt.Sprintf("d%d", i%5), fmt.Sprintf("f%02d", i))
-			f, err := d.create(p, 0o644)
+			f, err := d.Create(p, 0o644)
 			if err != nil {
 				errs <- err
 				return
@@ -176,10 +176,10 @@ func TestDirs(t *testing.T) {
 		t.Fatalf("want 5 folders, got %d", len(ents))
 	}
 	os.WriteFile(filepath.Join(root, "file"), nil, 0o644)
-	if _, err := d.create(filepath.Join(root, "file", "x"), 0o644); err == nil {
+	if _, err := d.Create(filepath.Join(root, "file", "x"), 0o644); err == nil {
 		t.Fatal("created a file under a regular file")
 	}
-	if _, err := d.create(filepath.Join(root, "a", "b", "d0", "f00"), 0o644); !errors.Is(err, os.ErrExist) {
+	if _, err := d.Create(filepath.Join(root, "a", "b", "d0", "f00"), 0o644); !errors.Is(err, os.ErrExist) {
 		t.Fatalf("re-creating an existing file: %v, want it refused", err)
 	}
 }
