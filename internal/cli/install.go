@@ -50,6 +50,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	root := fs.String("root", "", "release root `folder`: <root>/releases/<id>, <root>/current")
 	name := fs.String("name", "", "set name for receipts (default: the root's base name)")
 	python := fs.String("python", "python3", "target `interpreter`")
+	node := fs.String("node", "node", "target `node` of a Node set (a package-lock.json lock; --wheelhouse is then its folder of tarballs)")
 	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (default 5)")
 	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
@@ -101,13 +102,15 @@ func cmdInstall(ctx context.Context, args []string) error {
 		if opts.Wheelhouse == "" {
 			opts.Wheelhouse = pl.Wheelhouse
 		}
+		opts.Tarballs = pl.Tarballs
 		for _, s := range pl.Sets {
 			if s.Service != nil {
 				services[s.Name] = s.Service
 			}
 			verifyOnBoot[s.Name] = s.VerifyOnBoot
 			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
-				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer})
+				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer,
+				Kind: s.Kind, Node: s.Node, IncludeDev: s.IncludeDev, ScriptsAllow: s.ScriptsAllow, App: s.App})
 		}
 	} else {
 		var missing []string
@@ -120,9 +123,9 @@ func cmdInstall(ctx context.Context, args []string) error {
 			return &exitError{code: 2, err: fmt.Errorf("install: missing %v (or use -f pipbake.hcl)", missing)}
 		}
 		sets = append(sets, install.Set{Name: *name, Lock: *lockFile, Python: *python, Root: *root,
-			Keep: *keep, Compile: !*noCompile, Installer: *installer})
+			Keep: *keep, Compile: !*noCompile, Installer: *installer, Node: *node})
 	}
-	if opts.Wheelhouse == "" {
+	if opts.Wheelhouse == "" && opts.Tarballs == "" {
 		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse or set wheelhouse in the plan")}
 	}
 	// Stage every set, then make them all current together, the service
@@ -176,7 +179,8 @@ func cmdInstall(ctx context.Context, args []string) error {
 			if svc == nil {
 				return undo, nil
 			}
-			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify}, res.Set, res.Root, svc)
+			progs := service.ProgramsOf(res.Receipt.Runtime(), res.Receipt.Interpreter.Path)
+			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify, Programs: progs}, res.Set, res.Root, svc)
 			if err != nil {
 				undo()
 				return nil, err

@@ -38,12 +38,18 @@ type CacheKey struct {
 	Compiled                                        bool
 	// Epoch is SOURCE_DATE_EPOCH as Unix seconds, or "" when unset.
 	Epoch string
+	// Variant is what else the bytes depend on, for sets of another
+	// ecosystem than Python's ("" for Python sets): variantOf.
+	Variant string
 }
 
 // String is the key's folder name.
 func (k CacheKey) String() string {
 	s := strings.Join([]string{"pipbake-release-cache 1", k.Set, filepath.Clean(k.Root), k.Release, k.LockSHA256,
 		k.Python, k.PythonVersion, k.Implementation, k.Platform, k.Installer, k.Pipbake, strconv.FormatBool(k.Compiled), k.Epoch}, "\n")
+	if k.Variant != "" {
+		s += "\n" + k.Variant
+	}
 	sum := sha256.Sum256([]byte(s))
 	return k.Set + "-" + hex.EncodeToString(sum[:12])
 }
@@ -54,7 +60,20 @@ func KeyOfReceipt(rc *receipt.Receipt, root string) CacheKey {
 	return CacheKey{Set: rc.Set, Root: root, Release: rc.Release, LockSHA256: rc.Lock.SHA256,
 		Python: rc.Interpreter.Path, PythonVersion: rc.Interpreter.Version, Implementation: rc.Interpreter.Implementation,
 		Platform: rc.Interpreter.Platform, Installer: rc.Installer, Pipbake: rc.Pipbake, Compiled: rc.Compiled,
-		Epoch: strconv.FormatInt(rc.Created.Unix(), 10)}
+		Epoch: strconv.FormatInt(rc.Created.Unix(), 10), Variant: variantOf(rc)}
+}
+
+// variantOf is a receipt's CacheKey.Variant: its ecosystem and the
+// options that change a Node set's bytes.
+func variantOf(rc *receipt.Receipt) string {
+	if rc.Ecosystem == "" {
+		return ""
+	}
+	app := ""
+	if rc.App != nil {
+		app = rc.App.Integrity
+	}
+	return fmt.Sprintf("%s dev=%t scripts=%s app=%s", rc.Ecosystem, rc.IncludeDev, strings.Join(rc.ScriptsAllow, ","), app)
 }
 
 func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts Options) CacheKey {
@@ -71,8 +90,8 @@ func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts O
 
 // restoreCached fills the new release dir from the cache when it holds the
 // key (as a folder, or as a layer entry); it returns nil when it does not.
-func restoreCached(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, dir string, opts Options, start time.Time) (*Result, error) {
-	key := keyOf(set, rootDir, id, lk, tg, opts).String()
+func restoreCached(set Set, rootDir, id, lockSHA256 string, k CacheKey, dir string, opts Options, start time.Time) (*Result, error) {
+	key := k.String()
 	src := filepath.Join(opts.ReleaseCache, key)
 	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err == nil {
 		if err := rootfs.CopyTree(dir, src); err != nil {
@@ -89,7 +108,7 @@ func restoreCached(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target
 	if err != nil {
 		return nil, fmt.Errorf("set %q: restored release: %w", set.Name, err)
 	}
-	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != lk.SHA256 {
+	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != lockSHA256 {
 		return nil, fmt.Errorf("set %q: the cached release %s is for set %q release %q", set.Name, src, rc.Set, rc.Release)
 	}
 	if err := syncTree(dir); err != nil {
@@ -135,8 +154,8 @@ func StoreRelease(cacheDir string, key CacheKey, releaseDir string) error {
 }
 
 // storeFresh stores a release just installed, when the cache is writable.
-func storeFresh(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, dir string, opts Options) {
-	err := StoreRelease(opts.ReleaseCache, keyOf(set, rootDir, id, lk, tg, opts), dir)
+func storeFresh(set Set, key CacheKey, id, dir string, opts Options) {
+	err := StoreRelease(opts.ReleaseCache, key, dir)
 	if err != nil && !errors.Is(err, os.ErrPermission) && !isReadOnly(err) {
 		opts.logf("pipbake: %s: warning: could not store release %s in the release cache: %v", set.Name, id, err)
 	}
