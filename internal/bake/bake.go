@@ -63,7 +63,7 @@ type Options struct {
 	Wheelhouse string
 	// Tarballs is a local folder of the Node sets' npm tarballs (default:
 	// Wheelhouse).
-	Tarballs string
+	Tarballs   string
 	Sources    []string
 	Cache      string
 	S3Endpoint string

@@ -29,6 +29,9 @@ type ecosystem interface {
 type probed interface {
 	// describe is a line for the log: "Python 3.11.7 at python3 (linux-x86_64)".
 	describe() string
+	// version is the runtime's version as a preview shows it: "3.11.7"
+	// for Python, "node 20.19.2" for node.
+	version() string
 }
 
 // bundled is what a set adds to the bundle.

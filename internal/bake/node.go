@@ -26,6 +26,8 @@ type node struct{ rt *npm.Runtime }
 
 func (n node) describe() string { return n.rt.String() + " at " + n.rt.Node }
 
+func (n node) version() string { return "node " + n.rt.Version }
+
 func nodeOf(s plan.Set) string {
 	if s.Node == "" {
 		return "node"

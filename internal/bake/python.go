@@ -27,6 +27,8 @@ func (p python) describe() string {
 	return fmt.Sprintf("Python %s at %s (%s)", p.t.VersionFull, p.runner, p.t.Platform)
 }
 
+func (p python) version() string { return p.t.VersionFull }
+
 func (pythonEcosystem) runtime(s plan.Set) string { return pythonOf(s) }
 func (pythonEcosystem) probe(py string) string    { return probeCommand(py) }
 

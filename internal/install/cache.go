@@ -76,6 +76,12 @@ func variantOf(rc *receipt.Receipt) string {
 	return fmt.Sprintf("%s dev=%t scripts=%s app=%s", rc.Ecosystem, rc.IncludeDev, strings.Join(rc.ScriptsAllow, ","), app)
 }
 
+// cacheKey is the key of the release p installs.
+func (p *prepared) cacheKey(opts Options) CacheKey {
+	return p.lay.cacheKey(p.set, p.root.Dir, p.id, opts)
+}
+
+// keyOf is the key of a Python set's release.
 func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts Options) CacheKey {
 	k := CacheKey{Set: set.Name, Root: rootDir, Release: id, LockSHA256: lk.SHA256,
 		Python: tg.Executable, PythonVersion: tg.VersionFull, Implementation: tg.Implementation, Platform: tg.Platform,
@@ -90,8 +96,9 @@ func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts O
 
 // restoreCached fills the new release dir from the cache when it holds the
 // key (as a folder, or as a layer entry); it returns nil when it does not.
-func restoreCached(set Set, rootDir, id, lockSHA256 string, k CacheKey, dir string, opts Options, start time.Time) (*Result, error) {
-	key := k.String()
+func (p *prepared) restoreCached(dir string, opts Options) (*Result, error) {
+	set, id := p.set, p.id
+	key := p.cacheKey(opts).String()
 	src := filepath.Join(opts.ReleaseCache, key)
 	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err == nil {
 		if err := rootfs.CopyTree(dir, src); err != nil {
@@ -108,7 +115,7 @@ func restoreCached(set Set, rootDir, id, lockSHA256 string, k CacheKey, dir stri
 	if err != nil {
 		return nil, fmt.Errorf("set %q: restored release: %w", set.Name, err)
 	}
-	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != lockSHA256 {
+	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != p.lay.lockSHA256() {
 		return nil, fmt.Errorf("set %q: the cached release %s is for set %q release %q", set.Name, src, rc.Set, rc.Release)
 	}
 	if err := syncTree(dir); err != nil {
@@ -122,7 +129,7 @@ func restoreCached(set Set, rootDir, id, lockSHA256 string, k CacheKey, dir stri
 		return nil, fmt.Errorf("set %q: the release restored from %s does not verify: %s", set.Name, src, describe(rep.Problems))
 	}
 	opts.logf("pipbake: %s: restored release %s from the release cache (%d files)", set.Name, id, rc.Files)
-	return &Result{Set: set.Name, Release: id, Root: rootDir, Path: dir, Receipt: rc, Duration: time.Since(start)}, nil
+	return &Result{Set: set.Name, Release: id, Root: p.root.Dir, Path: dir, Receipt: rc, Duration: time.Since(p.start)}, nil
 }
 
 // StoreRelease copies a finished release into the cache dir under key,
@@ -154,9 +161,9 @@ func StoreRelease(cacheDir string, key CacheKey, releaseDir string) error {
 }
 
 // storeFresh stores a release just installed, when the cache is writable.
-func storeFresh(set Set, key CacheKey, id, dir string, opts Options) {
-	err := StoreRelease(opts.ReleaseCache, key, dir)
+func (p *prepared) storeFresh(dir string, opts Options) {
+	err := StoreRelease(opts.ReleaseCache, p.cacheKey(opts), dir)
 	if err != nil && !errors.Is(err, os.ErrPermission) && !isReadOnly(err) {
-		opts.logf("pipbake: %s: warning: could not store release %s in the release cache: %v", set.Name, id, err)
+		opts.logf("pipbake: %s: warning: could not store release %s in the release cache: %v", p.set.Name, p.id, err)
 	}
 }

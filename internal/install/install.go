@@ -82,6 +82,10 @@ type Options struct {
 	// a set found there is restored instead of installed, and a set
 	// installed is stored there when the folder is writable.
 	ReleaseCache string
+	// BytecodeCache, when set, is the folder of the bytecode cache
+	// (internal/pyccache) the native installer copies .pyc files from and
+	// stores the ones it compiles in.
+	BytecodeCache string
 }
 
 // Result describes a finished install.
@@ -294,9 +298,8 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		}
 	}()
 
-	key := lay.cacheKey(set, root.Dir, id, opts)
 	if opts.ReleaseCache != "" {
-		res, err := restoreCached(set, root.Dir, id, lay.lockSHA256(), key, dir, opts, start)
+		res, err := p.restoreCached(dir, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +328,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if opts.ReleaseCache != "" {
-		storeFresh(set, key, id, dir, opts)
+		p.storeFresh(dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
 		Duration: time.Since(start), CompileErrors: notes}

@@ -29,6 +29,8 @@ type pythonLayout struct {
 	wheels  []*wheel.Wheel
 	digests []string
 	set     Set
+	// id is the release being installed (set by install).
+	id string
 }
 
 func (pythonEcosystem) check(ctx context.Context, set Set, opts Options) (_ layout, _ Set, err error) {
@@ -92,26 +94,26 @@ func (p *pythonLayout) summary() string {
 }
 
 func (p *pythonLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, []string, error) {
+	p.set, p.id = set, id
 	env, err := venv.Create(p.tg, dir, dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	var installed []*installedDist
-	var compileErrs []string
+	var inst *installation
 	switch set.Installer {
 	case Native:
-		installed, compileErrs, err = installNative(ctx, p.tg, env, p.wheels, set.Compile, opts)
+		inst, err = p.installNative(ctx, env, opts)
 	case Pip:
-		installed, err = installPip(ctx, p.tg, env, p.wheels, p.digests, set.Compile, opts)
+		inst, err = p.installPip(ctx, env, opts)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := buildReceipt(set, id, p.lk, p.tg, env, installed, p.digests, opts)
+	rc, err := p.buildReceipt(env, inst, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return rc, compileErrs, nil
+	return rc, inst.compileErrs, nil
 }
 
 func (p *pythonLayout) close() {
