@@ -55,7 +55,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	tarballs := fs.String("tarballs", "", "`folder` of npm tarballs (from pipbake fetch) for a Node set, or a tar archive of them (default: --wheelhouse)")
 	app := fs.String("app", "", "a Node set's app: its `tarball` as npm pack makes it, unpacked at the release root")
 	includeDev := fs.Bool("include-dev", false, "a Node set's dev dependencies too")
-	var scriptsAllow listFlag
+	var scriptsAllow repeatedFlag
 	fs.Var(&scriptsAllow, "scripts-allow", "run the install scripts of this npm `package` of a Node set (repeatable)")
 	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (default 5)")
