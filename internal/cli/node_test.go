@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
@@ -108,7 +109,13 @@ set {
 	if err := os.WriteFile(planFile, []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "install", "-f", planFile, "--release", "r2", "--system-root", sysroot, "--quiet")
+	receipts := filepath.Join(dir, "receipts")
+	mustRun(t, "install", "-f", planFile, "--release", "r2", "--system-root", sysroot, "--receipts-dir", receipts, "--quiet")
+	for _, name := range []string{"receipts/web.json", "receipts/web.cdx.json", "attestations/" + attest.SBOMFile("web"), "attestations/" + attest.ProvenanceFile("web")} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("beside the receipts: %v", err)
+		}
+	}
 	if body := npmtest.ServeApp(t, node, cur, "server.js"); !strings.HasPrefix(body, "hello again from pipbake, express 4.") {
 		t.Fatalf("release r2 answered %q", body)
 	}
