@@ -187,12 +187,33 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	res.Wheels = nwheels
-	ph.done("choose wheels")
+	// What the bundle carries: "3 wheels", "71 npm tarballs", or both.
+	nw, nt := 0, 0
+	for _, e := range b.Entries() {
+		switch {
+		case strings.HasPrefix(e, "wheels/"):
+			nw++
+		case strings.HasPrefix(e, "npm/"):
+			nt++
+		}
+	}
+	carried := fmt.Sprintf("%d wheels", nw)
+	switch {
+	case nt > 0 && nw == 0:
+		carried = fmt.Sprintf("%d npm tarballs", nt)
+	case nt > 0:
+		carried += fmt.Sprintf(" and %d npm tarballs", nt)
+	}
+	if slices.ContainsFunc(opts.Sets, func(s plan.Set) bool { return s.KindOrDefault() == plan.KindNode }) {
+		ph.done("choose packages")
+	} else {
+		ph.done("choose wheels")
+	}
 	rd, size, err := b.Reader()
 	if err != nil {
 		return nil, err
 	}
-	opts.logf("pipbake: uploading agent, plan, %d locks and %d wheels as one %.1f MB stream", len(opts.Sets), nwheels, float64(size)/(1<<20))
+	opts.logf("pipbake: uploading agent, plan, %d locks and %s as one %.1f MB stream", len(opts.Sets), carried, float64(size)/(1<<20))
 	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, &ctxReader{ctx: ctx, r: rd}, size)
 	rd.Close()
 	if uerr != nil {

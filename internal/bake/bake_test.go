@@ -548,6 +548,9 @@ func TestBakeNodeLocal(t *testing.T) {
 	if want := len(rc.Distributions) + 1; res.Wheels != want {
 		t.Errorf("uploaded %d packages, want %d", res.Wheels, want)
 	}
+	if want := fmt.Sprintf("2 locks and 1 wheels and %d npm tarballs as one", len(rc.Distributions)); !strings.Contains(log.String(), want) {
+		t.Errorf("the log does not say %q:\n%s", want, log.String())
+	}
 	for _, p := range []string{"receipts/web.json", "receipts/web.cdx.json", "receipts/api.json", "sysroot/etc/systemd/system/web.service"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("missing %s: %v", p, err)
