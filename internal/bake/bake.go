@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +34,6 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
-	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // Remote is the machine being baked.
@@ -61,6 +61,9 @@ type Options struct {
 	// Wheelhouse is a local folder of wheels; or Sources are fetched from
 	// (what `pipbake fetch --source` takes), into Cache.
 	Wheelhouse string
+	// Tarballs is a local folder of the Node sets' npm tarballs (default:
+	// Wheelhouse).
+	Tarballs   string
 	Sources    []string
 	Cache      string
 	S3Endpoint string
@@ -162,7 +165,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		err = ce
 	}()
 
-	var targets map[string]*target.Target
+	var targets map[string]probed
 	targets, currents, err = detect(ctx, r, opts, res)
 	if err != nil {
 		return nil, err
@@ -184,12 +187,33 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	res.Wheels = nwheels
-	ph.done("choose wheels")
+	// What the bundle carries: "3 wheels", "71 npm tarballs", or both.
+	nw, nt := 0, 0
+	for _, e := range b.Entries() {
+		switch {
+		case strings.HasPrefix(e, "wheels/"):
+			nw++
+		case strings.HasPrefix(e, "npm/"):
+			nt++
+		}
+	}
+	carried := fmt.Sprintf("%d wheels", nw)
+	switch {
+	case nt > 0 && nw == 0:
+		carried = fmt.Sprintf("%d npm tarballs", nt)
+	case nt > 0:
+		carried += fmt.Sprintf(" and %d npm tarballs", nt)
+	}
+	if slices.ContainsFunc(opts.Sets, func(s plan.Set) bool { return s.KindOrDefault() == plan.KindNode }) {
+		ph.done("choose packages")
+	} else {
+		ph.done("choose wheels")
+	}
 	rd, size, err := b.Reader()
 	if err != nil {
 		return nil, err
 	}
-	opts.logf("pipbake: uploading agent, plan, %d locks and %d wheels as one %.1f MB stream", len(opts.Sets), nwheels, float64(size)/(1<<20))
+	opts.logf("pipbake: uploading agent, plan, %d locks and %s as one %.1f MB stream", len(opts.Sets), carried, float64(size)/(1<<20))
 	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, &ctxReader{ctx: ctx, r: rd}, size)
 	rd.Close()
 	if uerr != nil {
@@ -219,7 +243,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	// failed unpack.
 	var unpack []string
 	for _, name := range b.Entries() {
-		if !strings.HasPrefix(name, "wheels/") {
+		if !slices.ContainsFunc(inBundle, func(dir string) bool { return strings.HasPrefix(name, dir) }) {
 			unpack = append(unpack, shell.Quote(name))
 		}
 	}
@@ -266,12 +290,12 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 }
 
 // detect runs the first command: the machine's OS and architecture, the
-// staging folder, and a probe of the first set's interpreter (the others,
-// if the sets use several, one command each). The probe script goes on
-// the command line: no upload.
-func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[string]*target.Target, map[string]string, error) {
+// staging folder, and a probe of the first set's runtime (the others, if
+// the sets use several, one command each). The probe script goes on the
+// command line: no upload. The runtimes are keyed by runtimeKey.
+func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[string]probed, map[string]string, error) {
 	const marker = "pipbake-staging-ready"
-	first := pythonOf(opts.Sets[0])
+	first := opts.Sets[0]
 	var stdout, stderr bytes.Buffer
 	// Where each set's current points now, one line per set, so that a
 	// cancelled bake can say what it still points at without asking.
@@ -279,7 +303,8 @@ func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[strin
 	for _, s := range opts.Sets {
 		roots = append(roots, s.Root)
 	}
-	code, err := r.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(opts.Staging)+" && echo "+marker+" && "+shell.Join(roots...)+" && "+probeCommand(first), nil, &stdout, &stderr)
+	firstEco := ecosystemOf(first)
+	code, err := r.Run(ctx, "uname -s -m && mkdir -p "+shell.Quote(opts.Staging)+" && echo "+marker+" && "+shell.Join(roots...)+" && "+firstEco.probe(firstEco.runtime(first)), nil, &stdout, &stderr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("detect the machine's OS and architecture: %w", err)
 	}
@@ -304,29 +329,30 @@ func detect(ctx context.Context, r Remote, opts Options, res *Result) (map[strin
 	if res.Platform, err = agent.ParseUname(unameLine); err != nil {
 		return nil, nil, err
 	}
-	out := map[string]*target.Target{}
+	out := map[string]probed{}
 	for _, s := range opts.Sets {
-		py := pythonOf(s)
-		if out[py] != nil {
+		key, eco := runtimeKey(s), ecosystemOf(s)
+		if out[key] != nil {
 			continue
 		}
-		if py != first {
+		prog := eco.runtime(s)
+		if key != runtimeKey(first) {
 			stdout.Reset()
 			stderr.Reset()
-			if code, err = r.Run(ctx, probeCommand(py), nil, &stdout, &stderr); err != nil {
-				return nil, nil, fmt.Errorf("set %q: probe python %q on the machine: %w", s.Name, py, err)
+			if code, err = r.Run(ctx, eco.probe(prog), nil, &stdout, &stderr); err != nil {
+				return nil, nil, fmt.Errorf("set %q: probe %s %q on the machine: %w", s.Name, s.KindOrDefault(), prog, err)
 			}
 			probeOut, msg = stdout.String(), strings.TrimSpace(stderr.String())
 		}
 		if code != 0 {
-			return nil, nil, fmt.Errorf("set %q: probe python %q on the machine: exit status %d: %s", s.Name, py, code, msg)
+			return nil, nil, fmt.Errorf("set %q: probe %s %q on the machine: exit status %d: %s", s.Name, s.KindOrDefault(), prog, code, msg)
 		}
-		t, err := target.Decode([]byte(probeOut), py)
+		rt, err := eco.decode([]byte(probeOut), prog)
 		if err != nil {
 			return nil, nil, fmt.Errorf("set %q: %w", s.Name, err)
 		}
-		opts.logf("pipbake: %s: Python %s at %s (%s)", s.Name, t.VersionFull, py, t.Platform)
-		out[py] = t
+		opts.logf("pipbake: %s: %s", s.Name, rt.describe())
+		out[key] = rt
 	}
 	return out, currents, nil
 }
@@ -346,10 +372,10 @@ func pythonOf(s plan.Set) string {
 	return s.Python
 }
 
-// assemble chooses each set's wheels for its interpreter and builds the
+// assemble chooses each set's packages for its runtime and builds the
 // bundle and the plan as the machine will read it.
-// Fetched wheels go under tmp, which must outlive the upload.
-func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[string]*target.Target, tmp string) (*bundle.Bundle, *plan.Plan, int, error) {
+// Fetched packages go under tmp, which must outlive the upload.
+func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[string]probed, tmp string) (*bundle.Bundle, *plan.Plan, int, error) {
 	b := &bundle.Bundle{ModTime: time.Unix(0, 0)}
 	if bin.Path != "" {
 		if err := b.AddFile("pipbake", bin.Path, 0o755); err != nil {
@@ -358,67 +384,51 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 	} else {
 		b.AddBytes("pipbake", bin.Data, 0o755)
 	}
-	// The agent reads the wheels inside the bundle, where they lie.
+	// The agent reads the packages inside the bundle, where they lie.
 	remote := &plan.Plan{Release: opts.Release, Wheelhouse: bundleName}
-	wheels := map[string]string{} // bundle name -> local path
+	packages := map[string]string{} // bundle name -> local path
 	var problems []string
 	for i, s := range opts.Sets {
-		lk, err := lock.ParseFile(s.Lock)
+		got, err := ecosystemOf(s).bundle(ctx, opts, s, targets[runtimeKey(s)], filepath.Join(tmp, fmt.Sprint(i)))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("set %q: %v", s.Name, err))
+			problems = append(problems, err.Error())
 			continue
 		}
-		t := targets[pythonOf(s)]
-		pins, err := lk.ForEnv(t.Markers)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("set %q: %v", s.Name, err))
-			continue
+		for n, p := range got.packages {
+			packages[n] = p
 		}
-		supported, err := t.Tags()
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		dir := opts.Wheelhouse
-		if len(opts.Sources) > 0 {
-			if dir, err = fetchFor(ctx, opts, s, lk, t, filepath.Join(tmp, fmt.Sprint(i))); err != nil {
-				problems = append(problems, err.Error())
-				continue
-			}
-		}
-		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-			return nil, nil, 0, fmt.Errorf("wheelhouse %s: the bundle is made from a folder of wheels, not an archive", dir)
-		}
-		house, err := wheelhouse.Open(dir)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		choices, err := house.Choose(pins, supported)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("set %q (Python %s on the machine): %v", s.Name, t.VersionFull, err))
-			continue
-		}
-		for _, c := range choices {
-			wheels["wheels/"+c.Name.File] = c.Path
-		}
-		lockName := fmt.Sprintf("locks/%d-%s/%s", i, s.Name, filepath.Base(s.Lock))
+		dir := fmt.Sprintf("locks/%d-%s/", i, s.Name)
+		lockName := dir + filepath.Base(s.Lock)
 		if err := b.AddFile(lockName, s.Lock, 0o644); err != nil {
 			return nil, nil, 0, err
 		}
-		rs := s
+		own := make([]string, 0, len(got.own))
+		for base := range got.own {
+			own = append(own, base)
+		}
+		sort.Strings(own)
+		for _, base := range own {
+			if err := b.AddFile(dir+base, got.own[base], 0o644); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+		rs := got.set
 		rs.Lock = lockName
-		rs.Python = pythonOf(s)
+		if rs.App != "" {
+			rs.App = dir + rs.App
+		}
 		remote.Sets = append(remote.Sets, rs)
 	}
 	if len(problems) > 0 {
 		return nil, nil, 0, fmt.Errorf("nothing was uploaded:\n%s", strings.Join(problems, "\n"))
 	}
-	names := make([]string, 0, len(wheels))
-	for n := range wheels {
+	names := make([]string, 0, len(packages))
+	for n := range packages {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := b.AddFile(n, wheels[n], 0o644); err != nil {
+		if err := b.AddFile(n, packages[n], 0o644); err != nil {
 			return nil, nil, 0, err
 		}
 	}

@@ -17,7 +17,9 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
@@ -474,4 +476,135 @@ func running(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// TestBakeNodeLocal bakes a plan that mixes a Python set and a Node set
+// (the Express fixture with its app and a service): node is probed on the
+// machine, the bundle carries the npm tarballs the lock pins for it (read
+// inside the bundle by the agent), the app answers from current, the
+// receipts come back; a tarball whose integrity does not match fails the
+// bake with the package named, current untouched, staging cleaned.
+func TestBakeNodeLocal(t *testing.T) {
+	py := corpustest.Python(t)
+	set := corpustest.Set(t)
+	f := npmtest.Get(t, "express")
+	proj := f.Project(t)
+	dir := t.TempDir()
+	app := f.ExpressApp(t, dir)
+	wh := filepath.Join(dir, "wheelhouse")
+	os.MkdirAll(wh, 0o755)
+	six, ok := set.Get("six")
+	if !ok {
+		t.Fatal("six is not in the corpus")
+	}
+	os.Symlink(six.Path, filepath.Join(wh, six.File))
+	pyLock := filepath.Join(dir, "api.txt")
+	if err := corpus.WriteRequirements(pyLock, []corpus.Wheel{six}); err != nil {
+		t.Fatal(err)
+	}
+	sysroot := filepath.Join(dir, "sysroot")
+	webRoot, apiRoot := filepath.Join(dir, "srv", "web"), filepath.Join(dir, "srv", "api")
+	agentBin := filepath.Join(dir, "pipbake-agent")
+	if out, err := exec.Command("go", "build", "-o", agentBin, "../../cmd/pipbake").CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v\n%s", err, out)
+	}
+	var log, output bytes.Buffer
+	r := &local{}
+	opts := Options{
+		Sets: []plan.Set{
+			{Name: "api", Lock: pyLock, Root: apiRoot, Python: py},
+			{Name: "web", Lock: filepath.Join(proj, "package-lock.json"), Root: webRoot, App: app,
+				Service: &plan.Service{Command: "node server.js"}},
+		},
+		Wheelhouse:    wh,
+		Tarballs:      f.Folder(t),
+		Release:       "r1",
+		Staging:       filepath.Join(dir, "staging"),
+		ReceiptOutput: filepath.Join(dir, "receipts"),
+		AgentPath:     agentBin,
+		Log:           &log, Output: &output,
+		Command: func(agent, args string) (string, error) {
+			if strings.HasPrefix(args, "install ") {
+				args = strings.Replace(args, "/var/lib/pipbake/receipts", filepath.Join(dir, "var-lib"), 1) + " --system-root " + shell.Quote(sysroot)
+			}
+			return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + args, nil
+		},
+	}
+	res, err := Run(context.Background(), r, opts)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s\noutput:\n%s", err, log.String(), output.String())
+	}
+	if !strings.Contains(log.String(), "web: node "+f.Runtime.Version) {
+		t.Errorf("the log does not name the machine's node:\n%s", log.String())
+	}
+	rc := res.Receipts["web"]
+	if rc == nil || rc.Release != "r1" || rc.Ecosystem != "node" || len(rc.Distributions) < 60 {
+		t.Fatalf("web receipt: %+v", rc)
+	}
+	if res.Receipts["api"] == nil || len(res.Receipts["api"].Distributions) != 1 {
+		t.Fatalf("api receipt: %+v", res.Receipts["api"])
+	}
+	// every package's tarball and the wheel were uploaded, nothing else
+	if want := len(rc.Distributions) + 1; res.Wheels != want {
+		t.Errorf("uploaded %d packages, want %d", res.Wheels, want)
+	}
+	if want := fmt.Sprintf("2 locks and 1 wheels and %d npm tarballs as one", len(rc.Distributions)); !strings.Contains(log.String(), want) {
+		t.Errorf("the log does not say %q:\n%s", want, log.String())
+	}
+	for _, p := range []string{"receipts/web.json", "receipts/web.cdx.json", "receipts/api.json", "sysroot/etc/systemd/system/web.service"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	unit, _ := os.ReadFile(filepath.Join(sysroot, "etc/systemd/system/web.service"))
+	if !strings.Contains(string(unit), "ExecStart="+f.Runtime.ExecPath+" server.js\n") {
+		t.Errorf("unit:\n%s", unit)
+	}
+	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
+		t.Errorf("staging folder not cleaned: %v", err)
+	}
+	cur := filepath.Join(webRoot, "current")
+	if body := npmtest.ServeApp(t, f.Runtime.ExecPath, cur, "server.js"); !strings.HasPrefix(body, "hello from pipbake, express 4.") {
+		t.Fatalf("the app answered %q", body)
+	}
+
+	// a tarball that does not match the lock's integrity
+	bad := filepath.Join(dir, "bad")
+	if err := os.CopyFS(bad, os.DirFS(f.Folder(t))); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(bad, "express@"+expressVersion(t, rc)+".tgz")
+	data, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	os.Remove(victim)
+	os.WriteFile(victim, data, 0o644)
+	opts.Tarballs, opts.Release = bad, "r2"
+	_, err = Run(context.Background(), r, opts)
+	if err == nil || !strings.Contains(err.Error(), "express@") || !strings.Contains(err.Error(), "integrity") {
+		t.Fatalf("want an integrity mismatch naming express, got %v", err)
+	}
+	for _, root := range []string{webRoot, apiRoot} {
+		if cur, _ := os.Readlink(filepath.Join(root, "current")); cur != "releases/r1" {
+			t.Errorf("%s: current moved to %s", root, cur)
+		}
+		if _, err := os.Stat(filepath.Join(root, "releases", "r2")); !os.IsNotExist(err) {
+			t.Errorf("%s: the failed release was left behind: %v", root, err)
+		}
+	}
+	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
+		t.Errorf("staging folder not cleaned after a failure: %v", err)
+	}
+}
+
+func expressVersion(t *testing.T, rc *receipt.Receipt) string {
+	for _, d := range rc.Distributions {
+		if d.Path == "node_modules/express" {
+			return d.Version
+		}
+	}
+	t.Fatal("no express in the receipt")
+	return ""
 }

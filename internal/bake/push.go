@@ -14,9 +14,11 @@ type Preview struct {
 	Platform agent.Platform
 	// Agent says where the agent would come from.
 	Agent string
-	// Pythons is each set's interpreter version on the machine.
+	// Pythons is each set's runtime version on the machine: the
+	// interpreter's ("3.11.7"), or "node 20.19.2" for a Node set.
 	Pythons map[string]string
-	// Wheels and Size are the bundle's wheels and its size in bytes.
+	// Wheels and Size are the bundle's packages (wheels and npm tarballs)
+	// and its size in bytes.
 	Wheels int
 	Size   int64
 }
@@ -62,8 +64,8 @@ func PreviewRun(ctx context.Context, r Remote, opts Options) (p *Preview, err er
 	}
 	p = &Preview{Platform: res.Platform, Agent: bin.From, Pythons: map[string]string{}, Wheels: nwheels, Size: size}
 	for _, s := range opts.Sets {
-		if t := targets[pythonOf(s)]; t != nil {
-			p.Pythons[s.Name] = t.VersionFull
+		if t := targets[runtimeKey(s)]; t != nil {
+			p.Pythons[s.Name] = t.version()
 		}
 	}
 	return p, nil

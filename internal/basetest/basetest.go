@@ -70,7 +70,12 @@ func Layout(tb testing.TB) string {
 // and returns ref.
 func Push(tb testing.TB, ref string) string {
 	tb.Helper()
-	b, err := ociimage.Open(ociimage.LayoutPrefix+Layout(tb), ociimage.WithKeychain(authn.NewMultiKeychain()))
+	return push(tb, Layout(tb), ref)
+}
+
+func push(tb testing.TB, layout, ref string) string {
+	tb.Helper()
+	b, err := ociimage.Open(ociimage.LayoutPrefix+layout, ociimage.WithKeychain(authn.NewMultiKeychain()))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -82,4 +87,25 @@ func Push(tb testing.TB, ref string) string {
 		tb.Fatalf("push the base to %s: %v", ref, err)
 	}
 	return ref
+}
+
+// NodePackages are the packages of the Debian base with Node.js: Debian's
+// nodejs beside the Python of the default base.
+var NodePackages = []string{"python3", "python3-venv", "nodejs"}
+
+var nodeBase = &built{o: debianbase.Options{Packages: NodePackages}, what: "the Debian base with nodejs", timeout: 20 * time.Minute}
+
+// NodeLayout returns the layout of the Debian base with NodePackages
+// (built with debootstrap the first time, a few minutes; cached after).
+func NodeLayout(tb testing.TB) string {
+	tb.Helper()
+	return nodeBase.get(tb)
+}
+
+// PushNode pushes the Debian base with NodePackages (built with
+// debootstrap the first time, a few minutes; cached after) to ref and
+// returns ref.
+func PushNode(tb testing.TB, ref string) string {
+	tb.Helper()
+	return push(tb, nodeBase.get(tb), ref)
 }

@@ -159,3 +159,24 @@ func TestFromReceipts(t *testing.T) {
 		t.Errorf("empty folder: %v", err)
 	}
 }
+
+// TestSetVersionNode: a Node set's version is its app's (the project its
+// lock describes, unpacked from its npm pack tarball), whatever the
+// project is called; without an app, a package named like the set, else
+// the release id.
+func TestSetVersionNode(t *testing.T) {
+	rc := receipt.Receipt{Set: "web", Release: "r1", Ecosystem: receipt.EcosystemNode,
+		App:           &receipt.App{Name: "shop-frontend", Version: "2.3.0", File: "shop-frontend-2.3.0.tgz"},
+		Distributions: []receipt.Distribution{{Name: "express", Version: "4.21.2"}}}
+	if v := setVersion(rc); v != "2.3.0" {
+		t.Errorf("with an app: %q", v)
+	}
+	rc.App = nil
+	if v := setVersion(rc); v != "r1" {
+		t.Errorf("without an app: %q", v)
+	}
+	rc.Distributions = append(rc.Distributions, receipt.Distribution{Name: "web", Version: "0.9.0"})
+	if v := setVersion(rc); v != "0.9.0" {
+		t.Errorf("a package named like the set: %q", v)
+	}
+}

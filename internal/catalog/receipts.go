@@ -87,9 +87,13 @@ func FromReceipts(family, releaseID string, files []ReceiptFile) (Release, error
 	return r, r.Validate()
 }
 
-// setVersion is the version of the distribution named like the set, else
-// the set's release id.
+// setVersion is the version of the distribution named like the set (a
+// Node set's app tarball, the set's own code, first), else the set's
+// release id.
 func setVersion(rc receipt.Receipt) string {
+	if rc.App != nil && rc.App.File != "" && rc.App.Version != "" {
+		return rc.App.Version
+	}
 	want := pyname.Normalize(rc.Set)
 	for _, d := range rc.Distributions {
 		if pyname.Normalize(d.Name) == want {

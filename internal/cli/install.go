@@ -51,6 +51,12 @@ func cmdInstall(ctx context.Context, args []string) error {
 	root := fs.String("root", "", "release root `folder`: <root>/releases/<id>, <root>/current")
 	name := fs.String("name", "", "set name for receipts (default: the root's base name)")
 	python := fs.String("python", "python3", "target `interpreter`")
+	node := fs.String("node", "node", "target `node` of a Node set (a package-lock.json or npm-shrinkwrap.json lock)")
+	tarballs := fs.String("tarballs", "", "`folder` of npm tarballs (from pipbake fetch) for a Node set, or a tar archive of them (default: --wheelhouse)")
+	app := fs.String("app", "", "a Node set's app: its `tarball` as npm pack makes it, unpacked at the release root")
+	includeDev := fs.Bool("include-dev", false, "a Node set's dev dependencies too")
+	var scriptsAllow repeatedFlag
+	fs.Var(&scriptsAllow, "scripts-allow", "run the install scripts of this npm `package` of a Node set (repeatable)")
 	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (default 5)")
 	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
@@ -85,14 +91,14 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
 		BytecodeCache: pyccache.Dir(*bytecodeCache)}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	verifyOnBoot := map[string]bool{}
 	if *planFile != "" {
-		if *lockFile != "" || *root != "" {
-			return &exitError{code: 2, err: errors.New("install: -f takes the sets from the plan; do not also give --lock or --root")}
+		if *lockFile != "" || *root != "" || *app != "" || *includeDev || len(scriptsAllow) > 0 {
+			return &exitError{code: 2, err: errors.New("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")}
 		}
 		pl, err := plan.Load(*planFile)
 		if err != nil {
@@ -104,18 +110,25 @@ func cmdInstall(ctx context.Context, args []string) error {
 		if opts.Wheelhouse == "" {
 			opts.Wheelhouse = pl.Wheelhouse
 		}
+		if opts.Tarballs == "" {
+			opts.Tarballs = pl.Tarballs
+		}
 		for _, s := range pl.Sets {
 			if s.Service != nil {
 				services[s.Name] = s.Service
 			}
 			verifyOnBoot[s.Name] = s.VerifyOnBoot
 			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
-				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer})
+				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer,
+				Kind: s.Kind, Node: s.Node, IncludeDev: s.IncludeDev, ScriptsAllow: s.ScriptsAllow, App: s.App})
 		}
 	} else {
 		var missing []string
-		for flagName, v := range map[string]string{"--lock": *lockFile, "--wheelhouse": *wheelhouse, "--root": *root} {
+		for flagName, v := range map[string]string{"--lock": *lockFile, "--wheelhouse": *wheelhouse + *tarballs, "--root": *root} {
 			if v == "" {
+				if flagName == "--wheelhouse" {
+					flagName = "--wheelhouse (or --tarballs)"
+				}
 				missing = append(missing, flagName)
 			}
 		}
@@ -123,10 +136,11 @@ func cmdInstall(ctx context.Context, args []string) error {
 			return &exitError{code: 2, err: fmt.Errorf("install: missing %v (or use -f pipbake.hcl)", missing)}
 		}
 		sets = append(sets, install.Set{Name: *name, Lock: *lockFile, Python: *python, Root: *root,
-			Keep: *keep, Compile: !*noCompile, Installer: *installer})
+			Keep: *keep, Compile: !*noCompile, Installer: *installer, Node: *node,
+			App: *app, IncludeDev: *includeDev, ScriptsAllow: scriptsAllow})
 	}
-	if opts.Wheelhouse == "" {
-		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse or set wheelhouse in the plan")}
+	if opts.Wheelhouse == "" && opts.Tarballs == "" {
+		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse (or --tarballs) or set wheelhouse (or tarballs) in the plan")}
 	}
 	// Stage every set, then make them all current together, the service
 	// units and users made before any switch: a failure in any set leaves
@@ -179,7 +193,8 @@ func cmdInstall(ctx context.Context, args []string) error {
 			if svc == nil {
 				return undo, nil
 			}
-			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify}, res.Set, res.Root, svc)
+			progs := service.ProgramsOf(res.Receipt.Runtime(), res.Receipt.Interpreter.Path)
+			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify, Programs: progs}, res.Set, res.Root, svc)
 			if err != nil {
 				undo()
 				return nil, err
@@ -230,9 +245,12 @@ func removeStaging(dir, planFile string) {
 	}
 	var files []string
 	if pl, err := plan.Load(planFile); err == nil {
-		files = append(files, pl.Wheelhouse)
+		files = append(files, pl.Wheelhouse, pl.Tarballs)
 		for _, s := range pl.Sets {
 			files = append(files, s.Lock)
+			if s.KindOrDefault() == plan.KindNode { // its files beside the lock
+				files = append(files, s.App, filepath.Join(filepath.Dir(s.Lock), "package.json"))
+			}
 		}
 	}
 	if self, err := os.Executable(); err == nil {

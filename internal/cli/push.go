@@ -219,10 +219,10 @@ func cmdPush(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Rolling, opts.DryRun, opts.ReceiptOutput = *rolling, *dryRun, *receipts
-	opts.Wheelhouse, opts.Sources, opts.Cache = pl.Wheelhouse, sources, *cache
+	opts.Wheelhouse, opts.Tarballs, opts.Sources, opts.Cache = pl.Wheelhouse, pl.Tarballs, sources, *cache
 	if len(sources) > 0 {
-		opts.Wheelhouse = ""
-	} else if opts.Wheelhouse == "" {
+		opts.Wheelhouse, opts.Tarballs = "", ""
+	} else if opts.Wheelhouse == "" && opts.Tarballs == "" {
 		return &exitError{code: 2, err: errors.New("push: the plan has no wheelhouse; set one or give --source")}
 	}
 	opts.Release = *rel
@@ -293,7 +293,7 @@ func cmdHostReleases(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tSET\t\tRELEASE\tCREATED\tPYTHON\tDISTS")
+	fmt.Fprintln(tw, "HOST\tSET\t\tRELEASE\tCREATED\tRUNTIME\tPACKAGES")
 	for _, h := range rep.Hosts {
 		if h.Error != "" {
 			fmt.Fprintf(tw, "%s\t\t\t%s\t\t\t\n", h.Host, "error: "+h.Error)
@@ -308,7 +308,11 @@ func cmdHostReleases(ctx context.Context, args []string) error {
 				if r.Current {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", h.Host, s.Set, mark, r.ID, r.Created, r.Python, r.Distributions)
+				rt := r.Python
+				if r.Node != "" {
+					rt = "node " + r.Node
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", h.Host, s.Set, mark, r.ID, r.Created, rt, r.Distributions)
 			}
 		}
 	}

@@ -75,12 +75,14 @@ func cmdVerify(ctx context.Context, args []string) error {
 }
 
 type releaseInfo struct {
-	ID            string `json:"id"`
-	Path          string `json:"path"`
-	Current       bool   `json:"current"`
-	Set           string `json:"set,omitempty"`
-	Created       string `json:"created,omitempty"`
-	Python        string `json:"python,omitempty"`
+	ID      string `json:"id"`
+	Path    string `json:"path"`
+	Current bool   `json:"current"`
+	Set     string `json:"set,omitempty"`
+	Created string `json:"created,omitempty"`
+	Python  string `json:"python,omitempty"`
+	// Node is a Node set's node version (Python is then empty).
+	Node          string `json:"node,omitempty"`
 	Distributions int    `json:"distributions"`
 	LockSHA256    string `json:"lock_sha256,omitempty"`
 }
@@ -108,6 +110,9 @@ func cmdReleases(args []string) error {
 		info := releaseInfo{ID: rel.ID, Path: rel.Path, Current: rel.Current}
 		if rc, err := receipt.Read(rel.Path); err == nil {
 			info.Set, info.Created, info.Python = rc.Set, rc.Created.Format("2006-01-02T15:04:05Z"), rc.Interpreter.Version
+			if rc.Runtime() == "node" {
+				info.Python, info.Node = "", rc.Interpreter.Version
+			}
 			info.Distributions, info.LockSHA256 = len(rc.Distributions), rc.Lock.SHA256
 		}
 		infos = append(infos, info)
@@ -120,7 +125,7 @@ func cmdReleases(args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tRELEASE\tCREATED\tPYTHON\tDISTS\tLOCK")
+	fmt.Fprintln(tw, "\tRELEASE\tCREATED\tRUNTIME\tPACKAGES\tLOCK")
 	for _, i := range infos {
 		mark := ""
 		if i.Current {
@@ -130,7 +135,11 @@ func cmdReleases(args []string) error {
 		if len(lockHash) > 12 {
 			lockHash = lockHash[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", mark, i.ID, i.Created, i.Python, i.Distributions, lockHash)
+		rt := i.Python
+		if i.Node != "" {
+			rt = "node " + i.Node
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", mark, i.ID, i.Created, rt, i.Distributions, lockHash)
 	}
 	return tw.Flush()
 }

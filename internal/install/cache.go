@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
+	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // The release cache (Options.ReleaseCache) keeps finished releases,
@@ -36,12 +38,18 @@ type CacheKey struct {
 	Compiled                                        bool
 	// Epoch is SOURCE_DATE_EPOCH as Unix seconds, or "" when unset.
 	Epoch string
+	// Variant is what else the bytes depend on, for sets of another
+	// ecosystem than Python's ("" for Python sets): variantOf.
+	Variant string
 }
 
 // String is the key's folder name.
 func (k CacheKey) String() string {
 	s := strings.Join([]string{"pipbake-release-cache 1", k.Set, filepath.Clean(k.Root), k.Release, k.LockSHA256,
 		k.Python, k.PythonVersion, k.Implementation, k.Platform, k.Installer, k.Pipbake, strconv.FormatBool(k.Compiled), k.Epoch}, "\n")
+	if k.Variant != "" {
+		s += "\n" + k.Variant
+	}
 	sum := sha256.Sum256([]byte(s))
 	return k.Set + "-" + hex.EncodeToString(sum[:12])
 }
@@ -52,13 +60,30 @@ func KeyOfReceipt(rc *receipt.Receipt, root string) CacheKey {
 	return CacheKey{Set: rc.Set, Root: root, Release: rc.Release, LockSHA256: rc.Lock.SHA256,
 		Python: rc.Interpreter.Path, PythonVersion: rc.Interpreter.Version, Implementation: rc.Interpreter.Implementation,
 		Platform: rc.Interpreter.Platform, Installer: rc.Installer, Pipbake: rc.Pipbake, Compiled: rc.Compiled,
-		Epoch: strconv.FormatInt(rc.Created.Unix(), 10)}
+		Epoch: strconv.FormatInt(rc.Created.Unix(), 10), Variant: variantOf(rc)}
+}
+
+// variantOf is a receipt's CacheKey.Variant: its ecosystem and the
+// options that change a Node set's bytes.
+func variantOf(rc *receipt.Receipt) string {
+	if rc.Ecosystem == "" {
+		return ""
+	}
+	app := ""
+	if rc.App != nil {
+		app = rc.App.Integrity
+	}
+	return fmt.Sprintf("%s dev=%t scripts=%s app=%s", rc.Ecosystem, rc.IncludeDev, strings.Join(rc.ScriptsAllow, ","), app)
 }
 
 // cacheKey is the key of the release p installs.
 func (p *prepared) cacheKey(opts Options) CacheKey {
-	set, tg := p.set, p.tg
-	k := CacheKey{Set: set.Name, Root: p.root.Dir, Release: p.id, LockSHA256: p.lk.SHA256,
+	return p.lay.cacheKey(p.set, p.root.Dir, p.id, opts)
+}
+
+// keyOf is the key of a Python set's release.
+func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts Options) CacheKey {
+	k := CacheKey{Set: set.Name, Root: rootDir, Release: id, LockSHA256: lk.SHA256,
 		Python: tg.Executable, PythonVersion: tg.VersionFull, Implementation: tg.Implementation, Platform: tg.Platform,
 		Installer: set.Installer, Pipbake: opts.Version, Compiled: set.Compile}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
@@ -72,7 +97,7 @@ func (p *prepared) cacheKey(opts Options) CacheKey {
 // restoreCached fills the new release dir from the cache when it holds the
 // key (as a folder, or as a layer entry); it returns nil when it does not.
 func (p *prepared) restoreCached(dir string, opts Options) (*Result, error) {
-	set, id, lk := p.set, p.id, p.lk
+	set, id := p.set, p.id
 	key := p.cacheKey(opts).String()
 	src := filepath.Join(opts.ReleaseCache, key)
 	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err == nil {
@@ -90,7 +115,7 @@ func (p *prepared) restoreCached(dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set %q: restored release: %w", set.Name, err)
 	}
-	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != lk.SHA256 {
+	if rc.Set != set.Name || rc.Release != id || rc.Lock.SHA256 != p.lay.lockSHA256() {
 		return nil, fmt.Errorf("set %q: the cached release %s is for set %q release %q", set.Name, src, rc.Set, rc.Release)
 	}
 	if err := syncTree(dir); err != nil {

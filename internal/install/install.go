@@ -15,11 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
-	"github.com/pipbake/packer-plugin-pipbake/internal/target"
-	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
@@ -46,6 +44,18 @@ type Set struct {
 	Compile bool
 	// Installer is Native (default) or Pip.
 	Installer string
+
+	// Kind is plan.KindPython or plan.KindNode; default: what the lock is
+	// (plan.KindOf). The fields below are for Node sets.
+	Kind string
+	// Node is the target's node (default: node on the PATH).
+	Node string
+	// IncludeDev installs the dev dependencies too.
+	IncludeDev bool
+	// ScriptsAllow names the packages whose lifecycle scripts run.
+	ScriptsAllow []string
+	// App is the app's own tarball (npm pack), unpacked at the release root.
+	App string
 }
 
 // Options are shared by every set of one run.
@@ -54,6 +64,9 @@ type Options struct {
 	Release string
 	// Wheelhouse is the folder of wheels, or a tar archive of them.
 	Wheelhouse string
+	// Tarballs is the folder of npm tarballs, or a tar archive of them
+	// (default: Wheelhouse).
+	Tarballs string
 	// ReceiptsDir, when set, also gets a copy of each receipt as <set>.json.
 	ReceiptsDir string
 	// Log receives progress lines (nil: discard).
@@ -204,28 +217,21 @@ func StageAll(ctx context.Context, sets []Set, opts Options) ([]*Staged, error) 
 	return staged, nil
 }
 
-// prepared is a set checked without writing: its lock parsed, interpreter
-// probed and wheels chosen, opened and checked against the lock's hashes.
+// prepared is a set checked without writing: its root opened, its
+// release id chosen, and what its ecosystem checks (lock, runtime,
+// packages) done.
 type prepared struct {
-	set     Set
-	root    *release.Root
-	lk      *lock.Lock
-	tg      *target.Target
-	house   *wheelhouse.House
-	wheels  []*wheel.Wheel
-	digests []string
-	id      string
-	start   time.Time
+	set   Set
+	root  *release.Root
+	lay   layout
+	id    string
+	start time.Time
 }
 
 func (p *prepared) close() {
-	for _, w := range p.wheels {
-		w.Close()
-	}
-	p.wheels = nil
-	if p.house != nil {
-		p.house.Close()
-		p.house = nil
+	if p.lay != nil {
+		p.lay.close()
+		p.lay = nil
 	}
 }
 
@@ -237,20 +243,11 @@ func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) 
 			p.close()
 		}
 	}()
-	if set.Python == "" {
-		set.Python = "python3"
-	}
 	if set.Keep == 0 {
 		set.Keep = release.DefaultKeep
 	}
-	if set.Installer == "" {
-		set.Installer = Native
-	}
-	if set.Installer != Native && set.Installer != Pip {
-		return nil, fmt.Errorf("set %q: installer %q is not %q or %q", set.Name, set.Installer, Native, Pip)
-	}
-	if set.Root == "" || set.Lock == "" || opts.Wheelhouse == "" {
-		return nil, fmt.Errorf("set %q: lock, root and wheelhouse are required", set.Name)
+	if set.Root == "" || set.Lock == "" {
+		return nil, fmt.Errorf("set %q: lock and root are required", set.Name)
 	}
 	if p.root, err = release.Open(set.Root); err != nil {
 		return nil, err
@@ -258,37 +255,18 @@ func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) 
 	if set.Name == "" {
 		set.Name = filepath.Base(p.root.Dir)
 	}
+	set.Kind = plan.KindOf(set.Kind, set.Lock)
+	eco, ok := ecosystems[set.Kind]
+	if !ok {
+		return nil, fmt.Errorf("set %q: kind %q is not %q or %q", set.Name, set.Kind, plan.KindPython, plan.KindNode)
+	}
+	if p.lay, set, err = eco.check(ctx, set, opts); err != nil {
+		return nil, err
+	}
 	p.set = set
-	if p.lk, err = lock.ParseFile(set.Lock); err != nil {
-		return nil, err
-	}
-	if p.tg, err = target.Probe(ctx, set.Python); err != nil {
-		return nil, fmt.Errorf("set %q: %w", set.Name, err)
-	}
-	pins, err := p.lk.ForEnv(p.tg.Markers)
-	if err != nil {
-		return nil, err
-	}
-	supported, err := p.tg.Tags()
-	if err != nil {
-		return nil, err
-	}
-	if p.house, err = wheelhouse.Open(opts.Wheelhouse); err != nil {
-		return nil, err
-	}
-	choices, err := p.house.Choose(pins, supported)
-	if err != nil {
-		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
-	}
-	if p.wheels, p.digests, err = openVerified(p.house, choices); err != nil {
-		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
-	}
-	if err := checkPython(p.tg, p.wheels); err != nil {
-		return nil, fmt.Errorf("set %q, lock %s: %w", set.Name, set.Lock, err)
-	}
 	p.id = opts.Release
 	if p.id == "" {
-		p.id = release.NewID(opts.Now(), p.lk.SHA256)
+		p.id = release.NewID(opts.Now(), p.lay.lockSHA256())
 	}
 	if err := release.ValidID(p.id); err != nil {
 		return nil, err
@@ -299,10 +277,10 @@ func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) 
 // stage installs a checked set as a new release, the root's lock held. On
 // error the release is removed; the lock stays with the caller.
 func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *Staged, err error) {
-	set, root, id, lk, tg, wheels, start := p.set, p.root, p.id, p.lk, p.tg, p.wheels, p.start
+	set, root, id, lay, start := p.set, p.root, p.id, p.lay, p.start
 	dir, err := root.Prepare(id)
 	if errors.Is(err, release.ErrCurrent) {
-		res, err := alreadyCurrent(root, set, id, lk, tg, start)
+		res, err := alreadyCurrent(root, set, id, lay, start)
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +289,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	if err != nil {
 		return nil, err
 	}
-	opts.logf("pipbake: %s: installing %d distributions into %s with %s (Python %s)", set.Name, len(wheels), dir, set.Installer, tg.VersionFull)
+	opts.logf("pipbake: %s: installing %s into %s", set.Name, lay.summary(), dir)
 	defer func() {
 		if err != nil {
 			if rmErr := root.Abort(id); rmErr != nil {
@@ -329,26 +307,13 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 			return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 		}
 	}
-	env, err := venv.Create(tg, dir, dir)
-	if err != nil {
-		return nil, err
-	}
-	var inst *installation
-	switch set.Installer {
-	case Native:
-		inst, err = p.installNative(ctx, env, opts)
-	case Pip:
-		inst, err = p.installPip(ctx, env, opts)
-	}
+	rc, notes, err := lay.install(ctx, set, id, dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
-	rc, err := p.buildReceipt(env, inst, opts)
-	if err != nil {
-		return nil, err
-	}
-	// Check the tree against the RECORDs and record in the receipt what
-	// verify holds the release to, then write SBOM and receipt.
+	// Check the tree against the RECORDs (or the manifest) and record in
+	// the receipt what verify holds the release to, then write SBOM and
+	// receipt.
 	rep, err := receipt.Seal(dir, rc)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
@@ -366,7 +331,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		p.storeFresh(dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
-		Duration: time.Since(start), CompileErrors: inst.compileErrs}
+		Duration: time.Since(start), CompileErrors: notes}
 	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 }
 
@@ -413,15 +378,15 @@ func describe(ps []receipt.Problem) string {
 
 // alreadyCurrent makes a repeated install of the current release a no-op
 // when it was made from the same lock and interpreter.
-func alreadyCurrent(root *release.Root, set Set, id string, lk *lock.Lock, tg *target.Target, start time.Time) (*Result, error) {
+func alreadyCurrent(root *release.Root, set Set, id string, lay layout, start time.Time) (*Result, error) {
 	dir := root.Path(id)
 	rc, err := receipt.Read(dir)
 	if err != nil {
 		return nil, err
 	}
-	if rc.Lock.SHA256 != lk.SHA256 || rc.Interpreter.Path != tg.Executable {
-		return nil, fmt.Errorf("set %q: release %q is current in %s but was installed from another lock or interpreter (lock sha256 %s, python %s); install under a new release id",
-			set.Name, id, root.Dir, rc.Lock.SHA256[:12], rc.Interpreter.Path)
+	if rc.Lock.SHA256 != lay.lockSHA256() || rc.Interpreter.Path != lay.runtimePath() || rc.Runtime() != set.Kind {
+		return nil, fmt.Errorf("set %q: release %q is current in %s but was installed from another lock or runtime (lock sha256 %.12s, %s %s); install under a new release id",
+			set.Name, id, root.Dir, rc.Lock.SHA256, rc.Runtime(), rc.Interpreter.Path)
 	}
 	rep, err := receipt.Verify(dir, receipt.Options{})
 	if err != nil {

@@ -59,7 +59,7 @@ type native struct {
 
 // installNative installs wheels into env with pipbake's own installer,
 // writing bytecode when compile is set.
-func (p *prepared) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
+func (p *pythonLayout) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
 	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts}
 	if p.set.Compile {
 		var poolCtx context.Context

@@ -20,7 +20,7 @@ import (
 // installPip installs the same wheels with the target's own pip, run by the
 // new environment's interpreter (from ensurepip's bundled wheel, so the
 // environment itself gets no pip): --no-index --no-deps --require-hashes.
-func (p *prepared) installPip(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
+func (p *pythonLayout) installPip(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
 	tg, wheels, digests, compile := p.tg, p.wheels, p.digests, p.set.Compile
 	// pipbake's own checks first: pip would let an entry point replace
 	// bin/python, say.

@@ -16,7 +16,7 @@ import (
 )
 
 // buildReceipt describes what inst installed into env.
-func (p *prepared) buildReceipt(env *venv.Env, inst *installation, opts Options) (*receipt.Receipt, error) {
+func (p *pythonLayout) buildReceipt(env *venv.Env, inst *installation, opts Options) (*receipt.Receipt, error) {
 	set, lk, tg := p.set, p.lk, p.tg
 	created, err := createdTime(opts.Now)
 	if err != nil {

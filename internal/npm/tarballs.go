@@ -60,7 +60,9 @@ func (t *Tarballs) Close() error {
 }
 
 // listTarballs reads the headers of a tar archive and notes where each
-// regular .tgz entry's bytes lie, by base name.
+// regular entry named as TarballFile names tarballs (name@version.tgz)
+// lies, by base name; other entries (the app's own tarball beside a lock
+// in the Packer provisioner's bundle, say) are not tarballs of packages.
 func listTarballs(r io.ReadSeeker, p string) (map[string]section, error) {
 	out := map[string]section{}
 	pos := &offsetReader{r: r}
@@ -74,7 +76,7 @@ func listTarballs(r io.ReadSeeker, p string) (map[string]section, error) {
 			return nil, fmt.Errorf("read npm tarball archive %s: %w", p, err)
 		}
 		name := path.Base(hdr.Name)
-		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(name, ".tgz") {
+		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(name, ".tgz") || !strings.Contains(name, "@") {
 			continue
 		}
 		for k := range hdr.PAXRecords {

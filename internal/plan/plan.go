@@ -17,6 +17,14 @@
 //	    timeout = "30s"
 //	  }
 //	}
+//	set {
+//	  name          = "web"
+//	  lock          = "web/package-lock.json" # a Node set (kind.go)
+//	  root          = "/opt/web"
+//	  node          = "/usr/bin/node"         # optional
+//	  scripts_allow = ["esbuild"]             # optional
+//	  app           = "dist/web-1.2.3.tgz"    # optional
+//	}
 package plan
 
 import (
@@ -37,7 +45,10 @@ import (
 type Plan struct {
 	Release    string `hcl:"release,optional" json:"release,omitempty"`
 	Wheelhouse string `hcl:"wheelhouse,optional" json:"wheelhouse,omitempty"`
-	Sets       []Set  `hcl:"set,block" json:"set"`
+	// Tarballs is the folder (or tar archive) of the Node sets' npm
+	// tarballs, as pipbake fetch writes it; default: the wheelhouse.
+	Tarballs string `hcl:"tarballs,optional" json:"tarballs,omitempty"`
+	Sets     []Set  `hcl:"set,block" json:"set"`
 }
 
 //go:generate go tool packer-sdc mapstructure-to-hcl2 -type Set,Service,Health
@@ -50,8 +61,14 @@ type Set struct {
 	// name. Unique within a plan.
 	Name string `hcl:"name" json:"name" mapstructure:"name" required:"true"`
 	// The lock file: pip-compile / uv output with `--hash` for every
-	// requirement, or a PEP 751 pylock.toml.
+	// requirement, or a PEP 751 pylock.toml; for a Node set, a
+	// package-lock.json or npm-shrinkwrap.json (lockfileVersion 2 or 3),
+	// with the project's package.json beside it.
 	Lock string `hcl:"lock" json:"lock" mapstructure:"lock" required:"true"`
+	// `python` or `node`. Defaults to what the lock is: a
+	// package-lock.json, npm-shrinkwrap.json or any JSON lock with a
+	// `lockfileVersion` makes a Node set.
+	Kind string `hcl:"kind,optional" json:"kind,omitempty" mapstructure:"kind"`
 	// The release root on the target: releases go to `<root>/releases/<id>`
 	// and `<root>/current` points at the active one.
 	Root string `hcl:"root" json:"root" mapstructure:"root" required:"true"`
@@ -61,6 +78,21 @@ type Set struct {
 	// How many releases to keep in the root. Defaults to 5; the current
 	// release is never removed.
 	Keep *int `hcl:"keep,optional" json:"keep,omitempty" mapstructure:"keep"`
+	// Node sets: the target's node, probed once (version, platform, arch,
+	// libc). Defaults to `node` on the PATH.
+	Node string `hcl:"node,optional" json:"node,omitempty" mapstructure:"node"`
+	// Node sets: install the dev dependencies too. Defaults to false
+	// (`npm ci --omit=dev`).
+	IncludeDev bool `hcl:"include_dev,optional" json:"include_dev,omitempty" mapstructure:"include_dev"`
+	// Node sets: the packages whose preinstall, install and postinstall
+	// scripts run, with the target's node, without network, in dependency
+	// order. No other script runs; a package that needs a native build
+	// (binding.gyp) and is not named fails the install.
+	ScriptsAllow []string `hcl:"scripts_allow,optional" json:"scripts_allow,omitempty" mapstructure:"scripts_allow"`
+	// Node sets: the app's own code, a tarball as `npm pack` makes it,
+	// unpacked at the release root (its package.json replaces the one
+	// beside the lock); its integrity is recorded in the receipt.
+	App string `hcl:"app,optional" json:"app,omitempty" mapstructure:"app"`
 	// Whether to write bytecode (.pyc) at install time. Defaults to true.
 	Compile *bool `hcl:"compile,optional" json:"compile,omitempty" mapstructure:"compile"`
 	// `native` (default: pipbake installs the wheels itself) or `pip`
@@ -235,8 +267,10 @@ func Parse(path string, src []byte) (*Plan, error) {
 		return filepath.Join(base, p)
 	}
 	pl.Wheelhouse = abs(pl.Wheelhouse)
+	pl.Tarballs = abs(pl.Tarballs)
 	for i := range pl.Sets {
 		pl.Sets[i].Lock = abs(pl.Sets[i].Lock)
+		pl.Sets[i].App = abs(pl.Sets[i].App)
 	}
 	return &pl, nil
 }
@@ -307,6 +341,9 @@ func CheckSets(sets []Set) []Problem {
 		}
 		if s.Installer != "" && s.Installer != "native" && s.Installer != "pip" {
 			add(i, -1, "set %q: installer %q must be \"native\" or \"pip\"", s.Name, s.Installer)
+		}
+		for _, p := range s.checkKind() {
+			add(i, -1, "set %q: %s", s.Name, p)
 		}
 		if s.Service != nil {
 			for _, p := range s.Service.Check() {

@@ -76,9 +76,14 @@ func (*FlatService) HCL2Spec() map[string]hcldec.Spec {
 type FlatSet struct {
 	Name         *string      `hcl:"name" json:"name" mapstructure:"name" required:"true" cty:"name"`
 	Lock         *string      `hcl:"lock" json:"lock" mapstructure:"lock" required:"true" cty:"lock"`
+	Kind         *string      `hcl:"kind" json:"kind,omitempty" mapstructure:"kind" cty:"kind"`
 	Root         *string      `hcl:"root" json:"root" mapstructure:"root" required:"true" cty:"root"`
 	Python       *string      `hcl:"python" json:"python,omitempty" mapstructure:"python" cty:"python"`
 	Keep         *int         `hcl:"keep" json:"keep,omitempty" mapstructure:"keep" cty:"keep"`
+	Node         *string      `hcl:"node" json:"node,omitempty" mapstructure:"node" cty:"node"`
+	IncludeDev   *bool        `hcl:"include_dev" json:"include_dev,omitempty" mapstructure:"include_dev" cty:"include_dev"`
+	ScriptsAllow []string     `hcl:"scripts_allow" json:"scripts_allow,omitempty" mapstructure:"scripts_allow" cty:"scripts_allow"`
+	App          *string      `hcl:"app" json:"app,omitempty" mapstructure:"app" cty:"app"`
 	Compile      *bool        `hcl:"compile" json:"compile,omitempty" mapstructure:"compile" cty:"compile"`
 	Installer    *string      `hcl:"installer" json:"installer,omitempty" mapstructure:"installer" cty:"installer"`
 	Service      *FlatService `hcl:"service" json:"service,omitempty" mapstructure:"service" cty:"service"`
@@ -100,9 +105,14 @@ func (*FlatSet) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
 		"name":           &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
 		"lock":           &hcldec.AttrSpec{Name: "lock", Type: cty.String, Required: false},
+		"kind":           &hcldec.AttrSpec{Name: "kind", Type: cty.String, Required: false},
 		"root":           &hcldec.AttrSpec{Name: "root", Type: cty.String, Required: false},
 		"python":         &hcldec.AttrSpec{Name: "python", Type: cty.String, Required: false},
 		"keep":           &hcldec.AttrSpec{Name: "keep", Type: cty.Number, Required: false},
+		"node":           &hcldec.AttrSpec{Name: "node", Type: cty.String, Required: false},
+		"include_dev":    &hcldec.AttrSpec{Name: "include_dev", Type: cty.Bool, Required: false},
+		"scripts_allow":  &hcldec.AttrSpec{Name: "scripts_allow", Type: cty.List(cty.String), Required: false},
+		"app":            &hcldec.AttrSpec{Name: "app", Type: cty.String, Required: false},
 		"compile":        &hcldec.AttrSpec{Name: "compile", Type: cty.Bool, Required: false},
 		"installer":      &hcldec.AttrSpec{Name: "installer", Type: cty.String, Required: false},
 		"service":        &hcldec.BlockSpec{TypeName: "service", Nested: hcldec.ObjectSpec((*FlatService)(nil).HCL2Spec())},

@@ -39,8 +39,11 @@ type Options struct {
 	// Wheelhouse is a local folder of wheels, or Sources are fetched from
 	// (into Cache), as for the provisioner.
 	Wheelhouse string
-	Sources    []string
-	Cache      string
+	// Tarballs is a local folder of the Node sets' npm tarballs (default:
+	// Wheelhouse).
+	Tarballs string
+	Sources  []string
+	Cache    string
 	// Release is the release id every host gets.
 	Release string
 	// Hosts are the destinations, [user@]host[:port] or ssh config names.
@@ -95,10 +98,12 @@ type SetState struct {
 // ReleaseInfo is one release of a set on a host, as `pipbake releases
 // --json` prints it there.
 type ReleaseInfo struct {
-	ID            string `json:"id"`
-	Current       bool   `json:"current"`
-	Created       string `json:"created,omitempty"`
-	Python        string `json:"python,omitempty"`
+	ID      string `json:"id"`
+	Current bool   `json:"current"`
+	Created string `json:"created,omitempty"`
+	Python  string `json:"python,omitempty"`
+	// Node is a Node set's node version (Python is then empty).
+	Node          string `json:"node,omitempty"`
 	Distributions int    `json:"distributions"`
 	LockSHA256    string `json:"lock_sha256,omitempty"`
 }
@@ -360,7 +365,7 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 	res.Sets = h.states(before, before)
 	staging := stagingDir(opts.Release)
 	bo := bake.Options{
-		Sets: opts.Sets, Wheelhouse: opts.Wheelhouse, Sources: opts.Sources, Cache: opts.Cache,
+		Sets: opts.Sets, Wheelhouse: opts.Wheelhouse, Tarballs: opts.Tarballs, Sources: opts.Sources, Cache: opts.Cache,
 		Release: opts.Release, Staging: staging, AgentPath: opts.AgentPath,
 		Command: opts.agentCommand, SkipClean: true, Log: h.log, Output: h.log,
 	}
@@ -419,6 +424,9 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 		res.Sets[i].Current = rc.Release
 		res.Sets[i].Distributions = len(rc.Distributions)
 		res.Sets[i].Python = rc.Interpreter.Version
+		if rc.Runtime() == plan.KindNode {
+			res.Sets[i].Python = "node " + rc.Interpreter.Version
+		}
 		changed = changed || rc.Release != before[s.Name]
 	}
 	if !changed {

@@ -53,6 +53,79 @@ type Receipt struct {
 	SBOMSHA256 string `json:"sbom_sha256,omitempty"`
 	// Modes are the permission bits of every file and directory (schema 2).
 	Modes *Modes `json:"modes,omitempty"`
+
+	// Ecosystem is the kind of set: "" (Python, the receipts written
+	// before there was another) or "node".
+	Ecosystem string `json:"ecosystem,omitempty"`
+	// Manifest lists every file and link the install wrote (but the
+	// receipt and SBOM), sorted by path, with its sha256 and size: what
+	// Verify holds a release to when its packages carry no RECORD (npm
+	// packages). Distributions without a DistInfo are checked against it.
+	Manifest []ManifestFile `json:"manifest,omitempty"`
+	// App is the set's own project, when the set has one (a Node set's
+	// lock root, and the tarball unpacked at the release root).
+	App *App `json:"app,omitempty"`
+	// IncludeDev says dev dependencies were installed; ScriptsAllow names
+	// the packages whose lifecycle scripts were allowed to run.
+	IncludeDev   bool     `json:"include_dev,omitempty"`
+	ScriptsAllow []string `json:"scripts_allow,omitempty"`
+	// Scripts are the lifecycle scripts that ran, in order; ScriptsNotRun
+	// names the packages that have some and were not allowed.
+	Scripts       []Script `json:"scripts,omitempty"`
+	ScriptsNotRun []string `json:"scripts_not_run,omitempty"`
+	// Skipped are the lock's entries left out for the target (optional
+	// packages of another os, cpu or libc).
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Warnings are what the install noted about the set and let pass
+	// (engines the runtime does not satisfy).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ManifestFile is one file or link of a release's Manifest.
+type ManifestFile struct {
+	Path string `json:"path"`
+	// SHA256 and Size describe a regular file; Link is a symlink's target.
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
+
+// App is a set's own project.
+type App struct {
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	// File and Integrity describe the project's tarball (`npm pack`
+	// output), when one was unpacked; Files counts its files.
+	File      string `json:"file,omitempty"`
+	Integrity string `json:"integrity,omitempty"`
+	Files     int    `json:"files,omitempty"`
+}
+
+// Script is one lifecycle script run.
+type Script struct {
+	Package string `json:"package"` // its path in the lock
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Event   string `json:"event"`
+	Command string `json:"command"`
+}
+
+// Skipped is a lock entry left out for the target.
+type Skipped struct {
+	Path   string `json:"path"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// EcosystemNode is Receipt.Ecosystem of a Node set.
+const EcosystemNode = "node"
+
+// Runtime names the set's runtime: "python" or "node".
+func (r *Receipt) Runtime() string {
+	if r.Ecosystem == "" {
+		return "python"
+	}
+	return r.Ecosystem
 }
 
 // Modes records the permission bits (octal, set-id and sticky bits
@@ -100,15 +173,39 @@ type Tags struct {
 	Platforms   []string `json:"platforms"`
 }
 
-// Distribution is one installed wheel.
+// Distribution is one installed package: a wheel (with its RECORD in
+// DistInfo), or an npm package (Path, Tarball, Integrity; its files are in
+// the receipt's Manifest).
 type Distribution struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
-	Wheel   string `json:"wheel"`
-	SHA256  string `json:"sha256"`
+	Wheel   string `json:"wheel,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
 	// DistInfo is the installed .dist-info directory, relative to the release.
-	DistInfo string `json:"dist_info"`
+	DistInfo string `json:"dist_info,omitempty"`
 	Files    int    `json:"files"`
+	// Path is where the package is installed, relative to the release
+	// (an npm lock's key: node_modules/a/node_modules/b); a package name
+	// may be installed at several paths.
+	Path string `json:"path,omitempty"`
+	// Tarball is the file it was unpacked from, Integrity that file's
+	// Subresource Integrity as the lock pins it, Resolved where the lock
+	// says it comes from (credentials removed).
+	Tarball   string `json:"tarball,omitempty"`
+	Integrity string `json:"integrity,omitempty"`
+	Resolved  string `json:"resolved,omitempty"`
+	// Kind is where an npm package comes from: registry, remote, file,
+	// link, bundled or folder; Link a link's target.
+	Kind string `json:"kind,omitempty"`
+	Link string `json:"link,omitempty"`
+	// Dev and Optional are the lock's flags.
+	Dev      bool `json:"dev,omitempty"`
+	Optional bool `json:"optional,omitempty"`
+	// PURL is the package's Package URL when it is not pkg:pypi.
+	PURL string `json:"purl,omitempty"`
+	// DependsOn are the Paths of the distributions it depends on, when
+	// the lock says (else the SBOM reads RequiresDist).
+	DependsOn []string `json:"depends_on,omitempty"`
 	// RecordSHA256 is the sha256 of the installed RECORD (schema 2).
 	RecordSHA256 string `json:"record_sha256,omitempty"`
 	// Summary and License come from METADATA, for the SBOM.

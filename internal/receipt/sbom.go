@@ -3,6 +3,8 @@ package receipt
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -74,19 +76,39 @@ func (r *Receipt) SBOM() ([]byte, error) {
 	b.Metadata.Tools.Components = []tool{{Type: "application", Name: "pipbake", Version: r.Pipbake}}
 	setRef := "pipbake-set:" + r.Set
 	b.Metadata.Component = component{Type: "application", BOMRef: setRef, Name: r.Set, Version: r.Release,
-		Properties: []property{{"pipbake:lock-sha256", r.Lock.SHA256}, {"pipbake:python", r.Interpreter.Version},
+		Properties: []property{{"pipbake:lock-sha256", r.Lock.SHA256}, {"pipbake:" + r.Runtime(), r.Interpreter.Version},
 			{"pipbake:lock-path", r.Lock.Path}, {"pipbake:interpreter", r.Interpreter.Path}, {"pipbake:platform", r.Interpreter.Platform},
 			{"pipbake:installer", r.Installer}, {"pipbake:compiled", strconv.FormatBool(r.Compiled)}}}
-	refs := map[string]string{}
-	for _, d := range r.Distributions {
-		refs[pyname.Normalize(d.Name)] = purl(d.Name, d.Version)
+	refs := map[string]string{}   // by normalized name (Requires-Dist)
+	byPath := map[string]string{} // by Path (DependsOn)
+	bomRefs := r.bomRefs()
+	for i, d := range r.Distributions {
+		refs[pyname.Normalize(d.Name)] = bomRefs[i]
+		if d.Path != "" {
+			byPath[d.Path] = bomRefs[i]
+		}
 	}
 	var top []string
-	for _, d := range r.Distributions {
-		c := component{Type: "library", BOMRef: purl(d.Name, d.Version), Name: d.Name, Version: d.Version,
-			Description: d.Summary, PURL: purl(d.Name, d.Version),
-			Hashes:     []hash{{"SHA-256", d.SHA256}},
-			Properties: []property{{"pipbake:wheel", d.Wheel}}}
+	for i, d := range r.Distributions {
+		c := component{Type: "library", BOMRef: bomRefs[i], Name: d.Name, Version: d.Version,
+			Description: d.Summary, PURL: d.purl()}
+		if d.SHA256 != "" {
+			c.Hashes = append(c.Hashes, hash{"SHA-256", d.SHA256})
+		}
+		if alg, content, ok := sriHash(d.Integrity); ok {
+			c.Hashes = append(c.Hashes, hash{alg, content})
+		}
+		for _, p := range [][2]string{{"pipbake:wheel", d.Wheel}, {"pipbake:path", d.Path}, {"pipbake:tarball", d.Tarball}, {"pipbake:kind", d.Kind}, {"pipbake:link", d.Link}} {
+			if p[1] != "" {
+				c.Properties = append(c.Properties, property{p[0], p[1]})
+			}
+		}
+		if d.Dev {
+			c.Properties = append(c.Properties, property{"pipbake:dev", "true"})
+		}
+		if d.Optional {
+			c.Properties = append(c.Properties, property{"pipbake:optional", "true"})
+		}
 		if d.License != "" {
 			var l license
 			l.License = &struct {
@@ -97,6 +119,12 @@ func (r *Receipt) SBOM() ([]byte, error) {
 		b.Components = append(b.Components, c)
 		deps := []string{}
 		seen := map[string]bool{}
+		for _, p := range d.DependsOn {
+			if ref, ok := byPath[p]; ok && !seen[ref] {
+				seen[ref] = true
+				deps = append(deps, ref)
+			}
+		}
 		for _, req := range d.RequiresDist {
 			if ref, ok := refs[requirementName(req)]; ok && !seen[ref] && !strings.Contains(req, "extra ==") {
 				seen[ref] = true
@@ -125,6 +153,55 @@ func (r *Receipt) SBOM() ([]byte, error) {
 
 func purl(name, version string) string {
 	return "pkg:pypi/" + pyname.Normalize(name) + "@" + version
+}
+
+// purl is the distribution's Package URL: the one recorded, else PyPI's.
+func (d Distribution) purl() string {
+	if d.PURL != "" {
+		return d.PURL
+	}
+	return purl(d.Name, d.Version)
+}
+
+// bomRefs are the distributions' bom-refs: each one's purl, and where one
+// purl is installed at several paths (npm nests versions), the purl and
+// the path.
+func (r *Receipt) bomRefs() []string {
+	n := map[string]int{}
+	for _, d := range r.Distributions {
+		n[d.purl()]++
+	}
+	out := make([]string, len(r.Distributions))
+	for i, d := range r.Distributions {
+		out[i] = d.purl()
+		if n[out[i]] > 1 && d.Path != "" {
+			out[i] += "#" + d.Path
+		}
+	}
+	return out
+}
+
+// sriHash turns a Subresource Integrity value ("sha512-<base64>", the
+// strongest of several) into a CycloneDX hash.
+func sriHash(sri string) (alg, content string, ok bool) {
+	names := map[string]string{"sha1": "SHA-1", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
+	rank := map[string]int{"sha1": 1, "sha256": 2, "sha384": 3, "sha512": 4}
+	best := 0
+	for _, f := range strings.Fields(sri) {
+		a, b64, found := strings.Cut(f, "-")
+		if !found || rank[a] <= best {
+			continue
+		}
+		if i := strings.IndexByte(b64, '?'); i >= 0 {
+			b64 = b64[:i]
+		}
+		sum, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			continue
+		}
+		best, alg, content, ok = rank[a], names[a], hex.EncodeToString(sum), true
+	}
+	return alg, content, ok
 }
 
 // requirementName extracts the normalized project name from a

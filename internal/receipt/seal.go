@@ -20,7 +20,7 @@ func Seal(releaseDir string, rc *Receipt) (*Report, error) {
 	rep := &Report{Release: rc.Release, Path: releaseDir, Problems: []Problem{}}
 	defer sortProblems(rep)
 	want, digests := expectations(releaseDir, rc, false, rep)
-	w := &walker{root: releaseDir, want: want, opts: Options{SizesOnly: true}, compiled: rc.Compiled, seal: true}
+	w := &walker{root: releaseDir, want: want, opts: Options{SizesOnly: true}, compiled: closed(rc), seal: true}
 	if err := w.run(); err != nil {
 		return nil, fmt.Errorf("check the new release %s: %w", releaseDir, err)
 	}

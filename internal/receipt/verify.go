@@ -137,7 +137,7 @@ func Verify(releaseDir string, opts Options) (*Report, error) {
 		rep.add(FileName, Unanchored, "a schema %d receipt records no sha256 of the RECORDs or the SBOM and no file modes, so rewritten RECORDs go unnoticed; install the set again to get a schema %d receipt", rc.Schema, Schema)
 	}
 	want, _ := expectations(releaseDir, rc, anchored, rep)
-	w := &walker{root: releaseDir, want: want, opts: opts, compiled: rc.Compiled}
+	w := &walker{root: releaseDir, want: want, opts: opts, compiled: closed(rc)}
 	if anchored {
 		if err := w.expectModes(rc.Modes); err != nil {
 			rep.add(FileName, Modified, "%v", err)
@@ -207,9 +207,40 @@ func expectations(releaseDir string, rc *Receipt, anchored bool, rep *Report) (m
 		}
 		want[rel] = x
 	}
-	digests := readRecords(releaseDir, rc.Distributions, anchored, want, rep)
+	for _, f := range rc.Manifest {
+		rel := path.Clean(f.Path)
+		if !filepath.IsLocal(filepath.FromSlash(rel)) || rel != f.Path {
+			rep.add(FileName, Modified, "lists file %q, outside the release or not clean", f.Path)
+			continue
+		}
+		if rel == FileName || rel == SBOMName {
+			rep.add(FileName, Modified, "lists %s in its manifest", rel)
+			continue
+		}
+		x := &expect{size: f.Size, owner: "the receipt's manifest"}
+		switch {
+		case f.Link != "":
+			x.isLink, x.link, x.size = true, f.Link, -1
+		case f.SHA256 != "":
+			if x.sha256, _ = hex.DecodeString(f.SHA256); len(x.sha256) != sha256.Size {
+				rep.add(FileName, Modified, "records sha256 %q for %s", f.SHA256, rel)
+			}
+		default:
+			rep.add(FileName, Modified, "records neither a sha256 nor a link target for %s", rel)
+		}
+		if _, dup := want[rel]; dup {
+			rep.add(FileName, Modified, "lists %s twice", rel)
+		}
+		want[rel] = x
+	}
+	digests := readRecords(releaseDir, rc.Distributions, anchored, want, rep, len(rc.Manifest) > 0)
 	return want, digests
 }
+
+// closed says whether nothing but what the receipt lists may be in the
+// release: a release with its bytecode, or one whose receipt lists every
+// file (no runtime there writes bytecode beside its sources).
+func closed(rc *Receipt) bool { return rc.Compiled || len(rc.Manifest) > 0 }
 
 // walker checks a release's files as it lists them, a goroutine per
 // directory and at most 2 per CPU at work: a release is tens of thousands
@@ -403,7 +434,9 @@ func checkHash(p, rel string, x *expect) *Problem {
 // them into want in the receipt's order (the order they were installed
 // in, which decides what a path two distributions ship must hold). It
 // returns each RECORD's sha256 (hex; "" when unreadable).
-func readRecords(releaseDir string, dists []Distribution, anchored bool, want map[string]*expect, rep *Report) []string {
+// With a manifest, a distribution without a DistInfo has its files listed
+// there and no RECORD.
+func readRecords(releaseDir string, dists []Distribution, anchored bool, want map[string]*expect, rep *Report, manifest bool) []string {
 	type parsed struct {
 		want   map[string]*expect
 		rep    Report
@@ -412,10 +445,13 @@ func readRecords(releaseDir string, dists []Distribution, anchored bool, want ma
 	out := make([]parsed, len(dists))
 	var wg sync.WaitGroup
 	for i, d := range dists {
+		out[i].want = map[string]*expect{}
+		if manifest && d.DistInfo == "" {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i].want = map[string]*expect{}
 			out[i].digest = readRecord(releaseDir, d, anchored, out[i].want, &out[i].rep)
 		}()
 	}

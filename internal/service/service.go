@@ -25,6 +25,63 @@ type Options struct {
 	// VerifyOnBoot makes the service require the set's verify-on-boot
 	// unit (VerifyUnit, EnableVerify) and start after it.
 	VerifyOnBoot bool
+	// Programs says where a command's first word without a slash is
+	// found: the set's kind's (ProgramsOf).
+	Programs Programs
+}
+
+// Programs is where a set's programs are.
+type Programs struct {
+	// BinDir is the folder of the set's programs, relative to its
+	// current release ("bin" when empty: a virtual environment's).
+	BinDir string
+	// Runtime names programs outside the release by their absolute path
+	// (a Node set's "node": the node it was installed for); their folders
+	// follow BinDir on the service's PATH.
+	Runtime map[string]string
+}
+
+// ProgramsOf is where the programs of a set of the kind ("python",
+// "node") are; runtime is the runtime's path its receipt records.
+func ProgramsOf(kind, runtime string) Programs {
+	if kind != "node" {
+		return Programs{BinDir: "bin"}
+	}
+	p := Programs{BinDir: "node_modules/.bin"}
+	if filepath.IsAbs(runtime) {
+		p.Runtime = map[string]string{"node": runtime}
+	}
+	return p
+}
+
+func (p Programs) binDir() string {
+	if p.BinDir == "" {
+		return "bin"
+	}
+	return p.BinDir
+}
+
+// path is the PATH the service runs with.
+func (p Programs) path(current string) string {
+	dirs := []string{filepath.Join(current, p.binDir())}
+	names := make([]string, 0, len(p.Runtime))
+	for n := range p.Runtime {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		dirs = append(dirs, filepath.Dir(p.Runtime[n]))
+	}
+	dirs = append(dirs, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ":")
 }
 
 func (o Options) sysroot() string {
@@ -38,13 +95,20 @@ func (o Options) sysroot() string {
 const UnitDir = "/etc/systemd/system"
 
 // Render returns the unit file for set, installed at root.
-func Render(set, root string, s *plan.Service) []byte { return render(set, root, s, false) }
+func Render(set, root string, s *plan.Service) []byte { return render(set, root, s, false, Programs{}) }
 
 // RenderVerified is Render for a set verified on boot: the service
 // requires VerifyUnit(set) and starts after it.
-func RenderVerified(set, root string, s *plan.Service) []byte { return render(set, root, s, true) }
+func RenderVerified(set, root string, s *plan.Service) []byte {
+	return render(set, root, s, true, Programs{})
+}
 
-func render(set, root string, s *plan.Service, verify bool) []byte {
+// RenderFor is Render for a set whose programs are where progs says.
+func RenderFor(set, root string, s *plan.Service, progs Programs) []byte {
+	return render(set, root, s, false, progs)
+}
+
+func render(set, root string, s *plan.Service, verify bool, progs Programs) []byte {
 	current := filepath.Join(root, "current")
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Written by pipbake for set %q. Rolling back switches %s; restart the service after.\n", set, current)
@@ -68,7 +132,7 @@ func render(set, root string, s *plan.Service, verify bool) []byte {
 		wd = current
 	}
 	fmt.Fprintf(&b, "WorkingDirectory=%s\n", wd)
-	fmt.Fprintf(&b, "Environment=\"PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n", filepath.Join(current, "bin"))
+	fmt.Fprintf(&b, "Environment=%s\n", quote("PATH="+progs.path(current)))
 	keys := make([]string, 0, len(s.Environment))
 	for k := range s.Environment {
 		keys = append(keys, k)
@@ -80,7 +144,7 @@ func render(set, root string, s *plan.Service, verify bool) []byte {
 	if s.EnvironmentFile != "" {
 		fmt.Fprintf(&b, "EnvironmentFile=%s\n", s.EnvironmentFile)
 	}
-	fmt.Fprintf(&b, "ExecStart=%s\n", ExecStart(current, s.Command))
+	fmt.Fprintf(&b, "ExecStart=%s\n", progs.execStart(current, s.Command))
 	restart := s.Restart
 	if restart == "" {
 		restart = "on-failure"
@@ -91,11 +155,17 @@ func render(set, root string, s *plan.Service, verify bool) []byte {
 
 // ExecStart resolves a command whose program has no slash against the
 // set's current/bin.
-func ExecStart(current, command string) string {
+func ExecStart(current, command string) string { return Programs{}.execStart(current, command) }
+
+// execStart resolves a command whose program has no slash: a runtime
+// program by its path, else the set's program in BinDir.
+func (p Programs) execStart(current, command string) string {
 	command = strings.TrimSpace(command)
 	prog, rest, _ := strings.Cut(command, " ")
-	if !strings.Contains(prog, "/") {
-		prog = filepath.Join(current, "bin", prog)
+	if rt, ok := p.Runtime[prog]; ok {
+		prog = rt
+	} else if !strings.Contains(prog, "/") {
+		prog = filepath.Join(current, p.binDir(), prog)
 	}
 	if rest == "" {
 		return strings.ReplaceAll(prog, "%", "%%")
@@ -160,7 +230,7 @@ func Enable(opts Options, set, root string, s *plan.Service) (_ *Enabled, err er
 	}
 	en.undos = append(en.undos, restore)
 	tmp := unit + ".pipbake-tmp"
-	if err := os.WriteFile(tmp, render(set, root, s, opts.VerifyOnBoot), 0o644); err != nil {
+	if err := os.WriteFile(tmp, render(set, root, s, opts.VerifyOnBoot, opts.Programs), 0o644); err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("service %s: write unit: %w", set, err)
 	}

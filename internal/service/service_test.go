@@ -75,3 +75,27 @@ func TestEnableInSysroot(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderNode: a Node set's command finds its programs in
+// current/node_modules/.bin, and "node" is the node it was installed for,
+// whose folder is on the PATH (the .bin scripts run `env node`).
+func TestRenderNode(t *testing.T) {
+	progs := ProgramsOf("node", "/opt/node20/bin/node")
+	got := string(RenderFor("web", "/opt/web", &plan.Service{Command: "node server.js --port 8080"}, progs))
+	for _, want := range []string{
+		"ExecStart=/opt/node20/bin/node server.js --port 8080\n",
+		`Environment="PATH=/opt/web/current/node_modules/.bin:/opt/node20/bin:/usr/local/sbin:`,
+		"WorkingDirectory=/opt/web/current\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unit lacks %q:\n%s", want, got)
+		}
+	}
+	got = string(RenderFor("web", "/opt/web", &plan.Service{Command: "next start"}, progs))
+	if !strings.Contains(got, "ExecStart=/opt/web/current/node_modules/.bin/next start\n") {
+		t.Errorf("unit:\n%s", got)
+	}
+	if py := ProgramsOf("python", "/usr/bin/python3"); py.execStart("/opt/api/current", "api") != "/opt/api/current/bin/api" {
+		t.Errorf("python: %s", py.execStart("/opt/api/current", "api"))
+	}
+}

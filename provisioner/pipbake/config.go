@@ -16,13 +16,21 @@ type Config struct {
 
 	// The package sets to install, one `set` block each: `name`, `lock`
 	// (a lock file on the Packer host), `root`, and optionally `python`,
-	// `keep`, `compile`, `installer` and a `service` block. The same
+	// `keep`, `compile`, `installer` and a `service` block; a Node set's
+	// lock is a `package-lock.json` (its `package.json` beside it), with
+	// optionally `node`, `app`, `include_dev` and `scripts_allow`. The same
 	// fields as the sets of the CLI's pipbake.hcl.
 	Sets []plan.Set `mapstructure:"set" required:"true"`
 	// A folder of wheels on the Packer host holding every wheel the locks
 	// pin (for example the output of `pipbake fetch`). Only the wheels the
 	// machine's interpreter needs are uploaded. Give this or `sources`.
 	Wheelhouse string `mapstructure:"wheelhouse"`
+	// A folder of npm tarballs on the Packer host holding every tarball
+	// the Node sets' locks pin (`pipbake fetch --lock package-lock.json`
+	// makes one). Only the tarballs the machine's node needs (its
+	// platform, arch and libc) are uploaded. Defaults to `wheelhouse`;
+	// with `sources`, the tarballs are fetched instead.
+	Tarballs string `mapstructure:"tarballs"`
 	// Where to fetch the pinned wheels from on the Packer host, tried in
 	// order: simple-index URLs (PEP 503/691), `s3://bucket/prefix`, or
 	// folders. The wheels are chosen for the interpreter probed on the

@@ -21,6 +21,7 @@ type FlatConfig struct {
 	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	Sets                []plan.FlatSet    `mapstructure:"set" required:"true" cty:"set" hcl:"set"`
 	Wheelhouse          *string           `mapstructure:"wheelhouse" cty:"wheelhouse" hcl:"wheelhouse"`
+	Tarballs            *string           `mapstructure:"tarballs" cty:"tarballs" hcl:"tarballs"`
 	Sources             []string          `mapstructure:"sources" cty:"sources" hcl:"sources"`
 	Cache               *string           `mapstructure:"cache" cty:"cache" hcl:"cache"`
 	S3Endpoint          *string           `mapstructure:"s3_endpoint" cty:"s3_endpoint" hcl:"s3_endpoint"`
@@ -54,6 +55,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"set":                        &hcldec.BlockListSpec{TypeName: "set", Nested: hcldec.ObjectSpec((*plan.FlatSet)(nil).HCL2Spec())},
 		"wheelhouse":                 &hcldec.AttrSpec{Name: "wheelhouse", Type: cty.String, Required: false},
+		"tarballs":                   &hcldec.AttrSpec{Name: "tarballs", Type: cty.String, Required: false},
 		"sources":                    &hcldec.AttrSpec{Name: "sources", Type: cty.List(cty.String), Required: false},
 		"cache":                      &hcldec.AttrSpec{Name: "cache", Type: cty.String, Required: false},
 		"s3_endpoint":                &hcldec.AttrSpec{Name: "s3_endpoint", Type: cty.String, Required: false},

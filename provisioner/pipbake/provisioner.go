@@ -67,16 +67,33 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 			add("set[%d] %q: lock: %s is a folder, not a lock file", i, s.Name, s.Lock)
 		}
 	}
+	hasPython, hasNode := false, false
+	for _, s := range c.Sets {
+		if s.KindOrDefault() == plan.KindNode {
+			hasNode = true
+		} else {
+			hasPython = true
+		}
+	}
 	switch {
 	case c.Wheelhouse != "" && len(c.Sources) > 0:
 		add("wheelhouse and sources: give one, not both")
-	case c.Wheelhouse == "" && len(c.Sources) == 0:
+	case c.Tarballs != "" && len(c.Sources) > 0:
+		add("tarballs and sources: give one, not both")
+	case len(c.Sources) > 0:
+	case hasPython && c.Wheelhouse == "":
 		add("wheelhouse or sources: one is required (a local folder of wheels, or where to fetch them from)")
-	case c.Wheelhouse != "":
-		if st, err := os.Stat(c.Wheelhouse); err != nil {
-			add("wheelhouse: %v", err)
+	case hasNode && c.Wheelhouse == "" && c.Tarballs == "":
+		add("tarballs (or wheelhouse) or sources: one is required for Node sets (a local folder of npm tarballs, or where to fetch them from)")
+	}
+	for _, f := range []struct{ key, dir string }{{"wheelhouse", c.Wheelhouse}, {"tarballs", c.Tarballs}} {
+		if f.dir == "" {
+			continue
+		}
+		if st, err := os.Stat(f.dir); err != nil {
+			add("%s: %v", f.key, err)
 		} else if !st.IsDir() {
-			add("wheelhouse: %s is not a folder", c.Wheelhouse)
+			add("%s: %s is not a folder", f.key, f.dir)
 		}
 	}
 	if c.Release == "" {
@@ -149,6 +166,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	res, err := bake.Run(ctx, &remote{comm: comm}, bake.Options{
 		Sets:          c.Sets,
 		Wheelhouse:    c.Wheelhouse,
+		Tarballs:      c.Tarballs,
 		Sources:       c.Sources,
 		Cache:         c.Cache,
 		S3Endpoint:    c.S3Endpoint,
@@ -169,7 +187,11 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	}
 	for _, s := range c.Sets {
 		if rc := res.Receipts[s.Name]; rc != nil {
-			ui.Say(fmt.Sprintf("pipbake: %s: release %s, %d distributions, Python %s", s.Name, rc.Release, len(rc.Distributions), rc.Interpreter.Version))
+			rt := "Python " + rc.Interpreter.Version
+			if rc.Runtime() == plan.KindNode {
+				rt = "node " + rc.Interpreter.Version
+			}
+			ui.Say(fmt.Sprintf("pipbake: %s: release %s, %d distributions, %s", s.Name, rc.Release, len(rc.Distributions), rt))
 		}
 	}
 	return nil

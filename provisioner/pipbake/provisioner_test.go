@@ -64,3 +64,34 @@ func TestPrepareDefaults(t *testing.T) {
 		t.Errorf("no sets: %v", err)
 	}
 }
+
+// TestPrepareNodeSets: a Node set needs tarballs (or the wheelhouse, or
+// sources), a Python set still needs the wheelhouse; keys of the other
+// kind are refused.
+func TestPrepareNodeSets(t *testing.T) {
+	dir := t.TempDir()
+	npmLock := filepath.Join(dir, "package-lock.json")
+	os.WriteFile(npmLock, []byte(`{"lockfileVersion": 3, "packages": {"": {}}}`), 0o644)
+	pyLock := filepath.Join(dir, "api.txt")
+	os.WriteFile(pyLock, []byte("six==1.17.0 --hash=sha256:"+strings.Repeat("0", 64)+"\n"), 0o644)
+	web := map[string]interface{}{"name": "web", "lock": npmLock, "root": "/opt/web", "node": "/usr/bin/node"}
+	api := map[string]interface{}{"name": "api", "lock": pyLock, "root": "/opt/api"}
+	if err := (&Provisioner{}).Prepare(map[string]interface{}{"set": []map[string]interface{}{web}, "tarballs": dir}); err != nil {
+		t.Errorf("a Node set with tarballs: %v", err)
+	}
+	for _, c := range []struct {
+		raw  map[string]interface{}
+		want string
+	}{
+		{map[string]interface{}{"set": []map[string]interface{}{web}}, "tarballs (or wheelhouse) or sources: one is required for Node sets"},
+		{map[string]interface{}{"set": []map[string]interface{}{web, api}, "tarballs": dir}, "wheelhouse or sources: one is required"},
+		{map[string]interface{}{"set": []map[string]interface{}{web}, "tarballs": dir, "sources": []string{"https://registry.npmjs.org"}}, "tarballs and sources: give one, not both"},
+		{map[string]interface{}{"set": []map[string]interface{}{web}, "tarballs": filepath.Join(dir, "none")}, "tarballs: stat "},
+		{map[string]interface{}{"set": []map[string]interface{}{{"name": "web", "lock": npmLock, "root": "/opt/web", "python": "python3"}}, "tarballs": dir}, "python does not apply to a node set"},
+	} {
+		err := (&Provisioner{}).Prepare(c.raw)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+}
