@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
@@ -93,6 +94,18 @@ func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
+}
+
+// recordTotals counts the files and bytes the wheels' RECORDs list, for
+// the log.
+func recordTotals(wheels []*wheel.Wheel) (files int, size int64) {
+	for _, w := range wheels {
+		for _, e := range w.Record {
+			files++
+			size += max(e.Size, 0)
+		}
+	}
+	return files, size
 }
 
 // Run installs set and makes it current: Stage, then Commit.
@@ -331,14 +344,20 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	}
 	var installed []*installedDist
 	var compileErrs []string
+	files, size := recordTotals(wheels)
+	meter := progress.Start(opts.Log, "pipbake: "+set.Name+": install", progress.NoDoneLine(), progress.Note(fmt.Sprintf("%d distributions, %d files, %s", len(wheels), files, progress.Bytes(size))))
 	switch set.Installer {
 	case Native:
 		installed, compileErrs, err = installNative(ctx, tg, env, wheels, set.Compile, opts)
 	case Pip:
 		installed, err = installPip(ctx, tg, env, wheels, digests, set.Compile, opts)
 	}
+	meter.Stop()
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	if secs := meter.Elapsed().Seconds(); secs > 0 {
+		opts.logf("pipbake: %s: installed %d distributions (%d files, %s) in %.1fs (%s/s)", set.Name, len(wheels), files, progress.Bytes(size), secs, progress.Bytes(int64(float64(size)/secs)))
 	}
 	rc, err := buildReceipt(set, id, lk, tg, env, installed, digests, opts)
 	if err != nil {

@@ -96,6 +96,14 @@ func TotalBytes(n int64) Option { return func(m *Meter) { m.totalBytes = n } }
 // are not shown.
 func Unit(u string) Option { return func(m *Meter) { m.unit = u } }
 
+// Note is a short note shown after the numbers from the start (what the
+// step is doing); Meter.Status changes it.
+func Note(s string) Option { return func(m *Meter) { m.status = s } }
+
+// NoDoneLine leaves out the closing line of Lines mode (for a caller that
+// writes its own summary).
+func NoDoneLine() Option { return func(m *Meter) { m.noDone = true } }
+
 // WithMode chooses the mode instead of ModeOf.
 func WithMode(mode Mode) Option { return func(m *Meter) { m.mode = mode } }
 
@@ -120,6 +128,7 @@ type Meter struct {
 	delay      time.Duration
 	every      time.Duration
 	redraw     time.Duration
+	noDone     bool
 	start      time.Time
 
 	mu     sync.Mutex
@@ -276,7 +285,7 @@ func (m *Meter) Stop() {
 		m.drawLocked()
 		io.WriteString(m.w, "\n")
 		m.onLine = false
-	case m.mode == Lines && m.lines > 0:
+	case m.mode == Lines && m.lines > 0 && !m.noDone:
 		m.lineLocked(true)
 	}
 }
@@ -372,3 +381,16 @@ func Bytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// Plain wraps w so that ModeOf takes it for Lines even when it is a
+// terminal: for output that ends up as lines elsewhere (the agent's, which
+// the Packer provisioner turns into lines of Packer's UI, behind ssh_pty
+// too).
+func Plain(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return plain{w}
+}
+
+type plain struct{ io.Writer }
