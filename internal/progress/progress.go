@@ -16,6 +16,7 @@
 package progress
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -394,3 +395,29 @@ func Plain(w io.Writer) io.Writer {
 }
 
 type plain struct{ io.Writer }
+
+// LineWriter turns what is written into calls of say, one per complete
+// line (without its newline or a trailing carriage return): for a UI that
+// takes messages, such as Packer's ui.Message.
+func LineWriter(say func(string)) io.Writer { return &lineWriter{say: say} }
+
+type lineWriter struct {
+	mu   sync.Mutex
+	say  func(string)
+	part []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part = append(l.part, p...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			break
+		}
+		l.say(strings.TrimRight(string(l.part[:i]), "\r"))
+		l.part = l.part[i+1:]
+	}
+	return len(p), nil
+}

@@ -241,3 +241,16 @@ func TestShortStepIsSilent(t *testing.T) {
 		t.Error("Off gives a meter")
 	}
 }
+
+func TestLineWriter(t *testing.T) {
+	var got []string
+	w := LineWriter(func(s string) { got = append(got, s) })
+	io.WriteString(w, "a: 1\r\nb: ")
+	io.WriteString(w, "2\n\nc")
+	if strings.Join(got, "|") != "a: 1|b: 2|" {
+		t.Errorf("lines %q", got)
+	}
+	if ModeOf(w) != Lines && os.Getenv(EnvMode) == "" {
+		t.Errorf("a UI writer is not Lines")
+	}
+}
