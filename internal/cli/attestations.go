@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -12,36 +14,95 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 )
 
-// writeStatements keeps each installed set's in-toto statements (its SBOM
-// and its provenance, about the sha256 of its receipt; unsigned: the key
-// stays on the Packer host, where the pipbake-release post-processor
-// makes the same statements from the receipts and signs them) in the
-// attestations folder beside the receipts folder
-// (/var/lib/pipbake/attestations beside /var/lib/pipbake/receipts).
-func writeStatements(results []*install.Result, receiptsDir string, log io.Writer) error {
+// statementsStep keeps a set's in-toto statements (its SBOM and its
+// provenance, about the sha256 of its receipt; unsigned: the key stays on
+// the Packer host, where the pipbake-release post-processor makes the same
+// statements from the receipts and signs them) in the attestations folder
+// beside the receipts folder (/var/lib/pipbake/attestations beside
+// /var/lib/pipbake/receipts). It is a commit step, done before any switch:
+// a folder that cannot be written fails the install with every current
+// as it was, and undoing puts back what the files held.
+func statementsStep(receiptsDir string, log io.Writer) install.Step {
 	dir := filepath.Join(filepath.Dir(filepath.Clean(receiptsDir)), filepath.Base(attest.Dir))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write attestations: %w", err)
-	}
-	for _, res := range results {
+	return func(res *install.Result) (func() error, error) {
 		set, err := releaseSet(res)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sts, err := attest.ReleaseStatements([]attest.Set{set})
 		if err != nil {
-			return fmt.Errorf("attestations of set %s: %w", res.Set, err)
+			return nil, fmt.Errorf("attestations of set %s: %w", res.Set, err)
+		}
+		made := false
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("write attestations of set %s: %w", res.Set, err)
+			}
+			made = true
+		}
+		var undos []func() error
+		undo := func() error {
+			var errs []error
+			for i := len(undos) - 1; i >= 0; i-- {
+				errs = append(errs, undos[i]())
+			}
+			if made {
+				errs = append(errs, os.Remove(dir))
+			}
+			return errors.Join(errs...)
 		}
 		for name, data := range attest.StatementBytes(sts) {
+			path := filepath.Join(dir, name)
+			old, rerr := os.ReadFile(path)
 			if err := receipt.WriteFile(dir, name, data); err != nil {
-				return fmt.Errorf("write attestations of set %s: %w", res.Set, err)
+				_ = undo()
+				return nil, fmt.Errorf("write attestations of set %s: %w", res.Set, err)
+			}
+			if rerr == nil {
+				undos = append(undos, func() error { return receipt.WriteFile(dir, name, old) })
+			} else {
+				undos = append(undos, func() error { return os.Remove(path) })
 			}
 		}
 		if log != nil {
 			fmt.Fprintf(log, "%s: attestations (SBOM, provenance) in %s\n", res.Set, dir)
 		}
+		return undo, nil
 	}
-	return nil
+}
+
+// chainSteps runs a, then b; undoing undoes both, in reverse. Either may
+// be nil.
+func chainSteps(a, b install.Step) install.Step {
+	if a == nil || b == nil {
+		if a == nil {
+			return b
+		}
+		return a
+	}
+	return func(res *install.Result) (func() error, error) {
+		ua, err := a(res)
+		if err != nil {
+			return nil, err
+		}
+		ub, err := b(res)
+		if err != nil {
+			if ua != nil {
+				_ = ua()
+			}
+			return nil, err
+		}
+		return func() error {
+			var errs []error
+			if ub != nil {
+				errs = append(errs, ub())
+			}
+			if ua != nil {
+				errs = append(errs, ua())
+			}
+			return errors.Join(errs...)
+		}, nil
+	}
 }
 
 // releaseSet reads a result's receipt and SBOM.

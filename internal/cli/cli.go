@@ -33,6 +33,9 @@ Usage:
   pipbake releases --root DIR [--json]
   pipbake rollback --root DIR [--to ID]
   pipbake stop     --plan FILE [--wait 30s]     stop an install -f FILE on this machine, print the state
+  pipbake push     -f pipbake.hcl --host [user@]HOST[:PORT] ... [--parallel N | --rolling K] [--sudo] [--dry-run] [--json]
+  pipbake releases -f pipbake.hcl --host HOST ... [--json]
+  pipbake rollback -f pipbake.hcl --host HOST ... [--to ID]
   pipbake images   --family F [--region R ...] [--json]   | --repo REF
   pipbake promote  --asg NAME ... (--release ID | --image AMI) [--dry-run] [--wait] [refresh flags]
   pipbake promote  --repo REF --release ID --tag TAG [--dry-run]
@@ -42,6 +45,7 @@ Usage:
   pipbake diff     A B [--family F | --repo REF] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
   pipbake inspect  (IMAGE-REF | oci-layout:DIR | AMI-ID | RELEASE-DIR) [--json]
+  pipbake cache    prune --max-size 2GB | size   the bytecode cache [--dir DIR]
   pipbake demo     [--out DIR] [--python PATH]
   pipbake version
 
@@ -106,7 +110,14 @@ func run(ctx context.Context, args []string) error {
 	if f, ok := fullCommands[cmd]; ok { // full.go: not in the lean agent build
 		return f(ctx, rest)
 	}
+	if done, err := hostCommand(ctx, cmd, rest); done { // push.go: releases and rollback over SSH
+		return err
+	}
 	switch cmd {
+	case "push":
+		return cmdPush(ctx, rest)
+	case "activate": // the agent's side of push and rollback --host
+		return cmdActivate(ctx, rest)
 	case "install":
 		return cmdInstall(ctx, rest)
 	case "verify":

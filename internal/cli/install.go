@@ -16,6 +16,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
@@ -58,6 +59,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
+	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
@@ -87,7 +89,8 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir}
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
+		BytecodeCache: pyccache.Dir(*bytecodeCache)}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	verifyOnBoot := map[string]bool{}
@@ -189,14 +192,14 @@ func cmdInstall(ctx context.Context, args []string) error {
 			return func() error { return errors.Join(en.Undo(), undo()) }, nil
 		}
 	}
+	if *receipts != "" { // attestations.go
+		for i := range steps {
+			steps[i] = chainSteps(statementsStep(*receipts, log), steps[i])
+		}
+	}
 	results, err := install.CommitAll(staged, steps)
 	if err != nil {
 		return err
-	}
-	if *receipts != "" { // attestations.go
-		if err := writeStatements(results, *receipts, log); err != nil {
-			return err
-		}
 	}
 	for _, res := range results {
 		if !*asJSON && !*quiet {
