@@ -100,6 +100,10 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
+// progressDelay is how long an install runs before it reports progress
+// (tests shorten it).
+var progressDelay = progress.DefaultDelay
+
 // recordTotals counts the files and bytes the wheels' RECORDs list, for
 // the log.
 func recordTotals(wheels []*wheel.Wheel) (files int, size int64) {
@@ -229,6 +233,8 @@ type prepared struct {
 	digests []string
 	id      string
 	start   time.Time
+	// meter counts the files written (native installer).
+	meter *progress.Meter
 }
 
 func (p *prepared) close() {
@@ -348,7 +354,12 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	}
 	var inst *installation
 	files, size := recordTotals(wheels)
-	meter := progress.Start(opts.Log, "pipbake: "+set.Name+": install", progress.NoDoneLine(), progress.Note(fmt.Sprintf("%d distributions, %d files, %s", len(wheels), files, progress.Bytes(size))))
+	popts := []progress.Option{progress.NoDoneLine(), progress.Note(fmt.Sprintf("%d distributions, %d files, %s", len(wheels), files, progress.Bytes(size)))}
+	if set.Installer == Native { // counts the files it writes
+		popts = []progress.Option{progress.NoDoneLine(), progress.Unit("files"), progress.Total(files), progress.TotalBytes(size), progress.Note(fmt.Sprintf("%d distributions", len(wheels)))}
+	}
+	meter := progress.Start(opts.Log, "pipbake: "+set.Name+": install", append(popts, progress.Delay(progressDelay))...)
+	p.meter = meter
 	switch set.Installer {
 	case Native:
 		inst, err = p.installNative(ctx, env, opts)
