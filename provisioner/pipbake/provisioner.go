@@ -199,7 +199,8 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	for _, w := range p.warnings {
 		ui.Error("Warning: pipbake: " + w)
 	}
-	out := &uiLines{say: ui.Message}
+	h := &hints{}
+	out := &uiLines{say: func(l string) { h.see(l); ui.Message(l) }}
 	defer out.Flush()
 	// Ctrl-C reaches this plugin too (the terminal signals packer's whole
 	// process group): cancel at once rather than when Packer's cancel
@@ -237,7 +238,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		// A cancel was reported through Log the moment it came (Packer
 		// shuts the plugin down without waiting for this error).
-		return fmt.Errorf("pipbake: %w", err)
+		return h.explain(fmt.Errorf("pipbake: %w", err), c.ExecuteCommand)
 	}
 	for _, s := range c.Sets {
 		if rc := res.Receipts[s.Name]; rc != nil {
