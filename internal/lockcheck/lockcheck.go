@@ -60,7 +60,7 @@ func Wheels(l *lock.Lock, dirs ...string) (errs, warns []error) {
 			return []error{fmt.Errorf("list wheels in %s: %w", dir, err)}, nil
 		}
 		for _, e := range entries {
-			if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".whl") {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".whl") { // as wheelhouse.Open: a symlink counts
 				continue
 			}
 			n, err := wheel.ParseName(e.Name())

@@ -141,6 +141,17 @@ wheels = [{name = "flask-3.0.0-py2.py3-none-any.whl", url = "https://example.org
 			t.Errorf("errs %v", errs)
 		}
 	})
+	t.Run("symlinked wheel", func(t *testing.T) {
+		linked := t.TempDir()
+		f := "flask-3.0.0-py3-none-any.whl"
+		if err := os.Symlink(filepath.Join(dir, f), filepath.Join(linked, f)); err != nil {
+			t.Fatal(err)
+		}
+		l := writeLock(t, "ln.txt", "flask==3.0.0"+h(f)+"\n")
+		if errs, warns := Wheels(l, linked); len(errs)+len(warns) > 0 {
+			t.Errorf("errs %v, warns %v", errs, warns)
+		}
+	})
 	t.Run("missing folder", func(t *testing.T) {
 		l := writeLock(t, "x.txt", "flask==3.0.0"+other+"\n")
 		if errs, _ := Wheels(l, filepath.Join(dir, "nope")); len(errs) != 1 || !strings.Contains(errs[0].Error(), "list wheels in") {
