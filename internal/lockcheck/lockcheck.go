@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,35 +43,59 @@ var Linux = marker.Env{
 }
 
 // Wheels checks that every pin of l has a wheel in the folders dirs (the
-// first folder with one counts): one of the pin's version, for any
-// platform, that the lock lists (pylock) and whose sha256 the lock allows.
+// wheels directly inside them, as a wheelhouse is read): one of the pin's
+// version, for any platform, that the lock lists (pylock) and whose sha256
+// the lock allows.
 //
 // A pin every Linux machine needs (no marker, or one that holds on Linux
 // whatever the interpreter) without such a wheel is in errs; a pin only
-// some machines need (python_version < "3.11", …) is in warns, as is any
-// pin whose marker is false on Linux (it is not checked). Each names the
-// lock's file and line; a name with no wheel at all gets the nearest names
-// that have one ("did you mean").
+// some machines need (python_version < "3.11", …) is in warns; a pin whose
+// marker is false on Linux is not checked. Each names the lock's file and
+// line; a name with no wheel at all gets the nearest names that have one
+// ("did you mean").
 func Wheels(l *lock.Lock, dirs ...string) (errs, warns []error) {
+	return check(l, dirs, false)
+}
+
+// Sources is Wheels for folder sources, which pipbake fetch reads with
+// their subfolders (but not those whose names start with a dot).
+func Sources(l *lock.Lock, dirs ...string) (errs, warns []error) {
+	return check(l, dirs, true)
+}
+
+func check(l *lock.Lock, dirs []string, recursive bool) (errs, warns []error) {
 	byKey := map[string][]found{}
 	var projects []string
+	add := func(dir, file string) {
+		n, err := wheel.ParseName(file)
+		if err != nil {
+			return // a stray file is never chosen
+		}
+		if _, seen := byKey[n.Key()]; !seen {
+			projects = append(projects, n.Distribution)
+		}
+		byKey[n.Key()] = append(byKey[n.Key()], found{dir: dir, name: n})
+	}
 	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
+		// The separator makes a symlinked folder read as the folder.
+		root := strings.TrimRight(dir, string(filepath.Separator)) + string(filepath.Separator)
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if p != root && (!recursive || strings.HasPrefix(d.Name(), ".")) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if strings.HasSuffix(d.Name(), ".whl") { // as wheelhouse.Open: a symlink counts
+				add(filepath.Dir(p), d.Name())
+			}
+			return nil
+		})
 		if err != nil {
 			return []error{fmt.Errorf("list wheels in %s: %w", dir, err)}, nil
-		}
-		for _, e := range entries {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".whl") { // as wheelhouse.Open: a symlink counts
-				continue
-			}
-			n, err := wheel.ParseName(e.Name())
-			if err != nil {
-				continue // a stray file is never chosen
-			}
-			if _, seen := byKey[n.Key()]; !seen {
-				projects = append(projects, n.Distribution)
-			}
-			byKey[n.Key()] = append(byKey[n.Key()], found{dir: dir, name: n})
 		}
 	}
 	sort.Strings(projects)

@@ -151,6 +151,29 @@ wheels = [{name = "flask-3.0.0-py2.py3-none-any.whl", url = "https://example.org
 		if errs, warns := Wheels(l, linked); len(errs)+len(warns) > 0 {
 			t.Errorf("errs %v, warns %v", errs, warns)
 		}
+		// and a symlinked folder
+		ln := filepath.Join(t.TempDir(), "wheels")
+		if err := os.Symlink(linked, ln); err != nil {
+			t.Fatal(err)
+		}
+		if errs, warns := Wheels(l, ln); len(errs)+len(warns) > 0 {
+			t.Errorf("symlinked folder: errs %v, warns %v", errs, warns)
+		}
+	})
+	t.Run("sources read subfolders", func(t *testing.T) {
+		top := t.TempDir()
+		sub, _ := house(t, wheelpack.Meta{Name: "click", Version: "8.1.7"})
+		if err := os.Rename(sub, filepath.Join(top, "click")); err != nil {
+			t.Fatal(err)
+		}
+		os.Mkdir(filepath.Join(top, ".hidden"), 0o755)
+		l := writeLock(t, "sub.txt", "click==8.1.7"+h("click-8.1.7-py3-none-any.whl")+"\n")
+		if errs, _ := Sources(l, top); len(errs) > 0 {
+			t.Errorf("sources: %v", errs)
+		}
+		if errs, _ := Wheels(l, top); len(errs) != 1 {
+			t.Errorf("a wheelhouse is flat: %v", errs)
+		}
 	})
 	t.Run("missing folder", func(t *testing.T) {
 		l := writeLock(t, "x.txt", "flask==3.0.0"+other+"\n")

@@ -88,7 +88,11 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 			if l == nil {
 				continue
 			}
-			errs, warns := lockcheck.Wheels(l, dirs...)
+			check := lockcheck.Sources
+			if strict {
+				check = lockcheck.Wheels
+			}
+			errs, warns := check(l, dirs...)
 			if !strict {
 				warns, errs = append(errs, warns...), nil
 			}
