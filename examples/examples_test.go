@@ -19,7 +19,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
 	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
 
 // templates are the example folders that hold Packer templates.
@@ -78,7 +80,21 @@ func TestValidate(t *testing.T) {
 	key := filepath.Join(work, "id_ed25519")
 	wheels := filepath.Join(work, "wheels")
 	os.MkdirAll(wheels, 0o755)
-	os.WriteFile(lock, []byte("flask==3.0.0 \\\n    --hash=sha256:"+strings.Repeat("0", 64)+"\n"), 0o644)
+	// validate checks that the wheelhouse has a wheel of every pin whose
+	// hash the lock allows: the hello app's and a Flask wheel.
+	if _, err := hello.Build(wheels); err != nil {
+		t.Fatal(err)
+	}
+	b, err := wheelpack.New(wheelpack.Meta{Name: "flask", Version: "3.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Add("flask/__init__.py", 0o644, []byte("# flask\n"))
+	flask, err := b.WriteFile(wheels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(lock, []byte("flask==3.0.0 \\\n    --hash=sha256:"+flask.SHA256+"\n"), 0o644)
 	// validate reads the key (the null builder's SSH config); a PKCS#8 PEM
 	// key is one it takes.
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
 
@@ -88,7 +89,9 @@ func (s *stepRootfs) Run(ctx context.Context, state multistep.StateBag) multiste
 		}
 		diffIDs[i] = d.String()
 	}
-	cache := &rootfs.Cache{Dir: filepath.Join(b.cfg.CacheDir, "rootfs")}
+	// Unpacking a large base takes a while: a line now and then in
+	// Packer's UI (files, bytes, rate), nothing for one under a second.
+	cache := &rootfs.Cache{Dir: filepath.Join(b.cfg.CacheDir, "rootfs"), Progress: progress.LineWriter(ui.Message)}
 	self, err := os.Executable()
 	if err != nil {
 		return halt(state, err)

@@ -30,6 +30,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
@@ -214,7 +215,11 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	opts.logf("pipbake: uploading agent, plan, %d locks and %s as one %.1f MB stream", len(opts.Sets), carried, float64(size)/(1<<20))
-	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, &ctxReader{ctx: ctx, r: rd}, size)
+	// Packer's UI takes lines: a line now and then for an upload over a
+	// second (a bar on a terminal, when Log is one).
+	meter := progress.Start(opts.Log, "pipbake: upload", progress.TotalBytes(size))
+	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, meter.Reader(&ctxReader{ctx: ctx, r: rd}), size)
+	meter.Stop()
 	rd.Close()
 	if uerr != nil {
 		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)

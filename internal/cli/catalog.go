@@ -41,6 +41,7 @@ the pipbake-release post-processor, or by hand) are releases of a family.
   pipbake unrevoke --family F --release ID [--dry-run]                 | --repo REF --release ID
   pipbake diff     A B [--family F | --repo REF] [--receipts DIR] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
+  pipbake prune    --repo REF [--family F] --keep N [--dry-run | --yes]
 
 rollback goes back to what the group launched before the release it runs
 (the launch template versions pipbake made record it), passing over revoked
@@ -543,25 +544,66 @@ func runRegistryPlan(ctx context.Context, c *registry.Catalog, p *registry.Plan,
 	return nil
 }
 
+// pruneRepo is prune --repo: the registry's releases.
+func pruneRepo(ctx context.Context, repo, family string, keep int, yes, asJSON bool) error {
+	c, err := registryCatalog(ctx, repo)
+	if err != nil {
+		return err
+	}
+	p, err := c.PlanPrune(ctx, family, keep)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSONTo(p); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(out, p.String())
+	}
+	if !yes {
+		if !asJSON && len(p.Delete) > 0 {
+			fmt.Fprintln(out, "dry run: nothing was deleted; pass --yes to delete")
+		}
+		return nil
+	}
+	deleted, err := c.ExecutePrune(ctx, p, func(s string) {
+		if !asJSON {
+			fmt.Fprintln(out, "  "+s)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		fmt.Fprintf(out, "prune: %d releases deleted from %s\n", len(deleted), p.Repo)
+	}
+	return nil
+}
+
 func cmdPrune(ctx context.Context, args []string) error {
 	fs := catalogFlags("prune")
 	var af awsFlags
 	af.add(fs, false)
 	family := fs.String("family", "", "the image `family`")
+	repo := fs.String("repo", "", "a registry `repository` (host/path) instead of AMIs")
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (and every image in use)")
 	dryRun := fs.Bool("dry-run", false, "print what would be deleted (the default without --yes)")
-	yes := fs.Bool("yes", false, "deregister the images and delete their snapshots")
+	yes := fs.Bool("yes", false, "deregister the images and delete their snapshots (with --repo: delete the manifests)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case *family == "":
-		return usageErr("prune: --family is required")
+	case *family == "" && *repo == "":
+		return usageErr("prune: --family or --repo is required")
 	case *keep < 1:
 		return usageErr("prune: --keep N (at least 1) is required")
 	case *dryRun && *yes:
 		return usageErr("prune: give --dry-run or --yes, not both")
+	}
+	if *repo != "" {
+		return pruneRepo(ctx, *repo, *family, *keep, *yes, *asJSON)
 	}
 	c, err := af.catalog(ctx, af.region())
 	if err != nil {

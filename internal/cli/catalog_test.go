@@ -278,6 +278,19 @@ func TestCatalogCommandsOnARegistry(t *testing.T) {
 	// diff of image references: labels, and no receipts in these layers.
 	s = mustRun(t, "diff", repo+":2", repo+"@"+digest["1"])
 	has(t, "diff of images", s, "api@2 (", "-> api@1 (", "no receipts in its layers")
+
+	// prune --repo (prod points at 2): keep 1 keeps 2, the newest, and
+	// deletes 1, after a dry run (the default) that deletes nothing.
+	s = mustRun(t, "prune", "--repo", repo, "--keep", "1")
+	has(t, "prune --repo", s, "keep   api@2 (", "one of the newest 1; tag prod refers to it", "delete api@1 (", "dry run: nothing was deleted")
+	if _, err := remote.Head(mustTag(t, repo+":1")); err != nil {
+		t.Fatalf("the dry run deleted 1: %v", err)
+	}
+	s = mustRun(t, "prune", "--repo", repo, "--keep", "1", "--yes", "--json")
+	has(t, "prune --repo --json", s, `"repository": "`+repo+`"`, `"delete": [`)
+	if _, err := remote.Head(mustTag(t, repo+":1")); err == nil {
+		t.Error("prune --yes left release 1")
+	}
 }
 
 func mustTag(t *testing.T, s string) name.Tag {

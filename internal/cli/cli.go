@@ -44,6 +44,7 @@ Usage:
   pipbake revoke   --family F --release ID --reason TEXT   | --repo REF ...   (unrevoke takes it back)
   pipbake diff     A B [--family F | --repo REF] [--json]
   pipbake prune    --family F --keep N [--dry-run | --yes]
+  pipbake prune    --repo REF [--family F] --keep N [--dry-run | --yes]
   pipbake inspect  (IMAGE-REF | oci-layout:DIR | AMI-ID | RELEASE-DIR) [--json]
   pipbake cache    prune --max-size 2GB | size   the bytecode cache [--dir DIR]
   pipbake demo     [--out DIR] [--python PATH]

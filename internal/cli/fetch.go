@@ -162,7 +162,7 @@ func cmdFetch(ctx context.Context, args []string) error {
 		Locks: parsed, Out: *out, Sources: sources, Tags: supported, Env: env,
 		Cache: *cache, Jobs: *jobs, Log: stderr, S3Endpoint: *s3Endpoint,
 	}
-	if !*quiet && !*asJSON && isTerminal(os.Stderr) && os.Getenv("CI") == "" {
+	if !*quiet && !*asJSON { // a bar on a terminal, else a line now and then (progress.ModeOf)
 		opts.Progress = os.Stderr
 	}
 	res, err := fetch.Fetch(ctx, opts)
@@ -200,9 +200,3 @@ func countNPM(locks []string) int {
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
-
-// isTerminal reports whether f is a character device such as a terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}

@@ -82,7 +82,7 @@ func cmdFetchNPM(ctx context.Context, locks, sources []string, nf *npmFetchFlags
 	if len(nf.npmrc) > 0 {
 		opts.NPMRC = nf.npmrc
 	}
-	if !quiet && !asJSON && isTerminal(os.Stderr) && os.Getenv("CI") == "" {
+	if !quiet && !asJSON { // a bar on a terminal, else a line now and then (progress.ModeOf)
 		opts.Progress = os.Stderr
 	}
 	res, err := fetch.FetchNPM(ctx, opts)

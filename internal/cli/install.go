@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 	"github.com/pipbake/packer-plugin-pipbake/internal/session"
@@ -88,6 +89,9 @@ func cmdInstall(ctx context.Context, args []string) error {
 		}()
 	}
 	var log io.Writer = os.Stderr
+	if *sessionStdin { // run by the provisioner: lines of Packer's UI, even behind ssh_pty
+		log = progress.Plain(os.Stderr)
+	}
 	if *quiet || *asJSON {
 		log = nil
 	}

@@ -84,7 +84,9 @@ type Options struct {
 	Cache string
 	// Jobs is the number of pins fetched at once; 0 means DefaultJobs.
 	Jobs int
-	// Progress, when set, gets a progress bar (give it a terminal).
+	// Progress, when set, gets the progress: a bar redrawn in place on a
+	// terminal, a plain line every few seconds elsewhere
+	// (internal/progress.ModeOf decides).
 	Progress io.Writer
 	// Log, when set, gets warnings and retries, one line each.
 	Log io.Writer
@@ -245,7 +247,7 @@ func (f *fetcher) fetch(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	f.prog = newProgress(o.Progress, len(todo))
+	f.prog = newProgress(o.Progress, len(todo), "wheels")
 	work := make(chan *job)
 	var wg sync.WaitGroup
 	for range min(jobs, len(todo)) {
@@ -746,10 +748,11 @@ func (f *fetcher) logf(format string, args ...any) {
 	line := f.red.redact(fmt.Sprintf(format, args...))
 	f.logMu.Lock()
 	defer f.logMu.Unlock()
-	if f.opts.Progress != nil {
-		line = "\r\x1b[K" + line
+	if f.prog == nil {
+		io.WriteString(f.opts.Log, line+"\n")
+		return
 	}
-	io.WriteString(f.opts.Log, line+"\n")
+	f.prog.println(f.opts.Log, line)
 }
 
 func fileSize(p string) int64 {

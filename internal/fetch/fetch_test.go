@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	pm "github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
@@ -245,19 +247,47 @@ func TestLockFindLinksAndNoIndex(t *testing.T) {
 	}
 }
 
-// TestProgressBar draws to the Progress writer and finishes the line.
-func TestProgressBar(t *testing.T) {
+// TestProgress shows a slow fetch's progress: on a terminal a bar redrawn
+// in place and ended with a newline; elsewhere (Packer, CI) plain lines
+// without carriage returns; a fast fetch shows nothing.
+func TestProgress(t *testing.T) {
+	x := newFakeIndex(t, demoAny, extra)
+	x.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.HasPrefix(r.URL.Path, "/files/") {
+			time.Sleep(700 * time.Millisecond) // two in a row: over the 1s delay
+		}
+		return false
+	}
 	dir := t.TempDir()
-	writeDists(t, dir, demoAny, extra)
-	o := options(t, writeLock(t, filepath.Join(dir, "r.txt"), nil, pinOf("demo", "1.0", demoAny), pinOf("extra-pkg", "2.0", extra)))
-	o.Sources = []string{dir}
-	var prog logBuffer
-	o.Progress = &prog
-	if _, err := Fetch(context.Background(), o); err != nil {
-		t.Fatal(err)
+	lk := writeLock(t, filepath.Join(dir, "r.txt"), nil, pinOf("demo", "1.0", demoAny), pinOf("extra-pkg", "2.0", extra))
+	run := func(t *testing.T, mode string, sources []string) string {
+		t.Setenv(pm.EnvMode, mode)
+		o := options(t, lk)
+		o.Sources, o.Jobs = sources, 1
+		var prog logBuffer
+		o.Progress = &prog
+		if _, err := Fetch(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		return prog.String()
 	}
-	got := prog.String()
-	if !strings.Contains(got, "\rfetch [########################]    2/2 wheels") || !strings.HasSuffix(got, "\n") {
-		t.Fatalf("progress: %q", got)
-	}
+	t.Run("terminal", func(t *testing.T) {
+		got := run(t, "terminal", []string{x.URL()})
+		if !strings.Contains(got, "\rfetch [########################]  2/2 wheels") || !strings.HasSuffix(got, "\x1b[K\n") {
+			t.Fatalf("progress: %q", got)
+		}
+	})
+	t.Run("lines", func(t *testing.T) {
+		got := run(t, "lines", []string{x.URL()})
+		if strings.ContainsAny(got, "\r\x1b") || !strings.Contains(got, "fetch: done, 2/2 wheels, ") {
+			t.Fatalf("progress: %q", got)
+		}
+	})
+	t.Run("fast", func(t *testing.T) {
+		src := t.TempDir()
+		writeDists(t, src, demoAny, extra)
+		if got := run(t, "terminal", []string{src}); got != "" {
+			t.Fatalf("a fast fetch drew %q", got)
+		}
+	})
 }

@@ -200,8 +200,7 @@ func (f *fetcher) fetchNPM(ctx context.Context, opts NPMOptions) (*NPMResult, er
 		registry = f.creds.npm.Registry
 	}
 
-	f.prog = newProgress(opts.Progress, len(todo))
-	f.prog.unit = "tarballs"
+	f.prog = newProgress(opts.Progress, len(todo), "tarballs")
 	work := make(chan *npmJob)
 	var wg sync.WaitGroup
 	for range min(jobs, len(todo)) {

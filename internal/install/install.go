@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -110,6 +111,22 @@ func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
+}
+
+// progressDelay is how long an install runs before it reports progress
+// (tests shorten it).
+var progressDelay = progress.DefaultDelay
+
+// recordTotals counts the files and bytes the wheels' RECORDs list, for
+// the log.
+func recordTotals(wheels []*wheel.Wheel) (files int, size int64) {
+	for _, w := range wheels {
+		for _, e := range w.Record {
+			files++
+			size += max(e.Size, 0)
+		}
+	}
+	return files, size
 }
 
 // Run installs set and makes it current: Stage, then Commit.
@@ -226,6 +243,8 @@ type prepared struct {
 	lay   layout
 	id    string
 	start time.Time
+	// meter counts the files written (native installer).
+	meter *progress.Meter
 }
 
 func (p *prepared) close() {

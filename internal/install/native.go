@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
@@ -49,6 +50,8 @@ type native struct {
 	opts   Options
 	// bc writes bytecode; nil without.
 	bc *bytecodeWriter
+	// meter counts the members written (nil: not counted).
+	meter *progress.Meter
 	// stopCompilers kills the compilers once extraction has failed.
 	stopCompilers context.CancelFunc
 
@@ -60,7 +63,7 @@ type native struct {
 // installNative installs wheels into env with pipbake's own installer,
 // writing bytecode when compile is set.
 func (p *pythonLayout) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
-	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts}
+	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts, meter: p.meter}
 	if p.set.Compile {
 		var poolCtx context.Context
 		poolCtx, n.stopCompilers = context.WithCancel(ctx)
@@ -138,6 +141,8 @@ func (n *native) extract() error {
 			if err := j.Extract(); err != nil {
 				return err
 			}
+			n.meter.Add(1)
+			n.meter.AddBytes(j.Size)
 			if n.bc != nil && j.Python && !j.Superseded() {
 				return n.bc.add(j)
 			}

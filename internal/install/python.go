@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
@@ -31,6 +32,8 @@ type pythonLayout struct {
 	set     Set
 	// id is the release being installed (set by install).
 	id string
+	// meter counts the files written (native installer; set by install).
+	meter *progress.Meter
 }
 
 func (pythonEcosystem) check(ctx context.Context, set Set, opts Options) (_ layout, _ Set, err error) {
@@ -100,14 +103,24 @@ func (p *pythonLayout) install(ctx context.Context, set Set, id, dir string, opt
 		return nil, nil, err
 	}
 	var inst *installation
+	files, size := recordTotals(p.wheels)
+	popts := []progress.Option{progress.NoDoneLine(), progress.Note(fmt.Sprintf("%d distributions, %d files, %s", len(p.wheels), files, progress.Bytes(size)))}
+	if set.Installer == Native { // counts the files it writes
+		popts = []progress.Option{progress.NoDoneLine(), progress.Unit("files"), progress.Total(files), progress.TotalBytes(size), progress.Note(fmt.Sprintf("%d distributions", len(p.wheels)))}
+	}
+	p.meter = progress.Start(opts.Log, "pipbake: "+set.Name+": install", append(popts, progress.Delay(progressDelay))...)
 	switch set.Installer {
 	case Native:
 		inst, err = p.installNative(ctx, env, opts)
 	case Pip:
 		inst, err = p.installPip(ctx, env, opts)
 	}
+	p.meter.Stop()
 	if err != nil {
 		return nil, nil, err
+	}
+	if secs := p.meter.Elapsed().Seconds(); secs > 0 {
+		opts.logf("pipbake: %s: installed %d distributions (%d files, %s) in %.1fs (%s/s)", set.Name, len(p.wheels), files, progress.Bytes(size), secs, progress.Bytes(int64(float64(size)/secs)))
 	}
 	rc, err := p.buildReceipt(env, inst, opts)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 )
 
 // Cache keeps unpacked layers on disk by digest:
@@ -20,6 +22,10 @@ import (
 // or not at all, so an interrupted unpack leaves nothing to trip over.
 type Cache struct {
 	Dir string
+	// Progress, when set, gets the progress of unpacking (entries, bytes,
+	// rate): a line redrawn on a terminal, a line now and then elsewhere
+	// (internal/progress), nothing for an unpack within a second.
+	Progress io.Writer
 }
 
 // Opener opens a layer's uncompressed tar stream.
@@ -43,7 +49,9 @@ func (c *Cache) Layer(diffID string, open Opener) (dir string, hit bool, err err
 			return err
 		}
 		defer rc.Close()
-		_, err = Unpack(tmp, rc, Options{Format: Overlay})
+		meter := progress.Start(c.Progress, "unpack layer "+short(hex), progress.Unit("files"))
+		defer meter.Stop()
+		_, err = Unpack(tmp, rc, Options{Format: Overlay, Meter: meter})
 		return err
 	})
 	return dir, false, err
@@ -69,7 +77,10 @@ func (c *Cache) Chain(diffIDs []string, open func(i int) (io.ReadCloser, error))
 		}
 	}
 	err = c.fill(dir, func(tmp string) error {
+		meter := progress.Start(c.Progress, "unpack the base", progress.Unit("files"))
+		defer meter.Stop()
 		if from != "" {
+			meter.Status("copying the cached layers below")
 			if err := CopyTree(tmp, from); err != nil {
 				return err
 			}
@@ -79,7 +90,8 @@ func (c *Cache) Chain(diffIDs []string, open func(i int) (io.ReadCloser, error))
 			if err != nil {
 				return err
 			}
-			_, err = Unpack(tmp, rc, Options{Format: Flat})
+			meter.Status(fmt.Sprintf("layer %d/%d", i+1, len(diffIDs)))
+			_, err = Unpack(tmp, rc, Options{Format: Flat, Meter: meter})
 			rc.Close()
 			if err != nil {
 				return fmt.Errorf("layer %s: %w", diffIDs[i], err)
@@ -136,6 +148,9 @@ func ChainIDs(diffIDs []string) []string {
 	}
 	return out
 }
+
+// short is the first 12 hex digits of a digest, for messages.
+func short(hex string) string { return hex[:min(len(hex), 12)] }
 
 func digestHex(d string) (string, error) {
 	h, ok := strings.CutPrefix(d, "sha256:")

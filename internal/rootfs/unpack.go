@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 )
 
 // Format is how a layer is laid out on disk.
@@ -47,6 +49,9 @@ type Options struct {
 	Format Format
 	// NoOwners skips chown (default: chown when running as root).
 	NoOwners bool
+	// Meter, when set, counts the entries unpacked and the bytes read
+	// (several layers may share one).
+	Meter *progress.Meter
 }
 
 // Stats counts what Unpack did.
@@ -63,7 +68,7 @@ func Unpack(dir string, r io.Reader, opts Options) (Stats, error) {
 	if os.Geteuid() != 0 {
 		u.opts.NoOwners = true
 	}
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(opts.Meter.Reader(r))
 	var st Stats
 	type dirTime struct {
 		path string
@@ -89,6 +94,7 @@ func Unpack(dir string, r io.Reader, opts Options) (Stats, error) {
 			continue // the root itself
 		}
 		st.Entries++
+		opts.Meter.Add(1)
 		base := path.Base(rel)
 		if strings.HasPrefix(base, WhiteoutPrefix) {
 			if err := u.whiteout(rel, base); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+	"github.com/pipbake/packer-plugin-pipbake/internal/suggest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
 )
@@ -183,6 +184,8 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 			msg := fmt.Sprintf("%s==%s: no wheel in %s", pin.Name, pin.Version, h.Dir)
 			if len(have) > 0 {
 				msg += fmt.Sprintf(" (other versions there: %s)", strings.Join(have, ", "))
+			} else {
+				msg += suggest.Phrase(suggest.Projects(pin.Name, projects(byName)))
 			}
 			problems = append(problems, msg)
 			continue
@@ -212,6 +215,17 @@ func (h *House) Choose(pins []lock.Pin, supported []tags.Tag) ([]Choice, error) 
 		return nil, fmt.Errorf("choose wheels from %s:\n  %s", h.Dir, strings.Join(problems, "\n  "))
 	}
 	return out, nil
+}
+
+// projects are the names of the projects a wheelhouse has wheels of, as
+// their files write them, sorted.
+func projects(byName map[string][]wheel.Name) []string {
+	out := make([]string, 0, len(byName))
+	for _, ns := range byName {
+		out = append(out, ns[0].Distribution)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ForPin returns the wheels among names that are the pin's project and

@@ -61,7 +61,7 @@ func TestChooseReportsEveryProblem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.Choose([]lock.Pin{{Name: "cryptography", Version: "48.0.0"}, {Name: "flask", Version: "3.1.3"}, {Name: "six", Version: "1.17.0"}}, cp311)
+	_, err = h.Choose([]lock.Pin{{Name: "cryptography", Version: "48.0.0"}, {Name: "flask", Version: "3.1.3"}, {Name: "six", Version: "1.17.0"}, {Name: "Flaks", Version: "3.0.0"}}, cp311)
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -69,7 +69,8 @@ func TestChooseReportsEveryProblem(t *testing.T) {
 		"cryptography==48.0.0: no wheel fits this interpreter; it needs one of the tags cp311-cp311-manylinux_2_36_x86_64",
 		"the wheelhouse has cryptography-48.0.0-cp312-abi3-win_amd64.whl",
 		"flask==3.1.3: no wheel in " + dir + " (other versions there: flask-3.0.0-py3-none-any.whl)",
-		"six==1.17.0: no wheel in",
+		"six==1.17.0: no wheel in " + dir + "\n",
+		"Flaks==3.0.0: no wheel in " + dir + " (did you mean flask?)",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

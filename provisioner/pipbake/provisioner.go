@@ -7,8 +7,11 @@ package pipbake
 import (
 	"context"
 	"fmt"
+	"log"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +21,9 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
+	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/lockcheck"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 )
@@ -28,6 +34,10 @@ const DefaultExecuteCommand = "chmod +x {{.Agent}} && {{.Agent}} {{.Args}}"
 // Provisioner is the pipbake provisioner.
 type Provisioner struct {
 	config Config
+	// warnings are what Prepare found that may not stop the bake (the
+	// locks' wheels in folder sources): said when Provision starts, as a
+	// provisioner's Prepare cannot return warnings.
+	warnings []string
 }
 
 var _ packersdk.Provisioner = (*Provisioner)(nil)
@@ -57,7 +67,13 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 	for _, pr := range plan.CheckSets(c.Sets) {
 		add("set[%d]: %s", pr.Set, pr.Msg)
 	}
+	// Every lock is parsed here, so that `packer validate` reports each
+	// problem with its file and line, all at once, before a machine runs.
+	locks := make([]*lock.Lock, len(c.Sets)) // Python sets' locks
+	hasPython, hasNode := false, false
 	for i, s := range c.Sets {
+		node := s.KindOrDefault() == plan.KindNode
+		hasNode, hasPython = hasNode || node, hasPython || !node
 		if s.Lock == "" {
 			continue
 		}
@@ -65,22 +81,50 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 			add("set[%d] %q: lock: %v", i, s.Name, err)
 		} else if st.IsDir() {
 			add("set[%d] %q: lock: %s is a folder, not a lock file", i, s.Name, s.Lock)
-		}
-	}
-	hasPython, hasNode := false, false
-	for _, s := range c.Sets {
-		if s.KindOrDefault() == plan.KindNode {
-			hasNode = true
+		} else if node {
+			if _, err := npm.ReadLock(s.Lock); err != nil {
+				add("set[%d] %q: %w", i, s.Name, err)
+			}
+		} else if l, err := lockcheck.Parse(s.Lock); err != nil {
+			add("set[%d] %q: %w", i, s.Name, err)
 		} else {
-			hasPython = true
+			locks[i] = l
 		}
 	}
+	wheelsIn := func(dirs []string, strict bool) {
+		for i, l := range locks {
+			if l == nil {
+				continue
+			}
+			check := lockcheck.Sources
+			if strict {
+				check = lockcheck.Wheels
+			}
+			errs, warns := check(l, dirs...)
+			if !strict {
+				warns, errs = append(errs, warns...), nil
+			}
+			for _, e := range errs {
+				add("set[%d] %q: %w", i, c.Sets[i].Name, e)
+			}
+			for _, w := range warns {
+				p.warnings = append(p.warnings, fmt.Sprintf("set %q: %v", c.Sets[i].Name, w))
+			}
+		}
+	}
+	p.warnings = nil
 	switch {
 	case c.Wheelhouse != "" && len(c.Sources) > 0:
 		add("wheelhouse and sources: give one, not both")
 	case c.Tarballs != "" && len(c.Sources) > 0:
 		add("tarballs and sources: give one, not both")
 	case len(c.Sources) > 0:
+		// Folder sources can be checked here too, as warnings: the wheels
+		// may yet be put there before the build. (Indexes and buckets are
+		// not asked before the bake.)
+		if dirs := folderSources(c.Sources); len(dirs) == len(c.Sources) {
+			wheelsIn(dirs, false)
+		}
 	case hasPython && c.Wheelhouse == "":
 		add("wheelhouse or sources: one is required (a local folder of wheels, or where to fetch them from)")
 	case hasNode && c.Wheelhouse == "" && c.Tarballs == "":
@@ -94,7 +138,15 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 			add("%s: %v", f.key, err)
 		} else if !st.IsDir() {
 			add("%s: %s is not a folder", f.key, f.dir)
+		} else if f.key == "wheelhouse" {
+			// Each pin has a wheel (for any platform: which one fits is
+			// known once the machine's interpreter is probed) whose hash
+			// the lock allows.
+			wheelsIn([]string{c.Wheelhouse}, true)
 		}
+	}
+	for _, w := range p.warnings {
+		log.Printf("pipbake: warning: %s", w)
 	}
 	if c.Release == "" {
 		c.Release = time.Now().UTC().Format("20060102T150405Z")
@@ -128,6 +180,26 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 	return nil
 }
 
+// folderSources are the sources that are folders on the Packer host (a
+// path or a file:// URL), as internal/fetch reads them.
+func folderSources(sources []string) []string {
+	var dirs []string
+	for _, s := range sources {
+		switch {
+		case strings.HasPrefix(s, "file://"):
+			if u, err := url.Parse(s); err == nil && u.Path != "" {
+				dirs = append(dirs, u.Path)
+			}
+		case strings.Contains(s, "://"):
+		default:
+			if st, err := os.Stat(s); err == nil && st.IsDir() {
+				dirs = append(dirs, s)
+			}
+		}
+	}
+	return dirs
+}
+
 type commandVars struct{ Agent, Args string }
 
 func (p *Provisioner) command(agentPath, args string) (string, error) {
@@ -144,7 +216,11 @@ func (p *Provisioner) command(agentPath, args string) (string, error) {
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, _ map[string]interface{}) error {
 	c := &p.config
 	ui.Say(fmt.Sprintf("Provisioning with pipbake: %d set(s), release %s", len(c.Sets), c.Release))
-	out := &uiLines{say: ui.Message}
+	for _, w := range p.warnings {
+		ui.Error("Warning: pipbake: " + w)
+	}
+	h := &hints{}
+	out := &uiLines{say: func(l string) { h.see(l); ui.Message(l) }}
 	defer out.Flush()
 	// Ctrl-C reaches this plugin too (the terminal signals packer's whole
 	// process group): cancel at once rather than when Packer's cancel
@@ -183,7 +259,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		// A cancel was reported through Log the moment it came (Packer
 		// shuts the plugin down without waiting for this error).
-		return fmt.Errorf("pipbake: %w", err)
+		return h.explain(fmt.Errorf("pipbake: %w", err), c.ExecuteCommand)
 	}
 	for _, s := range c.Sets {
 		if rc := res.Receipts[s.Name]; rc != nil {

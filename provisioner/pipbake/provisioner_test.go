@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
 )
 
 func TestPrepareReportsEveryError(t *testing.T) {
@@ -44,7 +46,10 @@ func TestPrepareReportsEveryError(t *testing.T) {
 func TestPrepareDefaults(t *testing.T) {
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "api.txt")
-	os.WriteFile(lock, []byte("six==1.17.0 --hash=sha256:"+strings.Repeat("0", 64)+"\n"), 0o644)
+	os.WriteFile(lock, hello.Lock, 0o644)
+	if _, err := hello.Build(dir); err != nil {
+		t.Fatal(err)
+	}
 	var p Provisioner
 	if err := p.Prepare(map[string]interface{}{
 		"set":        []map[string]interface{}{{"name": "api", "lock": lock, "root": "/opt/api"}},
@@ -93,5 +98,37 @@ func TestPrepareNodeSets(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
+	}
+}
+
+// TestPrepareChecksLocks: Prepare parses the locks and, with a wheelhouse,
+// fails for a pin without a wheel there (the typo with "did you mean");
+// with folder sources the same is a warning, said when Provision starts.
+func TestPrepareChecksLocks(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := hello.Build(dir); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(t.TempDir(), "api.txt")
+	os.WriteFile(lock, []byte("helo==0.1.0 --hash=sha256:"+strings.Repeat("0", 64)+"\n"), 0o644)
+	sets := []map[string]interface{}{{"name": "api", "lock": lock, "root": "/opt/api"}}
+
+	var p Provisioner
+	err := p.Prepare(map[string]interface{}{"set": sets, "wheelhouse": dir})
+	if err == nil || !strings.Contains(err.Error(), `set[0] "api": `+lock+":1: helo==0.1.0: no wheel of helo in "+dir+" (did you mean hello?)") {
+		t.Errorf("wheelhouse: %v", err)
+	}
+	p = Provisioner{}
+	if err := p.Prepare(map[string]interface{}{"set": sets, "sources": []string{"file://" + dir}}); err != nil {
+		t.Errorf("sources: %v", err)
+	}
+	if len(p.warnings) != 1 || !strings.Contains(p.warnings[0], lock+":1: helo==0.1.0: no wheel of helo") {
+		t.Errorf("sources: warnings %q", p.warnings)
+	}
+	os.WriteFile(lock, []byte("hello>=0.1\n"), 0o644)
+	p = Provisioner{}
+	err = p.Prepare(map[string]interface{}{"set": sets, "sources": []string{"https://pypi.example/simple/"}})
+	if err == nil || !strings.Contains(err.Error(), lock+":1: ") {
+		t.Errorf("range: %v", err)
 	}
 }

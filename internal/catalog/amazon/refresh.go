@@ -2,6 +2,7 @@ package amazon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Refresh is an instance refresh's state.
@@ -72,9 +75,9 @@ func (c *Catalog) Refreshes(ctx context.Context, group string) ([]*Refresh, erro
 	var out []*Refresh
 	p := autoscaling.NewDescribeInstanceRefreshesPaginator(c.ASG, &autoscaling.DescribeInstanceRefreshesInput{AutoScalingGroupName: aws.String(group)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, refreshCall)
 		if err != nil {
-			return nil, fmt.Errorf("describe instance refreshes of %s: %w", group, err)
+			return nil, refreshError("describe instance refreshes of "+group, err)
 		}
 		for _, r := range page.InstanceRefreshes {
 			out = append(out, refreshFrom(r))
@@ -99,9 +102,9 @@ func (c *Catalog) activeRefresh(ctx context.Context, group string) (*Refresh, er
 func (c *Catalog) refresh(ctx context.Context, group, id string) (*Refresh, error) {
 	out, err := c.ASG.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
 		AutoScalingGroupName: aws.String(group), InstanceRefreshIds: []string{id},
-	})
+	}, refreshCall)
 	if err != nil {
-		return nil, fmt.Errorf("describe instance refresh %s of %s: %w", id, group, err)
+		return nil, refreshError(fmt.Sprintf("describe instance refresh %s of %s", id, group), err)
 	}
 	if len(out.InstanceRefreshes) == 0 {
 		return nil, fmt.Errorf("instance refresh %s of %s not found", id, group)
@@ -193,16 +196,16 @@ func (c *Catalog) startRefresh(ctx context.Context, p *Plan) (string, error) {
 		Strategy:             astypes.RefreshStrategyRolling,
 		DesiredConfiguration: desired,
 		Preferences:          prefs,
-	})
+	}, refreshCall)
 	if err != nil {
-		return "", fmt.Errorf("start instance refresh of %s: %w", p.Group, err)
+		return "", refreshError("start instance refresh of "+p.Group, err)
 	}
 	return aws.ToString(out.InstanceRefreshId), nil
 }
 
 func (c *Catalog) cancelRefresh(ctx context.Context, group, id string, progress func(string)) error {
-	if _, err := c.ASG.CancelInstanceRefresh(ctx, &autoscaling.CancelInstanceRefreshInput{AutoScalingGroupName: aws.String(group)}); err != nil {
-		return fmt.Errorf("cancel instance refresh %s of %s: %w", id, group, err)
+	if _, err := c.ASG.CancelInstanceRefresh(ctx, &autoscaling.CancelInstanceRefreshInput{AutoScalingGroupName: aws.String(group)}, refreshCall); err != nil {
+		return refreshError(fmt.Sprintf("cancel instance refresh %s of %s", id, group), err)
 	}
 	for {
 		r, err := c.refresh(ctx, group, id)
@@ -221,4 +224,59 @@ func (c *Catalog) cancelRefresh(ctx context.Context, group, id string, progress 
 		case <-time.After(c.poll()):
 		}
 	}
+}
+
+// ErrNoInstanceRefresh means the Auto Scaling endpoint does not implement
+// instance refresh: it answered an instance-refresh action with an error
+// that is no AWS error (moto_server answers them with a bare HTTP 500
+// page) or with NotImplemented.
+var ErrNoInstanceRefresh = errors.New("the Auto Scaling endpoint does not implement instance refresh (moto does not, for one): promoting or rolling back a group needs one that does, such as AWS")
+
+// refreshCall makes an instance-refresh call give up at once on an answer
+// that is no AWS error: an endpoint without instance refresh says the same
+// every time (the standard retryer would retry a 500 until its attempts
+// ran out).
+func refreshCall(o *autoscaling.Options) {
+	if o.Retryer != nil {
+		o.Retryer = unreadableIsFinal{o.Retryer}
+	}
+}
+
+type unreadableIsFinal struct{ aws.Retryer }
+
+func (r unreadableIsFinal) IsErrorRetryable(err error) bool {
+	return !noInstanceRefresh(err) && r.Retryer.IsErrorRetryable(err)
+}
+
+// noInstanceRefresh tells the endpoint's "not implemented" apart.
+func noInstanceRefresh(err error) bool {
+	var de *smithy.DeserializationError
+	var ae smithy.APIError
+	var re *smithyhttp.ResponseError
+	switch {
+	case errors.As(err, &ae):
+		switch ae.ErrorCode() {
+		case "NotImplemented", "InvalidAction", "UnknownOperation":
+			return true
+		}
+		return false
+	case errors.As(err, &de) && errors.As(err, &re):
+		return re.HTTPStatusCode() >= 500
+	}
+	return false
+}
+
+// refreshError says what failed; for an endpoint without instance refresh
+// it is one plain line (ErrNoInstanceRefresh and the HTTP status) instead
+// of the SDK's deserialization error.
+func refreshError(what string, err error) error {
+	if !noInstanceRefresh(err) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	status := ""
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		status = fmt.Sprintf(" (it answered HTTP %d)", re.HTTPStatusCode())
+	}
+	return fmt.Errorf("%s: %w%s", what, ErrNoInstanceRefresh, status)
 }
