@@ -4,7 +4,15 @@ package cli
 
 import "context"
 
-// The lean agent build: install, verify, releases, local rollback, version.
-var fullCommands = map[string]func(context.Context, []string) error{}
+// The lean agent build: install, verify, releases, local rollback, stop,
+// version, help, completion.
+func fullCommands() []*command { return nil }
 
-func catalogRollback(context.Context, []string) (bool, error) { return false, nil }
+func catalogRollback(context.Context, stdio, []string) (bool, error) { return false, nil }
+
+var (
+	catalogRollbackForms []string
+	catalogRollbackFlags func(stdio) *flagSet
+)
+
+func rollbackHelpArgs() [][]string { return nil }
