@@ -19,11 +19,12 @@
 # Variables:
 #   PIPBAKE_DEV_CACHE  cache root (default ~/.cache/pipbake-dev)
 #   PIPBAKE_TOOLS      tools to provide, separated by spaces or commas, from:
-#                      packer goreleaser amazon (default: packer goreleaser)
+#                      packer goreleaser amazon staticcheck (default: packer goreleaser)
 # Sets (and prints):
 #   PIPBAKE_PACKER                 packer v1.16.0
 #   PIPBAKE_GORELEASER             goreleaser v2.15.1
 #   PIPBAKE_PACKER_PLUGIN_AMAZON   packer-plugin-amazon v1.8.0 (only with "amazon")
+#   PIPBAKE_STATICCHECK            staticcheck v0.8.2 (only with "staticcheck")
 #   PIPBAKE_TOOLS_BIN              the tools/bin folder
 #
 # Exit status: 0 when every requested tool is there; 1 otherwise, with the
@@ -60,27 +61,31 @@ declare -A pkg=(
   [packer]=github.com/hashicorp/packer
   [goreleaser]=github.com/goreleaser/goreleaser/v2
   [amazon]=github.com/hashicorp/packer-plugin-amazon
+  [staticcheck]=honnef.co/go/tools/cmd/staticcheck
 )
 declare -A bin=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
+  [staticcheck]=staticcheck
 )
 declare -A var=(
   [packer]=PIPBAKE_PACKER
   [goreleaser]=PIPBAKE_GORELEASER
   [amazon]=PIPBAKE_PACKER_PLUGIN_AMAZON
+  [staticcheck]=PIPBAKE_STATICCHECK
 )
 declare -A dir=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
+  [staticcheck]=staticcheck
 )
 
 tools=()
 requested=${PIPBAKE_TOOLS:-packer goreleaser}
 for t in ${requested//,/ }; do
-  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon)"
+  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon staticcheck)"
   case " ${tools[*]} " in *" $t "*) ;; *) tools+=("$t") ;; esac
 done
 [ ${#tools[@]} -gt 0 ] || die "PIPBAKE_TOOLS names no tool"
