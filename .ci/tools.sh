@@ -19,11 +19,12 @@
 # Variables:
 #   PIPBAKE_DEV_CACHE  cache root (default ~/.cache/pipbake-dev)
 #   PIPBAKE_TOOLS      tools to provide, separated by spaces or commas, from:
-#                      packer goreleaser amazon staticcheck (default: packer goreleaser)
+#                      packer goreleaser amazon cosign staticcheck (default: packer goreleaser)
 # Sets (and prints):
 #   PIPBAKE_PACKER                 packer v1.16.0
 #   PIPBAKE_GORELEASER             goreleaser v2.15.1
 #   PIPBAKE_PACKER_PLUGIN_AMAZON   packer-plugin-amazon v1.8.0 (only with "amazon")
+#   PIPBAKE_COSIGN                 cosign v2.6.5 (only with "cosign"; the attestation tests ask for it)
 #   PIPBAKE_STATICCHECK            staticcheck v0.8.2 (only with "staticcheck")
 #   PIPBAKE_TOOLS_BIN              the tools/bin folder
 #
@@ -62,30 +63,39 @@ declare -A pkg=(
   [goreleaser]=github.com/goreleaser/goreleaser/v2
   [amazon]=github.com/hashicorp/packer-plugin-amazon
   [staticcheck]=honnef.co/go/tools/cmd/staticcheck
+  [cosign]=github.com/sigstore/cosign/v2/cmd/cosign
+)
+# The module whose version a tool is, where it is not the package built.
+declare -A module=(
+  [cosign]=github.com/sigstore/cosign/v2
+  [staticcheck]=honnef.co/go/tools
 )
 declare -A bin=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
+  [cosign]=cosign
   [staticcheck]=staticcheck
 )
 declare -A var=(
   [packer]=PIPBAKE_PACKER
   [goreleaser]=PIPBAKE_GORELEASER
   [amazon]=PIPBAKE_PACKER_PLUGIN_AMAZON
+  [cosign]=PIPBAKE_COSIGN
   [staticcheck]=PIPBAKE_STATICCHECK
 )
 declare -A dir=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
+  [cosign]=cosign
   [staticcheck]=staticcheck
 )
 
 tools=()
 requested=${PIPBAKE_TOOLS:-packer goreleaser}
 for t in ${requested//,/ }; do
-  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon staticcheck)"
+  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon cosign staticcheck)"
   case " ${tools[*]} " in *" $t "*) ;; *) tools+=("$t") ;; esac
 done
 [ ${#tools[@]} -gt 0 ] || die "PIPBAKE_TOOLS names no tool"
@@ -105,7 +115,7 @@ build() { # tool module-folder key destination-folder
   local log=$cache/${dir[$t]}/build.log tmp
   mkdir -p "$cache/${dir[$t]}"
   tmp=$(mktemp -d "$cache/${dir[$t]}/.build.XXXXXX")
-  say "building ${bin[$t]} ($(sed -n "s#^[[:space:]]*${pkg[$t]} \(v[^ ]*\).*#\1#p" "$mod/go.mod" | head -1)) from .ci/tools/${dir[$t]}; this takes minutes the first time; log: $log"
+  say "building ${bin[$t]} ($(sed -n "s#^[[:space:]]*${module[$t]:-${pkg[$t]}} \(v[^ ]*\).*#\1#p" "$mod/go.mod" | head -1)) from .ci/tools/${dir[$t]}; this takes minutes the first time; log: $log"
   local start=$SECONDS
   # -mod=readonly: the committed go.sum must be complete (it is the key).
   # GOWORK=off: no workspace file may pull the main module in.

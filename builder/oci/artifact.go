@@ -26,6 +26,8 @@ type Artifact struct {
 	SetLayers []SetLayer
 	// BlobUploads counts blobs the push had to send.
 	BlobUploads int64
+	// Attestations are the digests of the attestation referrers pushed.
+	Attestations []string
 }
 
 // SetLayer is one pipbake set's layer.

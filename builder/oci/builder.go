@@ -9,7 +9,8 @@
 //
 // Each step is a file: step_base.go, step_rootfs.go,
 // step_communicator.go, step_provision.go, step_layers.go,
-// step_image.go. The work is in internal packages; this package wires them.
+// step_image.go, step_attest.go. The work is in internal packages; this
+// package wires them.
 package oci
 
 import (
@@ -131,6 +132,13 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 			add("output_oci_layout: %s exists and is not a folder", c.OutputOCILayout)
 		}
 	}
+	if c.Attest == nil {
+		t := true
+		c.Attest = &t
+	}
+	if err := prepareAttest(c); err != nil {
+		add("%w", err)
+	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return nil, nil, errs
 	}
@@ -151,6 +159,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		&stepProvision{},
 		&stepLayers{},
 		&stepImage{},
+		&stepAttest{},
 	}
 	// An interrupt (Packer's Cancel) ends whatever runs in the root at once,
 	// so the provisioner waiting on it returns and the steps clean up; if

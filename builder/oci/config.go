@@ -89,6 +89,26 @@ type Config struct {
 	// it is a tmpfs with at least 4 GiB free (the root is thrown away after
 	// the build, so it need not reach a disk), else `cache_dir`.
 	BuildDir string `mapstructure:"build_dir"`
+	// Attach attestations to the image: an in-toto statement per pipbake
+	// set with its CycloneDX SBOM as predicate, and one with SLSA
+	// provenance v1 (pipbake and its version, the template files', locks',
+	// wheels' and base image's digests, SOURCE_DATE_EPOCH, the
+	// interpreters), each about the image digest, in a DSSE envelope.
+	// They are pushed as OCI 1.1 referrers of the image (with the
+	// `sha256-<digest>` fallback tag where the registry has no referrers
+	// API) and as cosign's `sha256-<digest>.att` tag, and written into the
+	// OCI layout. Defaults to true.
+	Attest *bool `mapstructure:"attest"`
+	// A private key that signs the attestations: ECDSA P-256, PEM
+	// (`PRIVATE KEY` or `EC PRIVATE KEY`) or cosign's encrypted format
+	// (`cosign generate-key-pair`; its password from `COSIGN_PASSWORD` in
+	// Packer's environment). Without it the envelopes are unsigned. The
+	// key is read on the build host only.
+	SigningKey string `mapstructure:"signing_key"`
+	// The Packer files whose sha256 the provenance records. Defaults to
+	// the `*.pkr.hcl`, `*.pkr.json` and `*.pkrvars.hcl` files of Packer's
+	// working folder.
+	TemplateFiles []string `mapstructure:"template_files"`
 
 	ctx interpolate.Context
 }

@@ -40,6 +40,9 @@ type FlatConfig struct {
 	ReleaseCache        *bool             `mapstructure:"release_cache" cty:"release_cache" hcl:"release_cache"`
 	Rootfs              *string           `mapstructure:"rootfs" cty:"rootfs" hcl:"rootfs"`
 	BuildDir            *string           `mapstructure:"build_dir" cty:"build_dir" hcl:"build_dir"`
+	Attest              *bool             `mapstructure:"attest" cty:"attest" hcl:"attest"`
+	SigningKey          *string           `mapstructure:"signing_key" cty:"signing_key" hcl:"signing_key"`
+	TemplateFiles       []string          `mapstructure:"template_files" cty:"template_files" hcl:"template_files"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -84,6 +87,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"release_cache":              &hcldec.AttrSpec{Name: "release_cache", Type: cty.Bool, Required: false},
 		"rootfs":                     &hcldec.AttrSpec{Name: "rootfs", Type: cty.String, Required: false},
 		"build_dir":                  &hcldec.AttrSpec{Name: "build_dir", Type: cty.String, Required: false},
+		"attest":                     &hcldec.AttrSpec{Name: "attest", Type: cty.Bool, Required: false},
+		"signing_key":                &hcldec.AttrSpec{Name: "signing_key", Type: cty.String, Required: false},
+		"template_files":             &hcldec.AttrSpec{Name: "template_files", Type: cty.List(cty.String), Required: false},
 	}
 	return s
 }

@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 )
 
 // The pure parts of stepLayers: which sets the changes hold, which change
@@ -17,8 +19,9 @@ import (
 
 // Where a set's other files live, relative to the root.
 const (
-	receiptsRel = "var/lib/pipbake/receipts"
-	unitsRel    = "etc/systemd/system"
+	receiptsRel     = "var/lib/pipbake/receipts"
+	attestationsRel = "var/lib/pipbake/attestations"
+	unitsRel        = "etc/systemd/system"
 )
 
 // setsOfChanges finds the sets whose release the build wrote (a written
@@ -49,7 +52,8 @@ func setsOfChanges(changes []layer.Change, readFile func(string) ([]byte, error)
 }
 
 // setGroups are the paths of each set's layer: its root, its service unit
-// and the link enabling it, its receipt and SBOM.
+// and the link enabling it, its receipt and SBOM, its attestations, its
+// verify-on-boot unit and the link enabling that.
 func setGroups(sets []bakedSet) []layer.Group {
 	groups := make([]layer.Group, 0, len(sets))
 	for _, st := range sets {
@@ -59,6 +63,10 @@ func setGroups(sets []bakedSet) []layer.Group {
 			unitsRel + "/multi-user.target.wants/" + st.Name + ".service",
 			receiptsRel + "/" + st.Name + ".json",
 			receiptsRel + "/" + st.Name + ".cdx.json",
+			attestationsRel + "/" + attest.SBOMFile(st.Name),
+			attestationsRel + "/" + attest.ProvenanceFile(st.Name),
+			unitsRel + "/" + service.VerifyUnit(st.Name),
+			unitsRel + "/multi-user.target.wants/" + service.VerifyUnit(st.Name),
 		}})
 	}
 	return groups

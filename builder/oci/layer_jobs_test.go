@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 )
 
 func write(p string) layer.Change { return layer.Change{Path: p, Kind: layer.Write} }
@@ -69,7 +71,7 @@ func TestSetsOfChanges(t *testing.T) {
 
 // TestLayerJobs: which change belongs to which layer. Everything outside
 // the sets goes first; each set's root, unit, unit link, receipt and SBOM
-// go to its own layer; without a layer per set there is one layer.
+// (and attestations and verify unit) go to its own layer; without a layer per set there is one layer.
 func TestLayerJobs(t *testing.T) {
 	sets := []bakedSet{{Name: "api", Root: "opt/api", Release: "r1"}, {Name: "web", Root: "srv/web", Release: "r2"}}
 	changes := []layer.Change{
@@ -81,7 +83,10 @@ func TestLayerJobs(t *testing.T) {
 		write(unitsRel + "/multi-user.target.wants/api.service"),
 		write(receiptsRel + "/api.json"),
 		write(receiptsRel + "/api.cdx.json"),
+		write(attestationsRel + "/" + attest.SBOMFile("api")),
+		write(unitsRel + "/" + service.VerifyUnit("api")),
 		write(receiptsRel + "/web.json"),
+		write(attestationsRel + "/" + attest.ProvenanceFile("web")),
 		write("srv/web/releases/r2/lib/x.py"),
 		write(unitsRel + "/other.service"),
 	}
@@ -96,8 +101,9 @@ func TestLayerJobs(t *testing.T) {
 	}{
 		{-1, "pipbake-oci: provisioners (outside the pipbake sets)", []string{"etc/hosts", "opt/apiary/x", unitsRel + "/other.service"}},
 		{0, "pipbake-oci: set api (release r1, /opt/api)", []string{"opt/api/releases/r1/bin/python", "opt/api/current", unitsRel + "/api.service",
-			unitsRel + "/multi-user.target.wants/api.service", receiptsRel + "/api.json", receiptsRel + "/api.cdx.json"}},
-		{1, "pipbake-oci: set web (release r2, /srv/web)", []string{receiptsRel + "/web.json", "srv/web/releases/r2/lib/x.py"}},
+			unitsRel + "/multi-user.target.wants/api.service", receiptsRel + "/api.json", receiptsRel + "/api.cdx.json",
+			attestationsRel + "/" + attest.SBOMFile("api"), unitsRel + "/" + service.VerifyUnit("api")}},
+		{1, "pipbake-oci: set web (release r2, /srv/web)", []string{receiptsRel + "/web.json", attestationsRel + "/" + attest.ProvenanceFile("web"), "srv/web/releases/r2/lib/x.py"}},
 	} {
 		j := jobs[i]
 		if j.set != want.set || j.createdBy != want.createdBy || !reflect.DeepEqual(paths(j.changes), want.paths) {

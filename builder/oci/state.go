@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
@@ -34,6 +36,7 @@ type build struct {
 
 	// stepImage
 	artifact *Artifact
+	image    v1.Image
 }
 
 // closeSession ends every operation running in the root.

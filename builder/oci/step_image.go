@@ -99,6 +99,7 @@ func (s *stepImage) Run(ctx context.Context, state multistep.StateBag) multistep
 	}
 	a.Layers = len(b.layers)
 	b.artifact = a
+	b.image = img
 	ui.Say(fmt.Sprintf("Image %s: %d new layer(s) on %s, built in %v", digest, len(b.layers), b.base.Name, time.Since(b.start).Round(time.Millisecond)))
 	return multistep.ActionContinue
 }

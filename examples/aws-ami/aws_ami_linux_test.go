@@ -10,10 +10,16 @@
 package awsami_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
@@ -78,6 +85,9 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	family := amazontest.Unique("api-node")
+	// The attestations' key, on the Packer host only.
+	keyDir := t.TempDir()
+	signingKey, pubKey := writeKeyPair(t, keyDir)
 	vars := func(rel, receipts string) []string {
 		v := map[string]string{
 			"region": amazontest.Region, "skip_region_validation": "true",
@@ -91,6 +101,7 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			// hello has no server; its console script stands in for
 			// the template's gunicorn line.
 			"service_command": "hello",
+			"signing_key":     signingKey, "verify_on_boot": "true",
 		}
 		var args []string
 		for k, val := range v {
@@ -137,6 +148,7 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 		if im.Release != want || im.State != "available" || len(im.Snapshots) == 0 || im.Tags["Name"] != family+"-"+rel {
 			t.Fatalf("release %s image:\n got %+v %v\nwant %+v", rel, im.Release, im.Tags, want)
 		}
+		checkAttestations(t, machine, receipts, pubKey, im.Tags)
 		// pipbake-release tagged the snapshot the same way.
 		snaps, err := e.EC2.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{SnapshotIds: im.Snapshots})
 		if err != nil || len(snaps.Snapshots) == 0 {
@@ -170,7 +182,8 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 	if err != nil || !strings.Contains(string(ran), "Hello from hello 0.1.0 on Python 3.11") || !strings.Contains(string(ran), "sys.prefix: /opt/hello/releases/3") {
 		t.Errorf("hello in the machine: %v\n%s", err, ran)
 	}
-	for _, f := range []string{"etc/systemd/system/hello.service", "etc/systemd/system/multi-user.target.wants/hello.service", "var/lib/pipbake/receipts/hello.json"} {
+	for _, f := range []string{"etc/systemd/system/hello.service", "etc/systemd/system/multi-user.target.wants/hello.service", "var/lib/pipbake/receipts/hello.json",
+		"etc/systemd/system/pipbake-verify@hello.service", "var/lib/pipbake/bin/pipbake"} {
 		if _, err := os.Lstat(filepath.Join(machine, f)); err != nil {
 			t.Errorf("the machine lacks /%s: %v", f, err)
 		}
@@ -211,7 +224,39 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 			t.Fatalf("the group launches %s, want release %s (%s)", im, rel, ami[rel])
 		}
 	}
-	out := pipbake("images", "--family", family)
+	// verify --ami: the image's tags against the signed attestations the
+	// post-processor wrote; another release's attestations do not match.
+	out := pipbake("verify", "--ami", ami["3"], "--key", pubKey, "--attestations", filepath.Join(work, "receipts", "3", "attestations"), "--region", amazontest.Region)
+	if !strings.Contains(out, "its tags match 2 signed attestation(s)") {
+		t.Errorf("verify --ami:\n%s", out)
+	}
+	if out, err := run("verify", "--ami", ami["2"], "--key", pubKey, "--attestations", filepath.Join(work, "receipts", "3", "attestations"), "--region", amazontest.Region); err == nil {
+		t.Errorf("verify --ami of release 2 with release 3's attestations passed:\n%s", out)
+	}
+	// Verify on boot, in the machine: the unit's check passes, and fails
+	// once a file of the release changes.
+	unit, _ := os.ReadFile(filepath.Join(machine, "etc/systemd/system/pipbake-verify@hello.service"))
+	var check []string
+	for _, l := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(l, "ExecStart="); ok {
+			check = strings.Fields(v)
+		}
+	}
+	if len(check) == 0 {
+		t.Fatalf("no ExecStart in the verify unit:\n%s", unit)
+	}
+	if ran, err := exec.Command("chroot", append([]string{machine}, check...)...).CombinedOutput(); err != nil {
+		t.Errorf("verify on boot in the machine: %v\n%s", err, ran)
+	}
+	script := filepath.Join(machine, "opt/hello/current/bin/hello")
+	orig, _ := os.ReadFile(script)
+	os.WriteFile(script, append(append([]byte(nil), orig...), "# changed\n"...), 0o755)
+	if ran, err := exec.Command("chroot", append([]string{machine}, check...)...).CombinedOutput(); err == nil || !strings.Contains(string(ran), "bin/hello") {
+		t.Errorf("verify on boot after changing bin/hello: %v\n%s", err, ran)
+	}
+	os.WriteFile(script, orig, 0o755)
+
+	out = pipbake("images", "--family", family)
 	if !strings.Contains(out, "3 releases of "+family) || !strings.Contains(out, "used by autoscaling group "+group) {
 		t.Errorf("images before promoting")
 	}
@@ -290,6 +335,55 @@ func TestBakePromoteRollBackPrune(t *testing.T) {
 }
 
 // manifestAMI is the artifact id of the last build in a Packer manifest.
+// writeKeyPair writes an ECDSA P-256 key pair as PEM files.
+func writeKeyPair(t *testing.T, dir string) (key, pub string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	key, pub = filepath.Join(dir, "signing.key"), filepath.Join(dir, "signing.pub")
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	p, _ := attest.MarshalPublicKey(&k.PublicKey)
+	os.WriteFile(pub, p, 0o644)
+	return key, pub
+}
+
+// checkAttestations: the agent kept the set's statements in the machine;
+// pipbake-release made the same bytes from the receipts, signed them with
+// the key, and tagged the image with their digest.
+func checkAttestations(t *testing.T, machine, receipts, pubPath string, tags map[string]string) {
+	t.Helper()
+	pub, err := attest.LoadPublicKey(pubPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, n := range []string{"hello.sbom", "hello.provenance"} {
+		inImage, err := os.ReadFile(filepath.Join(machine, "var/lib/pipbake/attestations", n+attest.StatementSuffix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(receipts, "attestations", n+attest.EnvelopeSuffix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, _, err := attest.ParseEnvelope(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := env.Verify(pub)
+		if err != nil || !bytes.Equal(payload, inImage) {
+			t.Errorf("%s: the signed statement is not the one in the machine: %v", n, err)
+		}
+		files[n+attest.StatementSuffix] = inImage
+	}
+	if got := tags[attest.TagAttestationSHA256]; got != attest.ManifestDigest(files) {
+		t.Errorf("%s = %q, want %s", attest.TagAttestationSHA256, got, attest.ManifestDigest(files))
+	}
+}
+
 func manifestAMI(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -97,6 +97,18 @@ variable "receipt_output" {
   description = "Where the set's receipt and SBOM are copied on the Packer host; empty: receipts/<release>, the folder per release `pipbake diff --receipts receipts` and `promote --receipts receipts` read."
 }
 
+variable "signing_key" {
+  type        = string
+  default     = ""
+  description = "A private key (ECDSA P-256 PEM, or cosign.key with COSIGN_PASSWORD) that signs the release's attestations on the Packer host; empty: unsigned."
+}
+
+variable "verify_on_boot" {
+  type        = bool
+  default     = false
+  description = "Verify the set's release against its receipt at every boot, before its service starts (pipbake-verify@<set>.service)."
+}
+
 variable "source_ami" {
   type        = string
   default     = ""
@@ -203,6 +215,8 @@ build {
       lock = var.lock
       root = var.root != "" ? var.root : "/opt/${var.set_name}"
 
+      verify_on_boot = var.verify_on_boot
+
       dynamic "service" {
         for_each = var.service_command != "" ? [var.service_command] : []
         content {
@@ -215,10 +229,13 @@ build {
 
   # Tags the AMI and its snapshot from the receipts the provisioner brought
   # back: the set's installed version, pipbake:receipt-sha256 and
-  # pipbake:lock-sha256, in every region the AMI is in.
+  # pipbake:lock-sha256, in every region the AMI is in; signs the set's
+  # attestations into <receipts>/attestations and tags their digest
+  # (pipbake:attestation-sha256).
   post-processor "pipbake-release" {
     family       = var.family
     receipts_dir = local.receipts
+    signing_key  = var.signing_key
   }
 
   # The AMI's id, for the CI job to print or pass on.

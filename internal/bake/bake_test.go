@@ -330,7 +330,7 @@ func TestBakeAsAnotherUser(t *testing.T) {
 		AgentPath:  agentBin,
 		Log:        &log, Output: &output,
 		Command: func(agent, args string) (string, error) {
-			args = strings.Replace(args, ReceiptsDir, filepath.Join(dir, "var-lib"), 1)
+			args = strings.Replace(args, ReceiptsDir, filepath.Join(dir, "var-lib", "receipts"), 1)
 			return "chmod +x " + shell.Quote(agent) + " && runuser -u nobody -- " + shell.Quote(agent) + " " + args + " --system-root " + shell.Quote(filepath.Join(dir, "sysroot")), nil
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
@@ -71,7 +72,8 @@ func TestNoOrphanedCompilers(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0], "install", "--lock", lockFile, "--wheelhouse", wheels, "--root", root,
 		"--python", py, "--release", "r1")
-	cmd.Env = append(target.CleanEnv(os.Environ()), cliEnv+"=1", "PIPBAKE_COMPILE_WORKERS=2")
+	// no bytecode cache: every module is compiled
+	cmd.Env = append(target.CleanEnv(os.Environ()), cliEnv+"=1", "PIPBAKE_COMPILE_WORKERS=2", pyccache.Env+"="+pyccache.Off)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())

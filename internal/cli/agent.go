@@ -2,17 +2,8 @@
 
 package cli
 
-import "context"
-
 // The lean agent build: install, verify, releases, local rollback, stop,
-// version, help, completion.
+// version, help, completion, and activate (push's side on a host).
 func fullCommands() []*command { return nil }
 
-func catalogRollback(context.Context, stdio, []string) (bool, error) { return false, nil }
-
-var (
-	catalogRollbackForms []string
-	catalogRollbackFlags func(stdio) *flagSet
-)
-
-func rollbackHelpArgs() [][]string { return nil }
+func variants(string) []variant { return nil }

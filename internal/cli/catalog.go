@@ -55,16 +55,13 @@ var promoteHelp = commandHelp{
 ` + catalogMore,
 }
 
-// catalogRollbackForms are rollback's catalog forms (beside --root).
-var catalogRollbackForms = []string{
-	"(--asg NAME ... | --asg-tag KEY=VALUE) [--to ID|AMI] [--dry-run] [--wait] [--json] [refresh flags as promote]",
-	"--repo REF --tag TAG [--to ID|sha256:...] [--dry-run] [--json]",
-}
-
 var catalogRollbackHelp = commandHelp{
-	name:    "rollback",
-	does:    "switch autoscaling groups or a registry tag back to the release they ran before",
-	forms:   catalogRollbackForms,
+	name: "rollback",
+	does: "switch autoscaling groups or a registry tag back to the release they ran before",
+	forms: []string{
+		"(--asg NAME ... | --asg-tag KEY=VALUE) [--to ID|AMI] [--dry-run] [--wait] [--json] [refresh flags as promote]",
+		"--repo REF --tag TAG [--to ID|sha256:...] [--dry-run] [--json]",
+	},
 	example: "pipbake rollback --asg web --dry-run",
 	more: `rollback goes back to what the group launched before the release it runs
 (the launch template versions pipbake made record it), passing over revoked
@@ -432,10 +429,18 @@ func catalogRollbackFlagSet(s stdio) (*flagSet, *changeFlags, *string) {
 	return fs, &cf, to
 }
 
-// catalogRollbackFlags are rollback --asg's flags, for rollback's help.
-var catalogRollbackFlags = func(s stdio) *flagSet {
-	fs, _, _ := catalogRollbackFlagSet(s)
-	return fs
+// catalogRollback is rollback on the release catalog: --asg, --asg-tag,
+// --repo.
+var catalogRollback = variant{
+	match: IsCatalogRollback,
+	run:   cmdCatalogRollback,
+	forms: catalogRollbackHelp.forms,
+	flags: func(s stdio) *flagSet {
+		fs, _, _ := catalogRollbackFlagSet(s)
+		return fs
+	},
+	heading: "Flags with --asg, --asg-tag or --repo",
+	helpArg: "--asg=x",
 }
 
 func cmdCatalogRollback(ctx context.Context, s stdio, args []string) error {

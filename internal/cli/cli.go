@@ -128,8 +128,49 @@ type command struct {
 	help commandHelp
 	run  func(ctx context.Context, s stdio, args []string) error
 	// helpArgs are the argument lists that show each of its flag sets
-	// with -h (default: just -h); completion offers the flags of all.
+	// with -h (default: just -h, and one per variant); completion offers
+	// the flags of all.
 	helpArgs [][]string
+	// hidden commands are run by pipbake itself (activate, on a host that
+	// push reaches) and not listed.
+	hidden bool
+}
+
+// variant is another form of a command that its flags choose (rollback
+// --asg, releases --host, verify --image), with its own flags and run.
+// The full build has them (variants in full.go); the lean agent none.
+type variant struct {
+	// match reports whether the arguments choose this form.
+	match func(args []string) bool
+	run   func(ctx context.Context, s stdio, args []string) error
+	// forms are its lines in the command's help, flags its flag set
+	// (printed there under heading), helpArg a flag that chooses it.
+	forms   []string
+	heading string
+	flags   func(stdio) *flagSet
+	helpArg string
+}
+
+// withVariants adds the forms and flags of the command's variants to its
+// help.
+func withVariants(h commandHelp) commandHelp {
+	h.forms = slices.Clone(h.forms)
+	for _, v := range variants(h.name) {
+		h.forms = append(h.forms, v.forms...)
+		h.extra = append(h.extra, extraFlags{heading: v.heading, flags: v.flags})
+	}
+	return h
+}
+
+// runVariant runs the variant of command name that args choose, and
+// reports whether there was one.
+func runVariant(ctx context.Context, s stdio, name string, args []string) (bool, error) {
+	for _, v := range variants(name) {
+		if v.match(args) {
+			return true, v.run(ctx, s, args)
+		}
+	}
+	return false, nil
 }
 
 // commands are the subcommands in the order `pipbake help` lists them:
@@ -137,15 +178,24 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{
 		{help: installHelp, run: cmdInstall},
-		{help: verifyHelp, run: cmdVerify},
-		{help: releasesHelp, run: cmdReleases},
+		{help: withVariants(verifyHelp), run: cmdVerify},
+		{help: withVariants(releasesHelp), run: cmdReleases},
 		{help: stopHelp, run: cmdStop},
-		{help: rollbackHelp(), run: cmdRollbackAny, helpArgs: rollbackHelpArgs()},
+		{help: withVariants(rollbackHelp), run: cmdRollback},
 		{help: versionHelp, run: cmdVersion},
 		{help: helpHelp, run: cmdHelp},
 		{help: completionHelp, run: cmdCompletion},
+		{help: activateHelp, run: cmdActivate, hidden: true},
 	}
 	cmds = append(cmds, fullCommands()...)
+	for _, c := range cmds {
+		if len(c.helpArgs) == 0 {
+			c.helpArgs = [][]string{{"-h"}}
+			for _, v := range variants(c.help.name) {
+				c.helpArgs = append(c.helpArgs, []string{v.helpArg, "-h"})
+			}
+		}
+	}
 	rank := func(c *command) int {
 		if i := slices.Index(commandOrder, c.help.name); i >= 0 {
 			return i
@@ -158,8 +208,8 @@ func commands() []*command {
 
 // commandOrder is the order of `pipbake help`: a set's way from lock to
 // machine, then the catalog, then the rest.
-var commandOrder = []string{"lock", "fetch", "install", "verify", "releases", "stop", "rollback",
-	"images", "promote", "revoke", "unrevoke", "diff", "prune", "inspect", "demo", "version", "help", "completion"}
+var commandOrder = []string{"lock", "fetch", "install", "verify", "releases", "stop", "rollback", "push",
+	"images", "promote", "revoke", "unrevoke", "diff", "prune", "inspect", "cache", "demo", "version", "help", "completion"}
 
 // lookup finds a command by name.
 func lookup(name string) *command {
@@ -184,6 +234,9 @@ func run(ctx context.Context, args []string, s stdio) error {
 		name = "version"
 	}
 	if c := lookup(name); c != nil {
+		if done, err := runVariant(ctx, s, name, rest); done {
+			return err
+		}
 		return c.run(ctx, s, rest)
 	}
 	msg := fmt.Sprintf("unknown command %q", name)
@@ -197,7 +250,9 @@ func run(ctx context.Context, args []string, s stdio) error {
 func commandNames() []string {
 	var names []string
 	for _, c := range commands() {
-		names = append(names, c.help.name)
+		if !c.hidden {
+			names = append(names, c.help.name)
+		}
 	}
 	return names
 }
@@ -206,7 +261,9 @@ func commandNames() []string {
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "pipbake: bake pinned Python package sets into machine images\n\nUsage: pipbake COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.help.name, c.help.does)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-10s %s\n", c.help.name, c.help.does)
+		}
 	}
 	fmt.Fprint(w, "\nRun \"pipbake COMMAND -h\" (or \"pipbake help COMMAND\") for a command's forms, flags and an example.\n")
 }

@@ -67,13 +67,12 @@ type completionCommand struct {
 func completionData(ctx context.Context) []completionCommand {
 	var out []completionCommand
 	for _, c := range commands() {
+		if c.hidden {
+			continue
+		}
 		cc := completionCommand{name: c.help.name, does: c.help.does}
 		seen := map[string]bool{}
-		argSets := c.helpArgs
-		if len(argSets) == 0 {
-			argSets = [][]string{{"-h"}}
-		}
-		for _, a := range argSets {
+		for _, a := range c.helpArgs {
 			s := stdio{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, onHelp: func(fs *flagSet) {
 				fs.VisitAll(func(f *flag.Flag) {
 					if seen[f.Name] {
@@ -85,7 +84,7 @@ func completionData(ctx context.Context) []completionCommand {
 					cc.flags = append(cc.flags, completionFlag{name: f.Name, usage: usage, isBool: ok && b.IsBoolFlag()})
 				})
 			}}
-			_ = c.run(ctx, s, a)
+			_ = run(ctx, append([]string{c.help.name}, a...), s)
 		}
 		sort.Slice(cc.flags, func(i, j int) bool { return cc.flags[i].name < cc.flags[j].name })
 		switch c.help.name {
@@ -93,6 +92,8 @@ func completionData(ctx context.Context) []completionCommand {
 			cc.operands = commandNames()
 		case "completion":
 			cc.operands = []string{"bash", "zsh", "fish"}
+		default:
+			cc.operands = c.help.operands
 		}
 		out = append(out, cc)
 	}

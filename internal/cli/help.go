@@ -20,6 +20,9 @@ type commandHelp struct {
 	// rollback --root's), printed after the command's own, each under its
 	// heading.
 	extra []extraFlags
+	// operands are the words the first operand may be (cache's
+	// subcommands), for completion.
+	operands []string
 }
 
 type extraFlags struct {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,8 +49,9 @@ func TestUsageListsEveryCommand(t *testing.T) {
 		t.Fatalf("no command: exit %d; help: exit %d", code, hcode)
 	}
 	for _, c := range commands() {
-		if !strings.Contains(stdout, "  "+c.help.name+" ") || !strings.Contains(stdout, c.help.does) {
-			t.Errorf("usage lacks %s:\n%s", c.help.name, stdout)
+		listed := strings.Contains(stdout, "  "+c.help.name+" ") || strings.Contains(stdout, c.help.does)
+		if listed == c.hidden {
+			t.Errorf("usage lists %s: %v, hidden %v:\n%s", c.help.name, listed, c.hidden, stdout)
 		}
 	}
 }
@@ -85,7 +87,7 @@ func TestBadFlagOneErrorAndShortUsage(t *testing.T) {
 	t.Parallel()
 	for _, name := range commandNames() {
 		args := []string{name, "--no-such-flag"}
-		if name == "rollback" {
+		if name == "rollback" && len(variants("rollback")) > 0 {
 			args = []string{name, "--asg", "web", "--no-such-flag"}
 		}
 		stdout, stderr, code := captured(t, args...)
@@ -212,15 +214,26 @@ func TestCompletionBash(t *testing.T) {
 		out := runShell(t, bash, "-c", `source "$1"; COMP_WORDS=(`+strings.Join(quoted, " ")+`); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _pipbake; printf '%s\n' "${COMPREPLY[@]}"`, "bash", script)
 		return strings.Fields(out)
 	}
-	for line, want := range map[string][]string{
-		"pipbake ins":                {"install", "inspect"},
-		"pipbake rollback --as":      {"--asg", "--asg-tag"},
+	cases := map[string][]string{
 		"pipbake rollback --ro":      {"--root"},
 		"pipbake install -":          {"--lock", "--wheelhouse", "--root", "-f", "--json"},
 		"pipbake help ver":           {"verify", "version"},
 		"pipbake completion ":        {"bash", "zsh", "fish"},
 		"pipbake releases --root /x": nil,
-	} {
+	}
+	full := lookup("inspect") != nil // not the lean agent build
+	if full {
+		maps.Copy(cases, map[string][]string{
+			"pipbake ins":           {"install", "inspect"},
+			"pipbake rollback --as": {"--asg", "--asg-tag"},
+			"pipbake rollback --ho": {"--host", "--hosts-file"},
+			"pipbake releases --ho": {"--host", "--hosts-file"},
+			"pipbake verify --im":   {"--image"},
+			"pipbake cache ":        {"prune", "size"},
+			"pipbake push --ro":     {"--rolling"},
+		})
+	}
+	for line, want := range cases {
 		got := complete(line)
 		for _, w := range want {
 			if !slices.Contains(got, w) {
@@ -231,8 +244,11 @@ func TestCompletionBash(t *testing.T) {
 			t.Errorf("%q completes to %v, want nothing (bash's default: files)", line, got)
 		}
 	}
-	if got := complete("pipbake ins"); len(got) != 2 {
+	if got := complete("pipbake ins"); full && len(got) != 2 {
 		t.Errorf("ins: %v", got)
+	}
+	if got := complete("pipbake act"); len(got) != 0 {
+		t.Errorf("the hidden activate is offered: %v", got)
 	}
 }
 
@@ -245,12 +261,17 @@ func TestCompletionFish(t *testing.T) {
 	complete := func(line string) string {
 		return runShell(t, fish, "--no-config", "-c", "source $argv[1]; complete -C $argv[2]", script, line)
 	}
-	for line, wants := range map[string][]string{
-		"pipbake ins":           {"install\tinstall locked sets", "inspect\tsay what a baked image"},
-		"pipbake rollback --as": {"--asg\tan autoscaling group's name", "--asg-tag\t"},
-		"pipbake install -":     {"--wheelhouse\t", "-f\t", "--json\t"},
-		"pipbake completion ":   {"bash", "zsh", "fish"},
-	} {
+	cases := map[string][]string{
+		"pipbake install -":   {"--wheelhouse\t", "-f\t", "--json\t"},
+		"pipbake completion ": {"bash", "zsh", "fish"},
+	}
+	if lookup("inspect") != nil { // not the lean agent build
+		maps.Copy(cases, map[string][]string{
+			"pipbake ins":           {"install\tinstall locked sets", "inspect\tsay what a baked image"},
+			"pipbake rollback --as": {"--asg\tan autoscaling group's name", "--asg-tag\t"},
+		})
+	}
+	for line, wants := range cases {
 		got := complete(line)
 		for _, w := range wants {
 			if !strings.Contains(got, w) {
@@ -281,5 +302,43 @@ func TestNearest(t *testing.T) {
 		if got := nearest(in, names); got != want {
 			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestVariantsInHelp: a command's help shows the forms and flags of its
+// variants (over SSH, on the catalog, from outside an image), each variant
+// runs when its flags are given, and the hidden activate has help too.
+func TestVariantsInHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		wants []string
+	}{
+		{"rollback", []string{"pipbake rollback --root DIR", "--host HOST", "--asg NAME", "Flags with --host or --hosts-file:", "Flags with --asg, --asg-tag or --repo:"}},
+		{"releases", []string{"pipbake releases --root DIR", "--host HOST", "Flags with --host or --hosts-file:"}},
+		{"verify", []string{"pipbake verify --root DIR", "--image REF --key PUB", "Flags with --image or --ami:", "  -attestations folder"}},
+	} {
+		if len(variants(c.name)) == 0 {
+			continue // the lean agent build
+		}
+		help, _, code := captured(t, c.name, "-h")
+		for _, w := range c.wants {
+			if code != 0 || !strings.Contains(help, w) {
+				t.Errorf("%s -h lacks %q (exit %d):\n%s", c.name, w, code, help)
+			}
+		}
+	}
+	if len(variants("verify")) > 0 {
+		// each variant parses its own flags
+		if _, stderr, code := captured(t, "verify", "--image", "r/x"); code != 2 || !strings.HasPrefix(stderr, "pipbake: verify: --key is required with --image") {
+			t.Errorf("verify --image without --key: exit %d %s", code, stderr)
+		}
+		if _, stderr, code := captured(t, "releases", "--host", "h", "--image", "x"); code != 2 || !strings.Contains(stderr, "flag provided but not defined: -image") {
+			t.Errorf("releases --host --image: exit %d %s", code, stderr)
+		}
+	}
+	help, _, code := captured(t, "activate", "-h")
+	if code != 0 || !strings.HasPrefix(help, "pipbake activate: ") || !strings.Contains(help, "--previous SET=ID") {
+		t.Errorf("activate -h: exit %d:\n%s", code, help)
 	}
 }

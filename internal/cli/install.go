@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/service"
 	"github.com/pipbake/packer-plugin-pipbake/internal/session"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
@@ -69,6 +70,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
+	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
@@ -97,9 +99,11 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	if *quiet || *asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir}
+	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
+		BytecodeCache: pyccache.Dir(*bytecodeCache)}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
+	verifyOnBoot := map[string]bool{}
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" {
 			return usageErr("install: -f takes the sets from the plan; do not also give --lock or --root")
@@ -118,6 +122,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 			if s.Service != nil {
 				services[s.Name] = s.Service
 			}
+			verifyOnBoot[s.Name] = s.VerifyOnBoot
 			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
 				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer})
 		}
@@ -174,17 +179,33 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	}
 	steps := make([]install.Step, len(sets))
 	for i, s := range sets {
-		svc := services[s.Name]
-		if svc == nil {
+		svc, verify := services[s.Name], verifyOnBoot[s.Name]
+		if svc == nil && !verify {
 			continue
 		}
 		steps[i] = func(res *install.Result) (func() error, error) {
-			en, err := service.Enable(service.Options{SysRoot: *sysroot}, res.Set, res.Root, svc)
+			var undo func() error = func() error { return nil }
+			if verify { // verify_on_boot: verify_boot.go
+				var err error
+				if undo, err = enableVerifyOnBoot(*sysroot, res, svc != nil); err != nil {
+					return nil, err
+				}
+			}
+			if svc == nil {
+				return undo, nil
+			}
+			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify}, res.Set, res.Root, svc)
 			if err != nil {
+				undo()
 				return nil, err
 			}
 			res.Unit = en.Unit
-			return en.Undo, nil
+			return func() error { return errors.Join(en.Undo(), undo()) }, nil
+		}
+	}
+	if *receipts != "" { // attestations.go
+		for i := range steps {
+			steps[i] = chainSteps(statementsStep(*receipts, log), steps[i])
 		}
 	}
 	results, err := install.CommitAll(staged, steps)

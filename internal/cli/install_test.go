@@ -250,3 +250,47 @@ func TestOneSetFailureAfterStaging(t *testing.T) {
 		t.Fatalf("the failed install changed things:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 }
+
+// TestAttestationsFailureKeepsCurrent: the statements beside the receipts
+// are written before any switch, so a folder that cannot be written fails
+// the install with every set where it was and the old statements kept
+// (it was written after the switches, and failed with both sets switched).
+func TestAttestationsFailureKeepsCurrent(t *testing.T) {
+	e := newPlanEnv(t)
+	plan := e.plan(t, 3, nil)
+	e.mustInstall(t, plan, "1")
+	atts := filepath.Join(e.dir, "attestations")
+	statements := func() string {
+		var b strings.Builder
+		ents, err := os.ReadDir(atts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, de := range ents {
+			data, _ := os.ReadFile(filepath.Join(atts, de.Name()))
+			fmt.Fprintf(&b, "%s %x\n", de.Name(), sha256.Sum256(data))
+		}
+		return b.String()
+	}
+	beforeAtts := statements()
+	if !strings.Contains(beforeAtts, "s1") || !strings.Contains(beforeAtts, "s2") {
+		t.Fatalf("no statements for both sets after install 1:\n%s", beforeAtts)
+	}
+	before := e.snapshot(t)
+	undo := immutable(t, atts)
+	code, err := e.install(t, plan, "2")
+	undo()
+	if code != 1 || err == nil || !strings.Contains(err.Error(), "attestations") {
+		t.Fatalf("want exit 1 naming the attestations, got %d: %v", code, err)
+	}
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("the failed install changed things:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if got := statements(); got != beforeAtts {
+		t.Errorf("statements changed:\n--- before\n%s--- after\n%s", beforeAtts, got)
+	}
+	e.mustInstall(t, plan, "2")
+	if got := statements(); got == beforeAtts {
+		t.Error("install 2 did not write its statements")
+	}
+}

@@ -20,7 +20,7 @@ var verifyHelp = commandHelp{
 }
 
 func cmdVerify(_ context.Context, s stdio, args []string) error {
-	fs := verifyHelp.flags(s)
+	fs := withVariants(verifyHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	rel := fs.String("release", "", "verify this release `id` instead of current")
 	receiptSHA := fs.String("receipt-sha256", "", "the receipt's sha256 as recorded outside the release (`hex`; a one-set image's pipbake:receipt-sha256 tag)")
@@ -91,7 +91,7 @@ var releasesHelp = commandHelp{
 }
 
 func cmdReleases(_ context.Context, s stdio, args []string) error {
-	fs := releasesHelp.flags(s)
+	fs := withVariants(releasesHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	asJSON := fs.Bool("json", false, "print as JSON")
 	if err := fs.parse(args); err != nil {
@@ -140,31 +140,12 @@ func cmdReleases(_ context.Context, s stdio, args []string) error {
 	return tw.Flush()
 }
 
-// rollbackLocalForm is rollback's form on this machine; the full build
-// adds the catalog's (--asg, --repo: catalog.go).
-const rollbackLocalForm = "--root DIR [--to ID] [--json]"
-
-func rollbackHelp() commandHelp {
-	h := commandHelp{
-		name:    "rollback",
-		does:    "switch back to an earlier release: of a release root (--root), an autoscaling group (--asg) or a registry tag (--repo)",
-		forms:   append([]string{rollbackLocalForm}, catalogRollbackForms...),
-		example: "pipbake rollback --root /opt/api --to 2026.11.20",
-		more:    "Without --to, rollback goes back to the release before the current one.",
-	}
-	if catalogRollbackFlags != nil {
-		h.extra = []extraFlags{{heading: "Flags with --asg, --asg-tag or --repo", flags: catalogRollbackFlags}}
-	}
-	return h
-}
-
-// cmdRollbackAny is rollback: the catalog's (--asg, --asg-tag, --repo) or
-// a local release root's.
-func cmdRollbackAny(ctx context.Context, s stdio, args []string) error {
-	if done, err := catalogRollback(ctx, s, args); done {
-		return err
-	}
-	return cmdRollback(s, args)
+var rollbackHelp = commandHelp{
+	name:    "rollback",
+	does:    "switch back to an earlier release: of a release root, hosts (--host), a group (--asg) or a tag (--repo)",
+	forms:   []string{"--root DIR [--to ID] [--json]"},
+	example: "pipbake rollback --root /opt/api --to 2026.11.20",
+	more:    "Without --to, rollback goes back to the release before the current one.",
 }
 
 // rolledBack is what `rollback --root --json` prints.
@@ -174,8 +155,10 @@ type rolledBack struct {
 	To   string `json:"to"`
 }
 
-func cmdRollback(s stdio, args []string) error {
-	fs := rollbackHelp().flags(s)
+// cmdRollback is rollback of a release root on this machine; its variants
+// (full.go) roll back hosts, groups and tags.
+func cmdRollback(_ context.Context, s stdio, args []string) error {
+	fs := withVariants(rollbackHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	to := fs.String("to", "", "release `id` to switch to (default: the one before current)")
 	asJSON := fs.Bool("json", false, "print the switch as JSON")
@@ -183,7 +166,7 @@ func cmdRollback(s stdio, args []string) error {
 		return err
 	}
 	if *root == "" {
-		return usageErr("rollback: --root is required (cloud rollbacks: pipbake rollback --asg or --repo)")
+		return usageErr("rollback: --root is required (other rollbacks: pipbake rollback --host, --asg or --repo)")
 	}
 	r, err := release.Open(*root)
 	if err != nil {

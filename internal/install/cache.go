@@ -11,10 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
-	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
 // The release cache (Options.ReleaseCache) keeps finished releases,
@@ -57,8 +55,10 @@ func KeyOfReceipt(rc *receipt.Receipt, root string) CacheKey {
 		Epoch: strconv.FormatInt(rc.Created.Unix(), 10)}
 }
 
-func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts Options) CacheKey {
-	k := CacheKey{Set: set.Name, Root: rootDir, Release: id, LockSHA256: lk.SHA256,
+// cacheKey is the key of the release p installs.
+func (p *prepared) cacheKey(opts Options) CacheKey {
+	set, tg := p.set, p.tg
+	k := CacheKey{Set: set.Name, Root: p.root.Dir, Release: p.id, LockSHA256: p.lk.SHA256,
 		Python: tg.Executable, PythonVersion: tg.VersionFull, Implementation: tg.Implementation, Platform: tg.Platform,
 		Installer: set.Installer, Pipbake: opts.Version, Compiled: set.Compile}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
@@ -71,8 +71,9 @@ func keyOf(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, opts O
 
 // restoreCached fills the new release dir from the cache when it holds the
 // key (as a folder, or as a layer entry); it returns nil when it does not.
-func restoreCached(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, dir string, opts Options, start time.Time) (*Result, error) {
-	key := keyOf(set, rootDir, id, lk, tg, opts).String()
+func (p *prepared) restoreCached(dir string, opts Options) (*Result, error) {
+	set, id, lk := p.set, p.id, p.lk
+	key := p.cacheKey(opts).String()
 	src := filepath.Join(opts.ReleaseCache, key)
 	if _, err := os.Stat(filepath.Join(src, receipt.FileName)); err == nil {
 		if err := rootfs.CopyTree(dir, src); err != nil {
@@ -103,7 +104,7 @@ func restoreCached(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target
 		return nil, fmt.Errorf("set %q: the release restored from %s does not verify: %s", set.Name, src, describe(rep.Problems))
 	}
 	opts.logf("pipbake: %s: restored release %s from the release cache (%d files)", set.Name, id, rc.Files)
-	return &Result{Set: set.Name, Release: id, Root: rootDir, Path: dir, Receipt: rc, Duration: time.Since(start)}, nil
+	return &Result{Set: set.Name, Release: id, Root: p.root.Dir, Path: dir, Receipt: rc, Duration: time.Since(p.start)}, nil
 }
 
 // StoreRelease copies a finished release into the cache dir under key,
@@ -135,9 +136,9 @@ func StoreRelease(cacheDir string, key CacheKey, releaseDir string) error {
 }
 
 // storeFresh stores a release just installed, when the cache is writable.
-func storeFresh(set Set, rootDir, id string, lk *lock.Lock, tg *target.Target, dir string, opts Options) {
-	err := StoreRelease(opts.ReleaseCache, keyOf(set, rootDir, id, lk, tg, opts), dir)
+func (p *prepared) storeFresh(dir string, opts Options) {
+	err := StoreRelease(opts.ReleaseCache, p.cacheKey(opts), dir)
 	if err != nil && !errors.Is(err, os.ErrPermission) && !isReadOnly(err) {
-		opts.logf("pipbake: %s: warning: could not store release %s in the release cache: %v", set.Name, id, err)
+		opts.logf("pipbake: %s: warning: could not store release %s in the release cache: %v", p.set.Name, p.id, err)
 	}
 }

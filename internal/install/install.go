@@ -69,6 +69,10 @@ type Options struct {
 	// a set found there is restored instead of installed, and a set
 	// installed is stored there when the folder is writable.
 	ReleaseCache string
+	// BytecodeCache, when set, is the folder of the bytecode cache
+	// (internal/pyccache) the native installer copies .pyc files from and
+	// stores the ones it compiles in.
+	BytecodeCache string
 }
 
 // Result describes a finished install.
@@ -295,7 +299,7 @@ func check(ctx context.Context, set Set, opts Options) (_ *prepared, err error) 
 // stage installs a checked set as a new release, the root's lock held. On
 // error the release is removed; the lock stays with the caller.
 func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *Staged, err error) {
-	set, root, id, lk, tg, wheels, digests, start := p.set, p.root, p.id, p.lk, p.tg, p.wheels, p.digests, p.start
+	set, root, id, lk, tg, wheels, start := p.set, p.root, p.id, p.lk, p.tg, p.wheels, p.start
 	dir, err := root.Prepare(id)
 	if errors.Is(err, release.ErrCurrent) {
 		res, err := alreadyCurrent(root, set, id, lk, tg, start)
@@ -317,7 +321,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	}()
 
 	if opts.ReleaseCache != "" {
-		res, err := restoreCached(set, root.Dir, id, lk, tg, dir, opts, start)
+		res, err := p.restoreCached(dir, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -329,18 +333,17 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	if err != nil {
 		return nil, err
 	}
-	var installed []*installedDist
-	var compileErrs []string
+	var inst *installation
 	switch set.Installer {
 	case Native:
-		installed, compileErrs, err = installNative(ctx, tg, env, wheels, set.Compile, opts)
+		inst, err = p.installNative(ctx, env, opts)
 	case Pip:
-		installed, err = installPip(ctx, tg, env, wheels, digests, set.Compile, opts)
+		inst, err = p.installPip(ctx, env, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
-	rc, err := buildReceipt(set, id, lk, tg, env, installed, digests, opts)
+	rc, err := p.buildReceipt(env, inst, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -360,10 +363,10 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if opts.ReleaseCache != "" {
-		storeFresh(set, root.Dir, id, lk, tg, dir, opts)
+		p.storeFresh(dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
-		Duration: time.Since(start), CompileErrors: compileErrs}
+		Duration: time.Since(start), CompileErrors: inst.compileErrs}
 	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 }
 

@@ -5,15 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
-	"sync"
-	"sync/atomic"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/bytecode"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -28,148 +26,180 @@ type installedDist struct {
 	files    int
 }
 
-// installNative extracts every member of every wheel on a pool of
-// goroutines, biggest members first, feeding each .py file to the bytecode
-// pool the moment it is written; then writes each wheel's scripts and
-// RECORD.
-func installNative(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, compile bool, opts Options) ([]*installedDist, []string, error) {
-	var pool *bytecode.Pool
-	var mu sync.Mutex
-	var compileErrs []string
-	if compile {
-		var err error
-		pool, err = bytecode.Start(ctx, tg.RealExecutable, bytecode.DefaultWorkers(), target.CleanEnv(os.Environ()))
-		if err != nil {
-			return nil, nil, err
+// installation is what an installer put into the environment, for the
+// receipt.
+type installation struct {
+	dists []*installedDist
+	// compileErrs lists the sources that did not compile (as with pip,
+	// the install goes on without their bytecode).
+	compileErrs []string
+	// bytecode counts the .pyc files by origin (native installer only).
+	bytecode *receipt.Bytecode
+}
+
+// native is one set's installation by pipbake's own installer, run as
+// named phases over this state: prepare every wheel, schedule the member
+// jobs, extract them (each module's bytecode written or compiled as it
+// lands), finish each wheel (scripts, RECORD).
+type native struct {
+	ctx    context.Context
+	tg     *target.Target
+	env    *venv.Env
+	wheels []*wheel.Wheel
+	opts   Options
+	// bc writes bytecode; nil without.
+	bc *bytecodeWriter
+	// stopCompilers kills the compilers once extraction has failed.
+	stopCompilers context.CancelFunc
+
+	installs []*wheel.Install
+	jobs     []*wheel.Job // in extraction order
+	out      installation
+}
+
+// installNative installs wheels into env with pipbake's own installer,
+// writing bytecode when compile is set.
+func (p *prepared) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
+	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts}
+	if p.set.Compile {
+		var poolCtx context.Context
+		poolCtx, n.stopCompilers = context.WithCancel(ctx)
+		defer n.stopCompilers()
+		n.bc = newBytecodeWriter(poolCtx, p.tg, env, opts.BytecodeCache, opts.logf)
+		defer n.bc.close()
+	}
+	for _, phase := range []func() error{n.prepare, n.schedule, n.extract, n.finish} {
+		if err := phase(); err != nil {
+			return nil, err
 		}
 	}
-	onPython := func(in *wheel.Install, path string) {
-		pool.Submit(bytecode.Job{Source: path, Display: path, Done: func(r bytecode.Result) {
-			if r.Err != nil {
-				mu.Lock()
-				compileErrs = append(compileErrs, fmt.Sprintf("%s: %v", path, r.Err))
-				mu.Unlock()
-				return
-			}
-			in.AddFile(wheel.File{Path: r.PYC, SHA256: r.SHA256, Size: r.Size})
-		}})
-	}
-	logWarnings(wheels, opts)
-	wopts := installOptions(tg, env)
-	if compile {
-		wopts.OnPython = onPython
-	}
-	installs := make([]*wheel.Install, len(wheels))
-	if err := eachWheel(len(wheels), func(k int) (err error) {
-		installs[k], err = wheels[k].Prepare(wopts)
+	return &n.out, nil
+}
+
+// prepare maps every wheel's members to their destinations, checking them
+// all before anything is written.
+func (n *native) prepare() error {
+	logWarnings(n.wheels, n.opts)
+	wopts := installOptions(n.tg, n.env)
+	n.installs = make([]*wheel.Install, len(n.wheels))
+	return eachWheel(len(n.wheels), func(k int) (err error) {
+		n.installs[k], err = n.wheels[k].Prepare(wopts)
 		return err
-	}); err != nil {
-		if pool != nil {
-			_ = pool.Wait()
-		}
-		return nil, nil, err
-	}
-	// Bytecode is the long pole: when compiling, write the .py files first
-	// so the compiler pool is busy from the start while the rest extracts;
-	// within each group, biggest first.
-	type ref struct {
-		in     *wheel.Install
-		i      int
-		size   int64
-		python bool
-	}
-	var jobs []ref
-	// A path two distributions ship is written by the later one, as with
-	// pip (backports/__init__.py, say); the earlier one only checks it.
-	writer := map[string]ref{}
-	for _, in := range installs {
-		for i := 0; i < in.Jobs(); i++ {
-			r := ref{in, i, in.JobSize(i), compile && in.JobIsPython(i)}
-			if prev, ok := writer[in.JobDest(i)]; ok {
-				prev.in.Supersede(prev.i)
+	})
+}
+
+// schedule orders the member jobs: with bytecode, the .py files first, so
+// the compilers are busy from the start while the rest extracts; within
+// each group, biggest first. A path two distributions ship is written by
+// the later one, as with pip (backports/__init__.py, say); the earlier one
+// only checks it.
+func (n *native) schedule() error {
+	writer := map[string]*wheel.Job{}
+	for _, in := range n.installs {
+		for _, j := range in.Jobs() {
+			if prev, ok := writer[j.Dest]; ok {
+				prev.Supersede()
 			}
-			writer[in.JobDest(i)] = r
-			jobs = append(jobs, r)
+			writer[j.Dest] = j
+			n.jobs = append(n.jobs, j)
 		}
 	}
-	slices.SortStableFunc(jobs, func(a, b ref) int {
-		if a.python != b.python {
-			if a.python {
+	compiling := n.bc != nil
+	slices.SortStableFunc(n.jobs, func(a, b *wheel.Job) int {
+		if pa, pb := compiling && a.Python, compiling && b.Python; pa != pb {
+			if pa {
 				return -1
 			}
 			return 1
 		}
-		return cmp.Compare(b.size, a.size)
+		return cmp.Compare(b.Size, a.Size)
 	})
+	return nil
+}
 
-	workers := opts.Jobs
+// extract writes every member on opts.Jobs goroutines (default 4 per
+// CPU: many small files wait on the file system more than on the CPU),
+// then waits for the compilers. The first failure stops the rest.
+func (n *native) extract() error {
+	workers := n.opts.Jobs
 	if workers <= 0 {
 		workers = 4 * runtime.NumCPU()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64 // index of the next job to take
-	var firstErr error
-	var errOnce sync.Once
-	var wg sync.WaitGroup
-	for k := 0; k < workers; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				n := int(next.Add(1) - 1)
-				if n >= len(jobs) {
-					return
-				}
-				if err := jobs[n].in.Extract(jobs[n].i); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-				}
+	g, ctx := errgroup.WithContext(n.ctx)
+	g.SetLimit(workers)
+	for _, j := range n.jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
 			}
-		}()
+			if err := j.Extract(); err != nil {
+				return err
+			}
+			if n.bc != nil && j.Python && !j.Superseded() {
+				return n.bc.add(j)
+			}
+			return nil
+		})
 	}
-	wg.Wait()
-	if pool != nil {
-		if err := pool.Wait(); err != nil && firstErr == nil {
-			firstErr = err
+	err := g.Wait()
+	if err != nil && n.stopCompilers != nil {
+		n.stopCompilers()
+	}
+	if n.bc != nil {
+		if werr := n.bc.wait(); err == nil {
+			err = werr
 		}
 	}
-	if firstErr == nil {
-		firstErr = ctx.Err()
+	if err == nil {
+		err = n.ctx.Err()
 	}
-	if firstErr != nil {
-		return nil, nil, firstErr
-	}
-	out := make([]*installedDist, len(installs))
-	finish := func(k int) error {
-		in := installs[k]
+	return err
+}
+
+// finish writes each wheel's scripts, INSTALLER, REQUESTED and RECORD.
+func (n *native) finish() error {
+	n.out.dists = make([]*installedDist, len(n.installs))
+	one := func(k int) error {
+		in := n.installs[k]
 		res, err := in.Finish()
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(env.Dir, res.DistInfo)
+		rel, err := filepath.Rel(n.env.Dir, res.DistInfo)
 		if err != nil {
 			return err
 		}
 		w := in.W
-		out[k] = &installedDist{w: w, name: w.Metadata.Name, version: w.Metadata.Version, distInfo: filepath.ToSlash(rel), files: len(res.Files)}
+		n.out.dists[k] = &installedDist{w: w, name: w.Metadata.Name, version: w.Metadata.Version, distInfo: filepath.ToSlash(rel), files: len(res.Files)}
 		return nil
 	}
-	if scriptsCollide(installs) {
+	if scriptsCollide(n.installs) {
 		// Two distributions write the same script: the later one must win,
 		// as with pip, so finish them in order.
-		for k := range installs {
-			if err := finish(k); err != nil {
-				return nil, nil, err
+		for k := range n.installs {
+			if err := one(k); err != nil {
+				return err
 			}
 		}
-	} else if err := eachWheel(len(installs), finish); err != nil {
-		return nil, nil, err
+	} else if err := eachWheel(len(n.installs), one); err != nil {
+		return err
 	}
-	sort.Strings(compileErrs)
-	for _, e := range compileErrs {
-		opts.logf("pipbake: note: no bytecode for %s", e)
+	if n.bc != nil {
+		n.out.compileErrs = n.bc.errors()
+		n.out.bytecode = n.bc.counts()
+		for _, e := range n.out.compileErrs {
+			n.opts.logf("pipbake: note: no bytecode for %s", e)
+		}
+		how := "no bytecode cache"
+		if n.bc.cache != nil {
+			how = "bytecode cache " + n.bc.cache.Dir()
+		}
+		n.opts.logf("pipbake: bytecode: %d files compiled, %d from the cache (%s)", n.out.bytecode.Compiled, n.out.bytecode.Cached, how)
 	}
-	return out, compileErrs, nil
+	return nil
 }
 
 // installOptions are the wheel.Options both installers check wheels with
@@ -214,25 +244,19 @@ func logWarnings(wheels []*wheel.Wheel, opts Options) {
 }
 
 // eachWheel calls f(0..n-1) on a goroutine per CPU and returns the error of
-// the lowest k that failed.
+// the lowest k that failed (not the first in time: the same error every
+// run).
 func eachWheel(n int, f func(k int) error) error {
 	errs := make([]error, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < min(n, runtime.NumCPU()); g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= n {
-					return
-				}
-				errs[k] = f(k)
-			}
-		}()
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for k := 0; k < n; k++ {
+		g.Go(func() error {
+			errs[k] = f(k)
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -19,7 +20,8 @@ import (
 // installPip installs the same wheels with the target's own pip, run by the
 // new environment's interpreter (from ensurepip's bundled wheel, so the
 // environment itself gets no pip): --no-index --no-deps --require-hashes.
-func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []*wheel.Wheel, digests []string, compile bool, opts Options) ([]*installedDist, error) {
+func (p *prepared) installPip(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
+	tg, wheels, digests, compile := p.tg, p.wheels, p.digests, p.set.Compile
 	// pipbake's own checks first: pip would let an entry point replace
 	// bin/python, say.
 	logWarnings(wheels, opts)
@@ -76,7 +78,7 @@ func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []
 		w = io.MultiWriter(&out, opts.Log)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Run(); err != nil {
+	if err := runDying(cmd); err != nil {
 		tail := out.String()
 		if len(tail) > 2000 {
 			tail = "..." + tail[len(tail)-2000:]
@@ -97,7 +99,7 @@ func installPip(ctx context.Context, tg *target.Target, env *venv.Env, wheels []
 		rel, _ := filepath.Rel(env.Dir, distInfo)
 		dists = append(dists, &installedDist{w: w, name: w.Metadata.Name, version: w.Metadata.Version, distInfo: filepath.ToSlash(rel), files: n})
 	}
-	return dists, nil
+	return &installation{dists: dists}, nil
 }
 
 func countRecord(p string) (int, error) {
@@ -124,4 +126,20 @@ func linkWheel(w *wheel.Wheel, dest string) error {
 		return fmt.Errorf("copy %s for pip: %w", w.Name.File, err)
 	}
 	return nil
+}
+
+// runDying runs cmd so that it dies with this process: killed (SIGKILL)
+// by the kernel the moment this process dies, on Linux, from a thread
+// that stays locked until cmd has exited (see internal/childproc). A
+// killed agent leaves no pip installing into a release nobody owns.
+func runDying(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = childproc.Worker()
+	th := childproc.NewThread()
+	defer th.Release() // after Wait
+	var err error
+	th.Do(func() { err = cmd.Start() })
+	if err != nil {
+		return err
+	}
+	return cmd.Wait()
 }

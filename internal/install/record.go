@@ -10,14 +10,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 )
 
-func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *venv.Env, dists []*installedDist, digests []string, opts Options) (*receipt.Receipt, error) {
+// buildReceipt describes what inst installed into env.
+func (p *prepared) buildReceipt(env *venv.Env, inst *installation, opts Options) (*receipt.Receipt, error) {
+	set, lk, tg := p.set, p.lk, p.tg
 	created, err := createdTime(opts.Now)
 	if err != nil {
 		return nil, err
@@ -30,11 +30,12 @@ func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *ven
 	rc := &receipt.Receipt{
 		Schema:    receipt.Schema,
 		Set:       set.Name,
-		Release:   id,
+		Release:   p.id,
 		Created:   created,
 		Pipbake:   opts.Version,
 		Installer: set.Installer,
 		Compiled:  set.Compile,
+		Bytecode:  inst.bytecode,
 		Lock:      receipt.Lock{Path: lk.Path, SHA256: lk.SHA256, Format: string(lk.Format)},
 		Interpreter: receipt.Interpreter{
 			Path:           tg.Executable,
@@ -44,9 +45,9 @@ func buildReceipt(set Set, id string, lk *lock.Lock, tg *target.Target, env *ven
 			Tags:           receipt.Tags{Interpreter: spec.Interpreter(), ABIs: abis, Platforms: spec.Platforms},
 		},
 	}
-	for i, d := range dists {
+	for i, d := range inst.dists {
 		rc.Distributions = append(rc.Distributions, receipt.Distribution{
-			Name: d.name, Version: d.version, Wheel: d.w.Name.File, SHA256: digests[i],
+			Name: d.name, Version: d.version, Wheel: d.w.Name.File, SHA256: p.digests[i],
 			DistInfo: d.distInfo, Files: d.files,
 			Summary: d.w.Metadata.Summary, License: d.w.Metadata.License, RequiresDist: d.w.Metadata.RequiresDist,
 		})

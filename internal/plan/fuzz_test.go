@@ -14,6 +14,7 @@ var planSeeds = []string{
 	"set {\n name = \n}\n",
 	"release = " + strings.Repeat("(", MaxNesting) + `"x"` + strings.Repeat(")", MaxNesting) + "\n",
 	"release = <<EOT\nabc ${x}\nEOT\n",
+	"set {\n  name = \"api\"\n  lock = \"api.txt\"\n  root = \"/opt/api\"\n  health {\n    command = \"curl -fsS http://127.0.0.1:8080/health\"\n    timeout = \"30s\"\n    interval = \"2s\"\n  }\n}\n",
 }
 
 // checkPlan: Parse never panics, a refusal names the file, and an accepted

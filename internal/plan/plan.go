@@ -12,6 +12,10 @@
 //	  keep      = 5                  # optional
 //	  compile   = true               # optional
 //	  installer = "native"           # optional: native or pip
+//	  health {                        # optional: checked by pipbake push
+//	    command = "curl -fsS http://127.0.0.1:8080/health"
+//	    timeout = "30s"
+//	  }
 //	}
 package plan
 
@@ -22,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -35,7 +40,7 @@ type Plan struct {
 	Sets       []Set  `hcl:"set,block" json:"set"`
 }
 
-//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Set,Service
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Set,Service,Health
 //go:generate go tool packer-sdc struct-markdown
 
 // Set is one `set` block: a pinned package set installed into its own
@@ -63,6 +68,84 @@ type Set struct {
 	Installer string `hcl:"installer,optional" json:"installer,omitempty" mapstructure:"installer"`
 	// Run the set as a systemd service enabled for the next boot.
 	Service *Service `hcl:"service,block" json:"service,omitempty" mapstructure:"service"`
+	// Verify the release at every boot before the set's service starts:
+	// installs the pipbake agent in the image and a
+	// `pipbake-verify@<set>.service` unit, required by the set's service,
+	// that checks the release against the receipt's sha256 baked into it;
+	// drift keeps the service from starting and is logged.
+	VerifyOnBoot bool `hcl:"verify_on_boot,optional" json:"verify_on_boot,omitempty" mapstructure:"verify_on_boot"`
+	// A check `pipbake push` runs on each machine after the set's
+	// service restarts; a failure rolls that machine back to its previous
+	// release. Not used when baking an image (nothing runs there).
+	Health *Health `hcl:"health,block" json:"health,omitempty" mapstructure:"health"`
+}
+
+// Health is a set's `health` block.
+type Health struct {
+	// A shell command run on the machine (`sh -c`, in `<root>/current`)
+	// until it exits 0, e.g. `curl -fsS http://127.0.0.1:8080/health`.
+	Command string `hcl:"command" json:"command" mapstructure:"command" required:"true"`
+	// How long the check may take to pass, tries included: a duration
+	// such as `30s` or `2m`. Defaults to 30s; at most 1h.
+	Timeout string `hcl:"timeout,optional" json:"timeout,omitempty" mapstructure:"timeout"`
+	// The pause between tries. Defaults to 1s; at least 100ms.
+	Interval string `hcl:"interval,optional" json:"interval,omitempty" mapstructure:"interval"`
+}
+
+// Health check defaults and bounds.
+const (
+	DefaultHealthTimeout  = 30 * time.Second
+	DefaultHealthInterval = time.Second
+	MaxHealthTimeout      = time.Hour
+	MinHealthInterval     = 100 * time.Millisecond
+)
+
+// TimeoutOrDefault is Timeout as a duration (DefaultHealthTimeout when
+// unset or invalid; Check reports invalid values).
+func (h *Health) TimeoutOrDefault() time.Duration {
+	if d, err := time.ParseDuration(h.Timeout); err == nil && d > 0 && d <= MaxHealthTimeout {
+		return d
+	}
+	return DefaultHealthTimeout
+}
+
+// IntervalOrDefault is Interval as a duration (DefaultHealthInterval when
+// unset or invalid).
+func (h *Health) IntervalOrDefault() time.Duration {
+	if d, err := time.ParseDuration(h.Interval); err == nil && d >= MinHealthInterval && d <= MaxHealthTimeout {
+		return d
+	}
+	return DefaultHealthInterval
+}
+
+// Check returns every problem with the health block.
+func (h *Health) Check() []string {
+	var out []string
+	if strings.TrimSpace(h.Command) == "" {
+		out = append(out, "command must not be empty")
+	}
+	if strings.ContainsRune(h.Command, 0) {
+		out = append(out, "command must not hold a NUL byte")
+	}
+	if h.Timeout != "" {
+		if d, err := time.ParseDuration(h.Timeout); err != nil || d <= 0 || d > MaxHealthTimeout {
+			out = append(out, fmt.Sprintf("timeout %s is not a duration between 0 and %s (e.g. \"30s\")", quoteShort(h.Timeout), MaxHealthTimeout))
+		}
+	}
+	if h.Interval != "" {
+		if d, err := time.ParseDuration(h.Interval); err != nil || d < MinHealthInterval || d > MaxHealthTimeout {
+			out = append(out, fmt.Sprintf("interval %s is not a duration between %s and %s (e.g. \"1s\")", quoteShort(h.Interval), MinHealthInterval, MaxHealthTimeout))
+		}
+	}
+	return out
+}
+
+// quoteShort quotes a value for a message, cut to about 120 bytes.
+func quoteShort(s string) string {
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // Service is a set's `service` block.
@@ -228,6 +311,11 @@ func CheckSets(sets []Set) []Problem {
 		if s.Service != nil {
 			for _, p := range s.Service.Check() {
 				add(i, -1, "set %q: service: %s", s.Name, p)
+			}
+		}
+		if s.Health != nil {
+			for _, p := range s.Health.Check() {
+				add(i, -1, "set %q: health: %s", s.Name, p)
 			}
 		}
 		if s.Keep != nil && *s.Keep < 1 {

@@ -7,6 +7,33 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// FlatHealth is an auto-generated flat version of Health.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatHealth struct {
+	Command  *string `hcl:"command" json:"command" mapstructure:"command" required:"true" cty:"command"`
+	Timeout  *string `hcl:"timeout" json:"timeout,omitempty" mapstructure:"timeout" cty:"timeout"`
+	Interval *string `hcl:"interval" json:"interval,omitempty" mapstructure:"interval" cty:"interval"`
+}
+
+// FlatMapstructure returns a new FlatHealth.
+// FlatHealth is an auto-generated flat version of Health.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*Health) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatHealth)
+}
+
+// HCL2Spec returns the hcl spec of a Health.
+// This spec is used by HCL to read the fields of Health.
+// The decoded values from this spec will then be applied to a FlatHealth.
+func (*FlatHealth) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"command":  &hcldec.AttrSpec{Name: "command", Type: cty.String, Required: false},
+		"timeout":  &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
+		"interval": &hcldec.AttrSpec{Name: "interval", Type: cty.String, Required: false},
+	}
+	return s
+}
+
 // FlatService is an auto-generated flat version of Service.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatService struct {
@@ -47,14 +74,16 @@ func (*FlatService) HCL2Spec() map[string]hcldec.Spec {
 // FlatSet is an auto-generated flat version of Set.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatSet struct {
-	Name      *string      `hcl:"name" json:"name" mapstructure:"name" required:"true" cty:"name"`
-	Lock      *string      `hcl:"lock" json:"lock" mapstructure:"lock" required:"true" cty:"lock"`
-	Root      *string      `hcl:"root" json:"root" mapstructure:"root" required:"true" cty:"root"`
-	Python    *string      `hcl:"python" json:"python,omitempty" mapstructure:"python" cty:"python"`
-	Keep      *int         `hcl:"keep" json:"keep,omitempty" mapstructure:"keep" cty:"keep"`
-	Compile   *bool        `hcl:"compile" json:"compile,omitempty" mapstructure:"compile" cty:"compile"`
-	Installer *string      `hcl:"installer" json:"installer,omitempty" mapstructure:"installer" cty:"installer"`
-	Service   *FlatService `hcl:"service" json:"service,omitempty" mapstructure:"service" cty:"service"`
+	Name         *string      `hcl:"name" json:"name" mapstructure:"name" required:"true" cty:"name"`
+	Lock         *string      `hcl:"lock" json:"lock" mapstructure:"lock" required:"true" cty:"lock"`
+	Root         *string      `hcl:"root" json:"root" mapstructure:"root" required:"true" cty:"root"`
+	Python       *string      `hcl:"python" json:"python,omitempty" mapstructure:"python" cty:"python"`
+	Keep         *int         `hcl:"keep" json:"keep,omitempty" mapstructure:"keep" cty:"keep"`
+	Compile      *bool        `hcl:"compile" json:"compile,omitempty" mapstructure:"compile" cty:"compile"`
+	Installer    *string      `hcl:"installer" json:"installer,omitempty" mapstructure:"installer" cty:"installer"`
+	Service      *FlatService `hcl:"service" json:"service,omitempty" mapstructure:"service" cty:"service"`
+	VerifyOnBoot *bool        `hcl:"verify_on_boot" json:"verify_on_boot,omitempty" mapstructure:"verify_on_boot" cty:"verify_on_boot"`
+	Health       *FlatHealth  `hcl:"health" json:"health,omitempty" mapstructure:"health" cty:"health"`
 }
 
 // FlatMapstructure returns a new FlatSet.
@@ -69,14 +98,16 @@ func (*Set) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
 // The decoded values from this spec will then be applied to a FlatSet.
 func (*FlatSet) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"name":      &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
-		"lock":      &hcldec.AttrSpec{Name: "lock", Type: cty.String, Required: false},
-		"root":      &hcldec.AttrSpec{Name: "root", Type: cty.String, Required: false},
-		"python":    &hcldec.AttrSpec{Name: "python", Type: cty.String, Required: false},
-		"keep":      &hcldec.AttrSpec{Name: "keep", Type: cty.Number, Required: false},
-		"compile":   &hcldec.AttrSpec{Name: "compile", Type: cty.Bool, Required: false},
-		"installer": &hcldec.AttrSpec{Name: "installer", Type: cty.String, Required: false},
-		"service":   &hcldec.BlockSpec{TypeName: "service", Nested: hcldec.ObjectSpec((*FlatService)(nil).HCL2Spec())},
+		"name":           &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
+		"lock":           &hcldec.AttrSpec{Name: "lock", Type: cty.String, Required: false},
+		"root":           &hcldec.AttrSpec{Name: "root", Type: cty.String, Required: false},
+		"python":         &hcldec.AttrSpec{Name: "python", Type: cty.String, Required: false},
+		"keep":           &hcldec.AttrSpec{Name: "keep", Type: cty.Number, Required: false},
+		"compile":        &hcldec.AttrSpec{Name: "compile", Type: cty.Bool, Required: false},
+		"installer":      &hcldec.AttrSpec{Name: "installer", Type: cty.String, Required: false},
+		"service":        &hcldec.BlockSpec{TypeName: "service", Nested: hcldec.ObjectSpec((*FlatService)(nil).HCL2Spec())},
+		"verify_on_boot": &hcldec.AttrSpec{Name: "verify_on_boot", Type: cty.Bool, Required: false},
+		"health":         &hcldec.BlockSpec{TypeName: "health", Nested: hcldec.ObjectSpec((*FlatHealth)(nil).HCL2Spec())},
 	}
 	return s
 }

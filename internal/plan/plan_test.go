@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseHCL(t *testing.T) {
@@ -135,5 +136,72 @@ set {
 	svc := pl.Sets[0].Service
 	if svc == nil || svc.Command != "gunicorn app:app" || svc.Environment["PORT"] != "8080" || svc.After[0] != "postgresql.service" {
 		t.Fatalf("service = %+v", svc)
+	}
+}
+
+func TestHealthBlock(t *testing.T) {
+	src := `
+set {
+  name = "api"
+  lock = "api.txt"
+  root = "/opt/api"
+  health {
+    command  = "curl -fsS http://127.0.0.1:8080/health"
+    timeout  = "45s"
+    interval = "250ms"
+  }
+}
+set {
+  name = "worker"
+  lock = "worker.txt"
+  root = "/opt/worker"
+  health {
+    command = "test -e /run/worker.ready"
+  }
+}
+`
+	pl, err := Parse("/etc/bake/pipbake.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, worker := pl.Sets[0].Health, pl.Sets[1].Health
+	if api == nil || api.Command != "curl -fsS http://127.0.0.1:8080/health" || api.TimeoutOrDefault() != 45*time.Second || api.IntervalOrDefault() != 250*time.Millisecond {
+		t.Fatalf("api health = %+v", api)
+	}
+	if worker == nil || worker.TimeoutOrDefault() != DefaultHealthTimeout || worker.IntervalOrDefault() != DefaultHealthInterval {
+		t.Fatalf("worker health = %+v", worker)
+	}
+	js, err := pl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("/x/plan.json", js)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if *back.Sets[0].Health != *api || *back.Sets[1].Health != *worker {
+		t.Errorf("JSON round trip: %+v %+v", back.Sets[0].Health, back.Sets[1].Health)
+	}
+}
+
+func TestHealthErrorsNameLine(t *testing.T) {
+	set := func(health string) string {
+		return "set {\n name=\"a\"\n lock=\"l\"\n root=\"/r\"\n}\nset {\n name=\"b\"\n lock=\"l\"\n root=\"/s\"\n health {\n" + health + "\n }\n}\n"
+	}
+	for name, tc := range map[string]struct{ src, want string }{
+		"no command":    {set(`  timeout = "3s"`), `pipbake.hcl:10: Missing required argument`},
+		"empty command": {set(`  command = " "`), `pipbake.hcl:6: set "b": health: command must not be empty`},
+		"bad timeout":   {set(`  command = "true"` + "\n" + `  timeout = "soon"`), `pipbake.hcl:6: set "b": health: timeout "soon" is not a duration`},
+		"zero timeout":  {set(`  command = "true"` + "\n" + `  timeout = "0s"`), `timeout "0s" is not a duration`},
+		"long timeout":  {set(`  command = "true"` + "\n" + `  timeout = "2h"`), `timeout "2h" is not a duration`},
+		"fast interval": {set(`  command = "true"` + "\n" + `  interval = "1ms"`), `interval "1ms" is not a duration between 100ms`},
+		"unknown key":   {set(`  command = "true"` + "\n" + `  retries = 3`), `pipbake.hcl:12: Unsupported argument`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("pipbake.hcl", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
 	}
 }

@@ -28,13 +28,16 @@ const (
 
 // Receipt describes one installed package set.
 type Receipt struct {
-	Schema      int         `json:"schema"`
-	Set         string      `json:"set"`
-	Release     string      `json:"release"`
-	Created     time.Time   `json:"created"`
-	Pipbake     string      `json:"pipbake"`
-	Installer   string      `json:"installer"`
-	Compiled    bool        `json:"compiled"`
+	Schema    int       `json:"schema"`
+	Set       string    `json:"set"`
+	Release   string    `json:"release"`
+	Created   time.Time `json:"created"`
+	Pipbake   string    `json:"pipbake"`
+	Installer string    `json:"installer"`
+	Compiled  bool      `json:"compiled"`
+	// Bytecode counts the .pyc files the native installer wrote (nil
+	// without bytecode, or with pip).
+	Bytecode    *Bytecode   `json:"bytecode,omitempty"`
 	Lock        Lock        `json:"lock"`
 	Interpreter Interpreter `json:"interpreter"`
 	// Distributions are the installed wheels, sorted by name.
@@ -63,6 +66,13 @@ type Modes struct {
 	Dir         string            `json:"dir"`
 	Executables []string          `json:"executables"`
 	Other       map[string]string `json:"other,omitempty"`
+}
+
+// Bytecode counts the .pyc files of an install by where they came from:
+// compiled by the interpreter, or copied from the bytecode cache.
+type Bytecode struct {
+	Compiled int `json:"compiled"`
+	Cached   int `json:"cached"`
 }
 
 // Lock identifies the lock file a set was installed from.

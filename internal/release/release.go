@@ -411,7 +411,10 @@ func (r *Root) Prune(keep int) ([]string, error) {
 // PruneList returns the complete releases, oldest first, that keeping
 // keep releases removes once release next is current (next "": as things
 // are). Neither next nor, when next is "", the current release is listed;
-// with next given, the current release may be.
+// with next given, the current release may be, and exactly keep releases
+// remain, next among them, wherever next sorts: an install whose id sorts
+// before others (installs racing, ids chosen by hand) still leaves keep.
+// With next "", the newest keep remain and current, wherever it sorts.
 func (r *Root) PruneList(keep int, next string) ([]string, error) {
 	if keep < 1 {
 		return nil, fmt.Errorf("prune %s: keep must be at least 1, got %d", r.Dir, keep)
@@ -420,14 +423,33 @@ func (r *Root) PruneList(keep int, next string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for i := 0; i < len(list)-keep; i++ {
-		if next == "" && list[i].Current || list[i].ID == next {
+	if next == "" { // the newest keep stay, and current wherever it sorts
+		var ids []string
+		for i := 0; i < len(list)-keep; i++ {
+			if !list[i].Current {
+				ids = append(ids, list[i].ID)
+			}
+		}
+		return ids, nil
+	}
+	total := len(list)
+	var others []string
+	seen := false
+	for _, rel := range list {
+		if rel.ID == next {
+			seen = true
 			continue
 		}
-		ids = append(ids, list[i].ID)
+		others = append(others, rel.ID)
 	}
-	return ids, nil
+	if !seen {
+		total++ // next is not complete yet: it will be
+	}
+	n := min(total-keep, len(others))
+	if n <= 0 {
+		return nil, nil
+	}
+	return others[:n], nil
 }
 
 // Rollback points current at release to, or, when to is empty, at the

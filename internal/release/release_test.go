@@ -163,8 +163,15 @@ func TestRetire(t *testing.T) {
 	if got := ids(t, r); got != "1 2 3" {
 		t.Errorf("list after Unretire: %s", got)
 	}
-	if got, _ := r.PruneList(1, "2"); strings.Join(got, " ") != "1" {
-		t.Errorf("PruneList(1, next 2) = %v", got)
+	// next sorting before a newer release still leaves exactly keep
+	if got, _ := r.PruneList(1, "2"); strings.Join(got, " ") != "1 3" {
+		t.Errorf("PruneList(1, next 2) = %v, want 1 3", got)
+	}
+	if got, _ := r.PruneList(2, "2"); strings.Join(got, " ") != "1" {
+		t.Errorf("PruneList(2, next 2) = %v, want 1", got)
+	}
+	if got, _ := r.PruneList(2, "0"); strings.Join(got, " ") != "1 2" {
+		t.Errorf("PruneList(2, next 0 not yet complete) = %v, want 1 2", got)
 	}
 	if got, _ := r.PruneList(1, ""); strings.Join(got, " ") != "1 2" {
 		t.Errorf("PruneList(1) = %v", got)

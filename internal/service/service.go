@@ -22,6 +22,9 @@ type Options struct {
 	// SysRoot is the root of the system (default "/"); units go to
 	// <SysRoot>/etc/systemd/system.
 	SysRoot string
+	// VerifyOnBoot makes the service require the set's verify-on-boot
+	// unit (VerifyUnit, EnableVerify) and start after it.
+	VerifyOnBoot bool
 }
 
 func (o Options) sysroot() string {
@@ -35,13 +38,23 @@ func (o Options) sysroot() string {
 const UnitDir = "/etc/systemd/system"
 
 // Render returns the unit file for set, installed at root.
-func Render(set, root string, s *plan.Service) []byte {
+func Render(set, root string, s *plan.Service) []byte { return render(set, root, s, false) }
+
+// RenderVerified is Render for a set verified on boot: the service
+// requires VerifyUnit(set) and starts after it.
+func RenderVerified(set, root string, s *plan.Service) []byte { return render(set, root, s, true) }
+
+func render(set, root string, s *plan.Service, verify bool) []byte {
 	current := filepath.Join(root, "current")
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Written by pipbake for set %q. Rolling back switches %s; restart the service after.\n", set, current)
 	b.WriteString("[Unit]\n")
 	fmt.Fprintf(&b, "Description=%s (pipbake set %s)\n", set, set)
 	after := append([]string{"network-online.target"}, s.After...)
+	if verify {
+		after = append(after, VerifyUnit(set))
+		fmt.Fprintf(&b, "Requires=%s\n", VerifyUnit(set))
+	}
 	fmt.Fprintf(&b, "After=%s\n", strings.Join(after, " "))
 	b.WriteString("Wants=network-online.target\n\n[Service]\nType=simple\n")
 	if s.User != "" {
@@ -147,7 +160,7 @@ func Enable(opts Options, set, root string, s *plan.Service) (_ *Enabled, err er
 	}
 	en.undos = append(en.undos, restore)
 	tmp := unit + ".pipbake-tmp"
-	if err := os.WriteFile(tmp, Render(set, root, s), 0o644); err != nil {
+	if err := os.WriteFile(tmp, render(set, root, s, opts.VerifyOnBoot), 0o644); err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("service %s: write unit: %w", set, err)
 	}

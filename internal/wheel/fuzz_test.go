@@ -73,8 +73,10 @@ func FuzzOpen(f *testing.F) {
 		in, err := w.Prepare(Options{Scheme: scheme(root), Root: root, Python: filepath.Join(root, "bin/python"), PythonVersion: [2]int{3, 11},
 			Installer: "pipbake", EnvFiles: []string{filepath.Join(root, "bin/python"), filepath.Join(root, "pyvenv.cfg")}})
 		if err == nil {
-			for i := 0; i < in.Jobs() && err == nil; i++ {
-				err = in.Extract(i)
+			for _, j := range in.Jobs() {
+				if err = j.Extract(); err != nil {
+					break
+				}
 			}
 		}
 		var res *Result

@@ -208,8 +208,10 @@ func TestEnvironmentNotReplaced(t *testing.T) {
 			defer w.Close()
 			in, err := w.Prepare(Options{Scheme: sc, Root: root, Python: filepath.Join(root, "bin/python"), PythonVersion: [2]int{3, 11}, EnvFiles: abs})
 			if err == nil {
-				for i := 0; i < in.Jobs() && err == nil; i++ {
-					err = in.Extract(i)
+				for _, j := range in.Jobs() {
+					if err = j.Extract(); err != nil {
+						break
+					}
 				}
 				if err == nil {
 					_, err = in.Finish()

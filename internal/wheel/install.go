@@ -40,9 +40,6 @@ type Options struct {
 	Installer string
 	// Requested writes .dist-info/REQUESTED.
 	Requested bool
-	// OnPython, when set, is called with the destination of every .py file
-	// written into purelib or platlib, as soon as it is complete.
-	OnPython func(in *Install, path string)
 	// Dirs, shared by the wheels of one environment, remembers the
 	// directories already made (nil: each Install keeps its own).
 	Dirs *Dirs
@@ -53,30 +50,41 @@ type Options struct {
 }
 
 // Install is one wheel's installation, split into member jobs that may run
-// concurrently on any goroutine: Prepare, then Extract(i) for every job,
-// then Finish.
+// concurrently on any goroutine: Prepare, then Extract of every Job, then
+// Finish.
 type Install struct {
 	W      *Wheel
 	opts   Options
 	libDir string
-	jobs   []job
+	jobs   []*Job
 	// installed maps each RECORD path from the archive to its installed
 	// path relative to libDir.
 	installed map[string]string
-	done      []jobResult
 
 	mu    sync.Mutex
 	extra []File
 }
 
-type job struct {
+// Job is one member of a wheel to write. The jobs of every wheel of an
+// environment may be extracted concurrently, in any order, on any
+// goroutine.
+type Job struct {
+	// Dest is the path the member is written to.
+	Dest string
+	// Size is the member's uncompressed size, for scheduling big members
+	// first.
+	Size int64
+	// Python is set for a .py module in purelib or platlib: a file to
+	// compile.
+	Python bool
+
+	in     *Install
 	f      *zip.File
 	entry  *RecordEntry
-	dest   string
 	script bool // from .data/scripts: rewrite #!python
-	python bool // a .py module in purelib/platlib
-	// superseded: a later distribution writes dest (Supersede)
+	// superseded: a later distribution writes Dest (Supersede)
 	superseded bool
+	res        jobResult
 }
 
 type jobResult struct {
@@ -119,28 +127,29 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 	}
 	scriptsDir := filepath.Clean(opts.Scheme.Scripts)
 	byDest := map[string]int{}
-	add := func(j job, recordPath string) error {
-		if !within(opts.Root, j.dest) {
-			return w.errf(j.f.Name, "would install to %q, outside the environment", j.dest)
+	add := func(j *Job, recordPath string) error {
+		j.in, j.Size = in, int64(j.f.UncompressedSize64)
+		if !within(opts.Root, j.Dest) {
+			return w.errf(j.f.Name, "would install to %q, outside the environment", j.Dest)
 		}
-		if p := envFileAt(envFiles, opts.Root, j.dest, in.libDir); p != "" {
+		if p := envFileAt(envFiles, opts.Root, j.Dest, in.libDir); p != "" {
 			return w.errf(j.f.Name, "would overwrite %s, a file of the environment itself; pipbake refuses wheels that replace the interpreter, pyvenv.cfg or the activate scripts", p)
 		}
-		if filepath.Dir(j.dest) == scriptsDir { // .data/scripts, or .data/data/bin
-			if why := reservedScript(filepath.Base(j.dest), w.Metadata.Name); why != "" {
-				return w.errf(j.f.Name, "would install %s, which would replace %s; pipbake refuses such wheels", j.dest, why)
+		if filepath.Dir(j.Dest) == scriptsDir { // .data/scripts, or .data/data/bin
+			if why := reservedScript(filepath.Base(j.Dest), w.Metadata.Name); why != "" {
+				return w.errf(j.f.Name, "would install %s, which would replace %s; pipbake refuses such wheels", j.Dest, why)
 			}
 		}
-		rel, err := relTo(in.libDir, j.dest)
+		rel, err := relTo(in.libDir, j.Dest)
 		if err != nil {
-			return w.errf(j.f.Name, "cannot express %q relative to %q", j.dest, in.libDir)
+			return w.errf(j.f.Name, "cannot express %q relative to %q", j.Dest, in.libDir)
 		}
 		in.installed[recordPath] = filepath.ToSlash(rel)
-		if i, dup := byDest[j.dest]; dup { // later files replace earlier ones, as with pip
+		if i, dup := byDest[j.Dest]; dup { // later files replace earlier ones, as with pip
 			in.jobs[i] = j
 			return nil
 		}
-		byDest[j.dest] = len(in.jobs)
+		byDest[j.Dest] = len(in.jobs)
 		in.jobs = append(in.jobs, j)
 		return nil
 	}
@@ -157,8 +166,8 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 			dataMembers = append(dataMembers, f)
 			continue
 		}
-		j := job{f: f, entry: entries[f.Name], dest: filepath.Join(in.libDir, filepath.FromSlash(f.Name))}
-		j.python = strings.HasSuffix(f.Name, ".py")
+		j := &Job{f: f, entry: entries[f.Name], Dest: filepath.Join(in.libDir, filepath.FromSlash(f.Name))}
+		j.Python = strings.HasSuffix(f.Name, ".py")
 		if err := add(j, f.Name); err != nil {
 			return nil, err
 		}
@@ -189,7 +198,7 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 		if base == "" {
 			return nil, w.errf(f.Name, "the environment has no %s directory", key)
 		}
-		j := job{f: f, entry: entries[f.Name], dest: filepath.Join(base, filepath.FromSlash(sub))}
+		j := &Job{f: f, entry: entries[f.Name], Dest: filepath.Join(base, filepath.FromSlash(sub))}
 		if key == "scripts" {
 			if strings.Contains(sub, "/") {
 				return nil, w.errf(f.Name, "scripts may not be in subdirectories")
@@ -202,12 +211,11 @@ func (w *Wheel) Prepare(opts Options) (*Install, error) {
 			}
 			j.script = true
 		}
-		j.python = (key == "purelib" || key == "platlib") && strings.HasSuffix(sub, ".py")
+		j.Python = (key == "purelib" || key == "platlib") && strings.HasSuffix(sub, ".py")
 		if err := add(j, f.Name); err != nil {
 			return nil, err
 		}
 	}
-	in.done = make([]jobResult, len(in.jobs))
 	return in, nil
 }
 
@@ -305,21 +313,18 @@ func relTo(base, p string) (string, error) {
 	return filepath.Rel(base, p)
 }
 
-// Jobs is the number of member jobs.
-func (in *Install) Jobs() int { return len(in.jobs) }
+// Jobs are the members to write, one per destination.
+func (in *Install) Jobs() []*Job { return in.jobs }
 
-// JobSize is the uncompressed size of job i, for scheduling big members first.
-func (in *Install) JobSize(i int) int64 { return int64(in.jobs[i].f.UncompressedSize64) }
-
-// JobIsPython reports whether job i writes a .py file (one OnPython gets).
-func (in *Install) JobIsPython(i int) bool { return in.jobs[i].python }
+// Install is the installation the job belongs to.
+func (j *Job) Install() *Install { return j.in }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// Extract writes member job i and checks it against RECORD. It is safe to
-// call concurrently for different i.
-func (in *Install) Extract(i int) (err error) {
-	j := &in.jobs[i]
+// Extract writes the member and checks it against RECORD. Different jobs
+// may be extracted concurrently.
+func (j *Job) Extract() (err error) {
+	in := j.in
 	w := in.W
 	defer w.guard(j.f.Name, &err)()
 	rc, err := w.openMember(j.f)
@@ -335,9 +340,9 @@ func (in *Install) Extract(i int) (err error) {
 	}
 	var out output = discarded{}
 	if !j.superseded {
-		f, err := in.opts.Dirs.create(j.dest, mode)
+		f, err := in.opts.Dirs.create(j.Dest, mode)
 		if err != nil {
-			return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.dest, Err: err}
+			return &Error{File: w.Name.File, Member: j.f.Name, Msg: "create " + j.Dest, Err: err}
 		}
 		out = f
 	}
@@ -350,7 +355,7 @@ func (in *Install) Extract(i int) (err error) {
 	h := newHasher(j.entry)
 	var n int64
 	if j.script {
-		n, err = in.writeScript(out, io.TeeReader(rc, h), &in.done[i])
+		n, err = in.writeScript(out, io.TeeReader(rc, h), &j.res)
 	} else {
 		bp := bufPool.Get().(*[]byte)
 		n, err = copyMember(out, rc, h, *bp)
@@ -364,7 +369,7 @@ func (in *Install) Extract(i int) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "extract to " + j.dest, Err: err}
+		return &Error{File: w.Name.File, Member: j.f.Name, Msg: "extract to " + j.Dest, Err: err}
 	}
 	if j.entry != nil {
 		if j.entry.Size >= 0 && j.entry.Size != n {
@@ -374,11 +379,8 @@ func (in *Install) Extract(i int) (err error) {
 			return &Error{File: w.Name.File, Member: j.f.Name, Msg: fmt.Sprintf("RECORD mismatch: content hashes to %s, RECORD says %s", EncodeDigest(j.entry.Algorithm, got), EncodeDigest(j.entry.Algorithm, j.entry.Digest))}
 		}
 	}
-	if !in.done[i].changed {
-		in.done[i].size = n
-	}
-	if j.python && !j.superseded && in.opts.OnPython != nil {
-		in.opts.OnPython(in, j.dest)
+	if !j.res.changed {
+		j.res.size = n
 	}
 	return nil
 }
@@ -397,14 +399,25 @@ func (discarded) Write(p []byte) (int, error) { return len(p), nil }
 func (discarded) Chmod(os.FileMode) error     { return nil }
 func (discarded) Close() error                { return nil }
 
-// JobDest is the path job i writes.
-func (in *Install) JobDest(i int) string { return in.jobs[i].dest }
+// Supersede marks the job as replaced by another distribution's file at
+// the same path, installed after this one (the later one wins, as with
+// pip): Extract still checks the member against RECORD but writes nothing,
+// and this distribution's RECORD keeps its own row for the path. Call it
+// before Extract.
+func (j *Job) Supersede() { j.superseded = true }
 
-// Supersede marks job i as replaced by another distribution's file at the
-// same path, installed after this one (the later one wins, as with pip):
-// Extract still checks the member against RECORD but writes nothing, and
-// this distribution's RECORD keeps its own row for the path.
-func (in *Install) Supersede(i int) { in.jobs[i].superseded = true }
+// Superseded reports whether Supersede was called: Extract writes nothing.
+func (j *Job) Superseded() bool { return j.superseded }
+
+// RecordSHA256 is the member's sha256 as its wheel's RECORD lists it (nil
+// when RECORD gives another algorithm or no hash). Once Extract has
+// succeeded, the file written has exactly these bytes.
+func (j *Job) RecordSHA256() []byte {
+	if j.entry == nil || j.entry.Algorithm != "sha256" || j.script {
+		return nil
+	}
+	return j.entry.Digest
+}
 
 // copyMember copies a member's content to out and h, in writes of up to
 // len(buf) bytes: a decoder returns at most 32 KiB per read, so filling
@@ -554,8 +567,8 @@ func (in *Install) Finish() (*Result, error) {
 	}
 	rows := make(map[string][3]string)
 	var files []File
-	for i, j := range in.jobs {
-		res := in.done[i]
+	for _, j := range in.jobs {
+		res := j.res
 		rel := in.installed[j.f.Name]
 		// As pip writes it: a rewritten script's new hash and size, else
 		// the wheel's own row; a file the wheel's RECORD does not list
@@ -578,7 +591,7 @@ func (in *Install) Finish() (*Result, error) {
 			}
 		}
 		rows[rel] = [3]string{rel, digest, size}
-		files = append(files, File{Path: j.dest, SHA256: raw, Size: res.size})
+		files = append(files, File{Path: j.Dest, SHA256: raw, Size: res.size})
 	}
 	in.mu.Lock()
 	extra := append(generated, in.extra...)

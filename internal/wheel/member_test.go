@@ -68,8 +68,10 @@ func TestMemberDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = nil
-		for i := 0; i < in.Jobs() && err == nil; i++ {
-			err = in.Extract(i)
+		for _, j := range in.Jobs() {
+			if err = j.Extract(); err != nil {
+				break
+			}
 		}
 		if err == nil || !strings.Contains(err.Error(), `member "demo/big.txt"`) {
 			t.Errorf("method %d: damaged member extracted, error %v", method, err)

@@ -109,8 +109,8 @@ func install(t *testing.T, p, root string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < in.Jobs(); i++ {
-		if err := in.Extract(i); err != nil {
+	for _, j := range in.Jobs() {
+		if err := j.Extract(); err != nil {
 			return nil, err
 		}
 	}

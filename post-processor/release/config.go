@@ -21,6 +21,17 @@ type Config struct {
 	// `pipbake:lock-sha256` and `pipbake:receipt-sha256` come from them.
 	// Required unless `release` is given.
 	ReceiptsDir string `mapstructure:"receipts_dir"`
+	// A private key that signs the release's attestations: ECDSA P-256,
+	// PEM (`PRIVATE KEY` or `EC PRIVATE KEY`) or cosign's encrypted format
+	// (its password from `COSIGN_PASSWORD`). With `receipts_dir`, each
+	// set's in-toto statements (its SBOM and its SLSA provenance, about
+	// the sha256 of its receipt; the same statements the agent keeps in
+	// the image under `/var/lib/pipbake/attestations`) are written as DSSE
+	// envelopes to `<receipts_dir>/attestations/`, signed with this key
+	// (unsigned without it), and their digest tags the images as
+	// `pipbake:attestation-sha256`. The key is read on the Packer host
+	// only; it never reaches the machine being baked.
+	SigningKey string `mapstructure:"signing_key"`
 	// The release id, written as `pipbake:release`. Defaults to the
 	// receipts' release (the provisioner's `release`).
 	Release string `mapstructure:"release"`

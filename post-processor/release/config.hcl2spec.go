@@ -20,6 +20,7 @@ type FlatConfig struct {
 	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	Family              *string           `mapstructure:"family" required:"true" cty:"family" hcl:"family"`
 	ReceiptsDir         *string           `mapstructure:"receipts_dir" cty:"receipts_dir" hcl:"receipts_dir"`
+	SigningKey          *string           `mapstructure:"signing_key" cty:"signing_key" hcl:"signing_key"`
 	Release             *string           `mapstructure:"release" cty:"release" hcl:"release"`
 	Profile             *string           `mapstructure:"profile" cty:"profile" hcl:"profile"`
 	EndpointURL         *string           `mapstructure:"endpoint_url" cty:"endpoint_url" hcl:"endpoint_url"`
@@ -48,6 +49,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"family":                     &hcldec.AttrSpec{Name: "family", Type: cty.String, Required: false},
 		"receipts_dir":               &hcldec.AttrSpec{Name: "receipts_dir", Type: cty.String, Required: false},
+		"signing_key":                &hcldec.AttrSpec{Name: "signing_key", Type: cty.String, Required: false},
 		"release":                    &hcldec.AttrSpec{Name: "release", Type: cty.String, Required: false},
 		"profile":                    &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
 		"endpoint_url":               &hcldec.AttrSpec{Name: "endpoint_url", Type: cty.String, Required: false},

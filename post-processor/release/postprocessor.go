@@ -9,6 +9,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
 )
@@ -56,6 +58,14 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 	}
 	if c.MaxAttempts < 0 {
 		add("max_attempts: must not be negative")
+	}
+	if c.SigningKey != "" {
+		if c.ReceiptsDir == "" {
+			add("signing_key: needs receipts_dir (the attestations are made from the receipts)")
+		}
+		if _, err := p.signer(); err != nil {
+			add("%w", err)
+		}
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
@@ -115,6 +125,17 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, a pack
 	if err != nil {
 		return a, true, false, fmt.Errorf("pipbake-release: %w", err)
 	}
+	var att *Attested
+	if p.config.ReceiptsDir != "" {
+		if att, err = p.attestRelease(); err != nil {
+			return a, true, false, fmt.Errorf("pipbake-release: attestations: %w", err)
+		}
+		how := "unsigned"
+		if att.Signed {
+			how = "signed"
+		}
+		ui.Say(fmt.Sprintf("pipbake-release: %d attestation(s), %s, in %s (%s %s)", len(att.Files), how, filepath.Join(p.config.ReceiptsDir, AttestationsDir), attest.TagAttestationSHA256, att.Digest))
+	}
 	ui.Say(fmt.Sprintf("pipbake-release: tagging %d image(s) as %s (sets %s)", len(images), rel, orDash(rel.Sets)))
 	for _, im := range images {
 		cfg, err := amazon.LoadConfig(ctx, amazon.Options{Region: im.Region, Profile: p.config.Profile, Endpoint: p.config.EndpointURL, MaxAttempts: p.config.MaxAttempts})
@@ -124,6 +145,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, a pack
 		snaps, err := amazon.New(cfg).TagRelease(ctx, im.ID, rel)
 		if err != nil {
 			return a, true, false, fmt.Errorf("pipbake-release: %w", err)
+		}
+		if att != nil {
+			if err := tagAttestation(ctx, cfg, im.ID, snaps, att.Digest); err != nil {
+				return a, true, false, fmt.Errorf("pipbake-release: %w", err)
+			}
 		}
 		ui.Message(fmt.Sprintf("%s: %s and snapshot(s) %s tagged %s", im.Region, im.ID, orDash(strings.Join(snaps, ", ")), rel))
 	}

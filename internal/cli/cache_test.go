@@ -1,0 +1,91 @@
+//go:build !pipbake_agent && linux
+
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
+)
+
+// TestCachePrune: `pipbake cache size` reports the entries and bytes;
+// `pipbake cache prune --max-size` keeps the most recently used entries
+// that fit and reports the sizes before and after.
+func TestCachePrune(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pyc")
+	c, err := pyccache.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := pyccache.NewInterp("a70d0d0a", "cpython-311", "cpython")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	var newest pyccache.Key
+	for i := 0; i < 10; i++ {
+		k := pyccache.Key{Source: sha256.Sum256([]byte(fmt.Sprint(i))), Interp: in, Path: "m.py"}
+		pyc := binary.LittleEndian.AppendUint32([]byte{0xa7, 0x0d, 0x0d, 0x0a}, 1)
+		pyc = append(pyc, make([]byte, 8+1000)...)
+		if err := c.Put(k, pyc); err != nil {
+			t.Fatal(err)
+		}
+		id := k.ID().String()
+		ts := old.Add(time.Duration(i) * time.Hour)
+		os.Chtimes(filepath.Join(dir, "v1", id[:2], id), ts, ts)
+		newest = k
+	}
+	has(t, "size", mustRun(t, "cache", "size", "--dir", dir), "10 entries, 10.9 kB")
+	s := mustRun(t, "cache", "prune", "--dir", dir, "--max-size", "2.5kB")
+	has(t, "prune", s, "10 entries, 10.9 kB; pruned to 2 entries, 2.2 kB (8 entries, 8.7 kB removed)")
+	if _, _, ok := c.Get(newest); !ok {
+		t.Error("the most recently used entry was pruned")
+	}
+	if _, code, _ := pipbake(t, "cache", "prune", "--dir", dir); code != 2 {
+		t.Errorf("prune without --max-size: exit %d, want 2", code)
+	}
+	if _, code, _ := pipbake(t, "cache", "prune", "--dir", dir, "--max-size", "lots"); code != 2 {
+		t.Errorf("prune --max-size lots: exit %d, want 2", code)
+	}
+	if s, code, _ := pipbake(t, "cache", "size", "--dir", dir, "--json"); code != 0 || !strings.Contains(s, `"entries": 2`) {
+		t.Errorf("size --json: %d %s", code, s)
+	}
+}
+
+// TestInstallBytecodeCacheFlag: --bytecode-cache DIR fills DIR; without
+// the flag $PIPBAKE_BYTECODE_CACHE does; --bytecode-cache off uses none.
+func TestInstallBytecodeCacheFlag(t *testing.T) {
+	e := newPlanEnv(t)
+	flagDir, envDir := filepath.Join(t.TempDir(), "flag"), filepath.Join(t.TempDir(), "env")
+	t.Setenv(pyccache.Env, envDir)
+	install := func(release string, extra ...string) {
+		t.Helper()
+		args := append([]string{"install", "--lock", filepath.Join(e.dir, "s1.txt"), "--wheelhouse", filepath.Join(e.dir, "wheels"),
+			"--root", filepath.Join(e.roots, "a"), "--python", e.py, "--release", release, "--quiet"}, extra...)
+		mustRun(t, args...)
+	}
+	entries := func(dir string) int {
+		u, _ := pyccache.Measure(dir)
+		return u.Entries
+	}
+	install("r1", "--bytecode-cache", flagDir)
+	if entries(flagDir) != 1 || entries(envDir) != 0 { // six: one module
+		t.Fatalf("--bytecode-cache: %d entries there, %d in $%s", entries(flagDir), entries(envDir), pyccache.Env)
+	}
+	install("r2")
+	if entries(envDir) != 1 {
+		t.Fatalf("$%s: %d entries", pyccache.Env, entries(envDir))
+	}
+	os.RemoveAll(envDir)
+	install("r3", "--bytecode-cache", "off")
+	if _, err := os.Stat(envDir); err == nil {
+		t.Fatal("--bytecode-cache off used a cache")
+	}
+}
