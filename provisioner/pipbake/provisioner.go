@@ -127,7 +127,7 @@ func (p *Provisioner) command(agentPath, args string) (string, error) {
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, _ map[string]interface{}) error {
 	c := &p.config
 	ui.Say(fmt.Sprintf("Provisioning with pipbake: %d set(s), release %s", len(c.Sets), c.Release))
-	out := &uiLines{say: ui.Message}
+	out := &uiLines{say: ui.Say}
 	defer out.Flush()
 	// Ctrl-C reaches this plugin too (the terminal signals packer's whole
 	// process group): cancel at once rather than when Packer's cancel
