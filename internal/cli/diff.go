@@ -149,3 +149,11 @@ func imageFacts(ctx context.Context, op string) (catalog.Facts, error) {
 	}
 	return c.Facts(ctx, ref.Identifier())
 }
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, " ")
+}

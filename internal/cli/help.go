@@ -146,14 +146,6 @@ func (fs *flagSet) parseOperands(args []string) ([]string, error) {
 	}
 }
 
-func quoteList(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = fmt.Sprintf("%q", v)
-	}
-	return strings.Join(q, " ")
-}
-
 // nearest returns the name closest to s by edit distance, or "" when none
 // is close (more than a third of the letters, at least 2, differ) and none
 // starts with s.
