@@ -35,9 +35,9 @@ test-short:
 # and the core's unit tests with the race detector. -short skips every test
 # that starts packer, moto_server, sshd, cosign or debootstrap
 # (internal/e2etest). CHECK_PKGS leaves out what is slow even then (the
-# command line's and installers' in-process end-to-end tests, the
-# benchmarks); make test runs those.
-CHECK_SLOW = /internal/cli$$|/internal/npm$$|/internal/install$$|/internal/bake$$|/internal/agent$$|/cmd/|/bench/|/provisioner/
+# command line's and installers' in-process end-to-end tests, the corpus
+# repacking and the examples' builds, the benchmarks); make test runs those.
+CHECK_SLOW = /internal/cli$$|/internal/corpus$$|/examples$$|/internal/npm$$|/internal/install$$|/internal/bake$$|/internal/agent$$|/cmd/|/bench/|/provisioner/
 CHECK_PKGS ?= $(shell $(GO) list ./... | grep -Ev '$(CHECK_SLOW)')
 check: lint
 	@echo "go test -short -race CHECK_PKGS ($(words $(CHECK_PKGS)) packages)"
