@@ -5,7 +5,7 @@ GO ?= go
 # cached under ~/.cache/pipbake-dev/tools by .ci/tools.sh.
 export PIPBAKE_TOOLS ?= packer goreleaser amazon
 
-.PHONY: demo demo-native test test-short build bench generate fuzz peer
+.PHONY: demo demo-native test test-short check lint build bench generate fuzz peer
 
 # The main job on its embedded default: bake examples/hello (embedded in
 # pipbake) into an OCI image under ./out/hello-oci with the pipbake-oci
@@ -30,6 +30,26 @@ test:
 # Unit tests only (skips the slow whole-corpus comparisons).
 test-short:
 	$(GO) test -short ./...
+
+# The inner loop, in under 2 minutes with warm caches: vet, staticcheck,
+# and the core's unit tests with the race detector. -short skips every test
+# that starts packer, moto_server, sshd, cosign or debootstrap
+# (internal/e2etest). CHECK_PKGS leaves out what is slow even then (the
+# command line's and installers' in-process end-to-end tests, the corpus
+# repacking and the examples' builds, the benchmarks); make test runs those.
+CHECK_SLOW = /internal/cli$$|/internal/corpus$$|/examples$$|/internal/npm$$|/internal/install$$|/internal/bake$$|/internal/agent$$|/cmd/|/bench/|/provisioner/
+CHECK_PKGS ?= $(shell $(GO) list ./... | grep -Ev '$(CHECK_SLOW)')
+check: lint
+	@echo "go test -short -race CHECK_PKGS ($(words $(CHECK_PKGS)) packages)"
+	@$(GO) test -short -race $(CHECK_PKGS)
+
+# vet, and staticcheck (built once by .ci/tools.sh from .ci/tools/staticcheck,
+# the version pinned there) on the full build and the lean agent's.
+lint:
+	$(GO) vet ./...
+	@set -e; eval "$$(PIPBAKE_TOOLS=staticcheck bash .ci/tools.sh)"; \
+	  echo "staticcheck ./..."; "$$PIPBAKE_STATICCHECK" ./...; \
+	  "$$PIPBAKE_STATICCHECK" -tests=false -tags pipbake_agent ./cmd/pipbake ./internal/cli
 
 # The plugin and the pipbake CLI into dist/. Like release builds, the
 # plugin embeds lean pipbake agents for linux/amd64 and linux/arm64

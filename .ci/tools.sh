@@ -19,12 +19,13 @@
 # Variables:
 #   PIPBAKE_DEV_CACHE  cache root (default ~/.cache/pipbake-dev)
 #   PIPBAKE_TOOLS      tools to provide, separated by spaces or commas, from:
-#                      packer goreleaser amazon cosign (default: packer goreleaser)
+#                      packer goreleaser amazon cosign staticcheck (default: packer goreleaser)
 # Sets (and prints):
 #   PIPBAKE_PACKER                 packer v1.16.0
 #   PIPBAKE_GORELEASER             goreleaser v2.15.1
 #   PIPBAKE_PACKER_PLUGIN_AMAZON   packer-plugin-amazon v1.8.0 (only with "amazon")
 #   PIPBAKE_COSIGN                 cosign v2.6.5 (only with "cosign"; the attestation tests ask for it)
+#   PIPBAKE_STATICCHECK            staticcheck v0.8.2 (only with "staticcheck")
 #   PIPBAKE_TOOLS_BIN              the tools/bin folder
 #
 # Exit status: 0 when every requested tool is there; 1 otherwise, with the
@@ -61,35 +62,40 @@ declare -A pkg=(
   [packer]=github.com/hashicorp/packer
   [goreleaser]=github.com/goreleaser/goreleaser/v2
   [amazon]=github.com/hashicorp/packer-plugin-amazon
+  [staticcheck]=honnef.co/go/tools/cmd/staticcheck
   [cosign]=github.com/sigstore/cosign/v2/cmd/cosign
 )
 # The module whose version a tool is, where it is not the package built.
 declare -A module=(
   [cosign]=github.com/sigstore/cosign/v2
+  [staticcheck]=honnef.co/go/tools
 )
 declare -A bin=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
   [cosign]=cosign
+  [staticcheck]=staticcheck
 )
 declare -A var=(
   [packer]=PIPBAKE_PACKER
   [goreleaser]=PIPBAKE_GORELEASER
   [amazon]=PIPBAKE_PACKER_PLUGIN_AMAZON
   [cosign]=PIPBAKE_COSIGN
+  [staticcheck]=PIPBAKE_STATICCHECK
 )
 declare -A dir=(
   [packer]=packer
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
   [cosign]=cosign
+  [staticcheck]=staticcheck
 )
 
 tools=()
 requested=${PIPBAKE_TOOLS:-packer goreleaser}
 for t in ${requested//,/ }; do
-  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon cosign)"
+  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon cosign staticcheck)"
   case " ${tools[*]} " in *" $t "*) ;; *) tools+=("$t") ;; esac
 done
 [ ${#tools[@]} -gt 0 ] || die "PIPBAKE_TOOLS names no tool"

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -361,7 +362,10 @@ build {
 	// (packer wraps itself in a second process).
 	cmd := exec.Command(p.Bin, "build", "-color=false", tpl3)
 	cmd.Dir, cmd.Env = p.Dir, p.Env()
-	var buf bytes.Buffer
+	// exec copies packer's output into buf from its own goroutines while
+	// the test polls it: a buffer with a lock (a bytes.Buffer is a data
+	// race under -race).
+	var buf lockedBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -539,4 +543,23 @@ func tarNames(t *testing.T, r io.Reader) []string {
 		}
 		out = append(out, h.Name)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from one goroutine while
+// another reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -47,7 +47,7 @@ func (s *stepBase) Run(ctx context.Context, state multistep.StateBag) multistep.
 		b.epoch = base.Config.Created.Time
 	}
 	b.epoch = b.epoch.UTC().Truncate(time.Second)
-	ui.Message(fmt.Sprintf("base %s; epoch %s", base.Digest, b.epoch.Format(time.RFC3339)))
+	ui.Say(fmt.Sprintf("base %s; epoch %s", base.Digest, b.epoch.Format(time.RFC3339)))
 	return multistep.ActionContinue
 }
 

@@ -4,30 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/service"
-)
-
-// Where a set's other files live, relative to the root.
-const (
-	receiptsRel     = "var/lib/pipbake/receipts"
-	attestationsRel = "var/lib/pipbake/attestations"
-	unitsRel        = "etc/systemd/system"
+	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
 
 // stepLayers turns what the provisioners changed into layers: one per
@@ -35,155 +25,191 @@ const (
 // the sets' new releases in the release cache.
 type stepLayers struct{}
 
+// layering is one run of stepLayers, phase by phase (Run lists them).
+type layering struct {
+	b     *build
+	ui    packersdk.Ui
+	view  rootfs.View
+	start time.Time
+
+	changes []layer.Change
+	jobs    []layerJob
+	// keys are the sets' release cache keys (nil where the release has no
+	// receipt); cachedBefore says which were in the cache before this
+	// build (restored, so their layers are probably unchanged).
+	keys         []*install.CacheKey
+	cachedBefore []bool
+
+	store   *layer.Store
+	comp    layer.Compression
+	results []*layer.Result
+}
+
 func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	b := state.Get(stateBuild).(*build)
-	ui := state.Get("ui").(packersdk.Ui)
-	r := b.root
-	start := time.Now()
-	ex := append(append(layer.Excludes{}, layer.DefaultExcludes...), strings.TrimPrefix(ReleaseCacheMount, "/"))
-	var changes []layer.Change
-	var err error
-	if r.Overlay {
-		changes, err = layer.FromUpper(r.Upper, r.BaseView(), ex)
-	} else {
-		changes, err = layer.FromSnapshot(r.Root, r.Snapshot, r.BaseView(), ex)
+	l := &layering{b: b, ui: state.Get("ui").(packersdk.Ui), view: b.root.View(), start: time.Now(),
+		store: &layer.Store{Dir: filepath.Join(b.cfg.CacheDir, "layers")}, comp: layer.Compression(b.cfg.Compression)}
+	if err := l.run(ctx); err != nil {
+		return halt(state, fmt.Errorf("make the layers: %w", err))
 	}
-	if err != nil {
-		return halt(state, fmt.Errorf("find the changes: %w", err))
-	}
-	b.changes = len(changes)
-	view := r.View()
+	return multistep.ActionContinue
+}
 
-	// The sets whose release this build wrote: .../releases/<id>/pipbake-receipt.json.
-	for _, c := range changes {
-		if c.Kind != layer.Write || path.Base(c.Path) != receipt.FileName {
-			continue
-		}
-		relDir := path.Dir(c.Path)
-		if path.Base(path.Dir(relDir)) != "releases" {
-			continue
-		}
-		data, err := view.ReadFile(c.Path)
-		if err != nil {
-			return halt(state, err)
-		}
-		rc, err := ociimage.ParseReceipt(data)
-		if err != nil {
-			return halt(state, fmt.Errorf("%s: %w", c.Path, err))
-		}
-		b.sets = append(b.sets, bakedSet{Name: rc.Receipt.Set, Root: path.Dir(path.Dir(relDir)), Release: rc.Receipt.Release})
+func (l *layering) run(ctx context.Context) error {
+	if err := l.findChanges(); err != nil {
+		return err
 	}
-	sort.Slice(b.sets, func(i, j int) bool { return b.sets[i].Name < b.sets[j].Name })
-
-	// Every set's receipt in the image, for the labels.
-	if names, err := view.ReadDir(receiptsRel); err == nil {
-		for _, n := range names {
-			if !strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".cdx.json") {
-				continue
-			}
-			data, err := view.ReadFile(receiptsRel + "/" + n)
-			if err != nil {
-				return halt(state, err)
-			}
-			if rc, err := ociimage.ParseReceipt(data); err == nil {
-				b.receipts = append(b.receipts, rc)
-			}
-		}
+	if err := l.findSets(); err != nil {
+		return err
 	}
-
-	var groups []layer.Group
-	if *b.cfg.LayerPerSet {
-		for _, st := range b.sets {
-			groups = append(groups, layer.Group{Name: st.Name, Paths: []string{
-				st.Root,
-				unitsRel + "/" + st.Name + ".service",
-				unitsRel + "/multi-user.target.wants/" + st.Name + ".service",
-				receiptsRel + "/" + st.Name + ".json",
-				receiptsRel + "/" + st.Name + ".cdx.json",
-				attestationsRel + "/" + attest.SBOMFile(st.Name),
-				attestationsRel + "/" + attest.ProvenanceFile(st.Name),
-				unitsRel + "/" + service.VerifyUnit(st.Name),
-				unitsRel + "/multi-user.target.wants/" + service.VerifyUnit(st.Name),
-			}})
-		}
+	if err := l.readReceipts(); err != nil {
+		return err
 	}
-	parts := layer.Split(changes, groups)
-	type job struct {
-		changes   []layer.Change
-		createdBy string
-		set       int // index in b.sets, or -1
-	}
-	// Everything else first, then the sets in name order.
-	jobs := []job{{changes: parts[len(parts)-1], createdBy: "pipbake-oci: provisioners (outside the pipbake sets)", set: -1}}
-	for i, st := range b.sets {
-		if i < len(groups) {
-			jobs = append(jobs, job{changes: parts[i], createdBy: fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", st.Name, st.Release, "/"+st.Root), set: i})
-		}
-	}
-	// Which sets' releases were in the release cache before this build
-	// (restored, so their layers are probably unchanged), and their keys.
-	cachedBefore := make([]bool, len(b.sets))
-	keys := make([]*install.CacheKey, len(b.sets))
-	for i, st := range b.sets {
-		if abs, _, err := view.Lstat(st.Root + "/releases/" + st.Release); err == nil {
-			if rc, err := receipt.Read(abs); err == nil {
-				k := install.KeyOfReceipt(rc, "/"+st.Root)
-				keys[i] = &k
-				cachedBefore[i] = install.HasEntry(releaseCacheDir(b.cfg), k)
-			}
-		}
-	}
+	l.jobs = layerJobs(l.changes, l.b.sets, *l.b.cfg.LayerPerSet)
+	l.readCacheState()
 	// Without a layer per set, new releases are stored as folders, copied
 	// while the layers are compressed.
 	harvested := make(chan struct{})
 	go func() {
 		defer close(harvested)
-		if !*b.cfg.ReleaseCache || *b.cfg.LayerPerSet {
-			return
-		}
-		for i, st := range b.sets {
-			if keys[i] == nil || cachedBefore[i] {
-				continue
-			}
-			abs, _, err := view.Lstat(st.Root + "/releases/" + st.Release)
-			if err != nil {
-				continue
-			}
-			if err := install.StoreRelease(releaseCacheDir(b.cfg), *keys[i], abs); err != nil {
-				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
-			}
-		}
+		l.storeReleaseFolders()
 	}()
-	store := &layer.Store{Dir: filepath.Join(b.cfg.CacheDir, "layers")}
-	comp := layer.Compression(b.cfg.Compression)
-	results := make([]*layer.Result, len(jobs))
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.NumCPU())
-	for i, j := range jobs {
+	err := l.buildLayers(ctx)
+	<-harvested
+	if err != nil {
+		return err
+	}
+	l.record()
+	l.storeLayerEntries()
+	return nil
+}
+
+// findChanges lists what the provisioners changed: the overlay's upper
+// folder, or the root against its snapshot.
+func (l *layering) findChanges() error {
+	r := l.b.root
+	ex := append(append(layer.Excludes{}, layer.DefaultExcludes...), strings.TrimPrefix(ReleaseCacheMount, "/"))
+	var err error
+	if r.Overlay {
+		l.changes, err = layer.FromUpper(r.Upper, r.BaseView(), ex)
+	} else {
+		l.changes, err = layer.FromSnapshot(r.Root, r.Snapshot, r.BaseView(), ex)
+	}
+	if err != nil {
+		return fmt.Errorf("find the changes: %w", err)
+	}
+	l.b.changes = len(l.changes)
+	return nil
+}
+
+// findSets finds the sets whose release this build wrote.
+func (l *layering) findSets() error {
+	sets, err := setsOfChanges(l.changes, l.view.ReadFile)
+	if err != nil {
+		return err
+	}
+	l.b.sets = append(l.b.sets, sets...)
+	return nil
+}
+
+// readReceipts reads every set's receipt in the image, for the labels.
+func (l *layering) readReceipts() error {
+	names, err := l.view.ReadDir(receiptsRel)
+	if err != nil {
+		return nil // no receipts folder: no sets
+	}
+	for _, n := range names {
+		if !isSetReceipt(n) {
+			continue
+		}
+		data, err := l.view.ReadFile(receiptsRel + "/" + n)
+		if err != nil {
+			return err
+		}
+		if rc, err := ociimage.ParseReceipt(data); err == nil {
+			l.b.receipts = append(l.b.receipts, rc)
+		}
+	}
+	return nil
+}
+
+// readCacheState finds each set's release cache key and whether the
+// cache held it before this build.
+func (l *layering) readCacheState() {
+	sets := l.b.sets
+	l.cachedBefore = make([]bool, len(sets))
+	l.keys = make([]*install.CacheKey, len(sets))
+	for i, st := range sets {
+		abs, _, err := l.view.Lstat(st.Root + "/releases/" + st.Release)
+		if err != nil {
+			continue
+		}
+		rc, err := receipt.Read(abs)
+		if err != nil {
+			continue
+		}
+		k := install.KeyOfReceipt(rc, "/"+st.Root)
+		l.keys[i] = &k
+		l.cachedBefore[i] = install.HasEntry(releaseCacheDir(l.b.cfg), k)
+	}
+}
+
+// storeReleaseFolders stores, without a layer per set, each new release
+// in the release cache as a folder. A failure is a warning.
+func (l *layering) storeReleaseFolders() {
+	if !*l.b.cfg.ReleaseCache || *l.b.cfg.LayerPerSet {
+		return
+	}
+	for i, st := range l.b.sets {
+		if l.keys[i] == nil || l.cachedBefore[i] {
+			continue
+		}
+		abs, _, err := l.view.Lstat(st.Root + "/releases/" + st.Release)
+		if err != nil {
+			continue
+		}
+		if err := install.StoreRelease(releaseCacheDir(l.b.cfg), *l.keys[i], abs); err != nil {
+			l.ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
+		}
+	}
+}
+
+// buildLayers writes and compresses the layers, one per CPU at a time
+// (compression is CPU-bound); the first failure stops the rest.
+func (l *layering) buildLayers(ctx context.Context) error {
+	l.results = make([]*layer.Result, len(l.jobs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	for i, j := range l.jobs {
 		if len(j.changes) == 0 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			write := func(w io.Writer) error { return layer.WriteTar(w, view, j.changes, b.epoch) }
-			if j.set >= 0 && !cachedBefore[j.set] {
-				// A set installed (not restored) in this build: a new layer.
-				results[i], errs[i] = store.BuildNew(write, comp)
-			} else {
-				results[i], errs[i] = store.Build(write, comp)
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-		}()
+			write := func(w io.Writer) error { return layer.WriteTar(w, l.view, j.changes, l.b.epoch) }
+			var err error
+			if j.set >= 0 && !l.cachedBefore[j.set] {
+				// A set installed (not restored) in this build: a new layer.
+				l.results[i], err = l.store.BuildNew(write, l.comp)
+			} else {
+				l.results[i], err = l.store.Build(write, l.comp)
+			}
+			if err != nil {
+				return fmt.Errorf("layer %q: %w", j.createdBy, err)
+			}
+			return nil
+		})
 	}
-	wg.Wait()
-	for i, j := range jobs {
-		if errs[i] != nil {
-			return halt(state, fmt.Errorf("layer %q: %w", j.createdBy, errs[i]))
-		}
-		res := results[i]
+	return g.Wait()
+}
+
+// record adds the layers to the build in order and says what each is.
+func (l *layering) record() {
+	b := l.b
+	for i, j := range l.jobs {
+		res := l.results[i]
 		if res == nil {
 			continue
 		}
@@ -195,26 +221,28 @@ func (s *stepLayers) Run(ctx context.Context, state multistep.StateBag) multiste
 		if res.Cached {
 			how = "unchanged, cached"
 		}
-		ui.Message(fmt.Sprintf("layer %s: %s (%d changes, %.1f MB, %s)", res.Digest.Hex[:12], j.createdBy, len(j.changes), float64(res.Size)/(1<<20), how))
+		l.ui.Say(fmt.Sprintf("layer %s: %s (%d changes, %.1f MB, %s)", res.Digest.Hex[:12], j.createdBy, len(j.changes), float64(res.Size)/(1<<20), how))
 	}
-	ui.Say(fmt.Sprintf("%d change(s) in %d layer(s) (%v)", len(changes), len(b.layers), time.Since(start).Round(time.Millisecond)))
+	l.ui.Say(fmt.Sprintf("%d change(s) in %d layer(s) (%v)", len(l.changes), len(b.layers), time.Since(l.start).Round(time.Millisecond)))
+}
 
-	<-harvested
-	// With a layer per set, a new release is stored as its layer's blob
-	// (a hard link) and the place of the release in it.
-	if *b.cfg.ReleaseCache && *b.cfg.LayerPerSet {
-		for i, st := range b.sets {
-			if keys[i] == nil || cachedBefore[i] || st.Layer == nil {
-				continue
-			}
-			blob := filepath.Join(store.Dir, "blobs", st.Layer.Digest.Algorithm, st.Layer.Digest.Hex)
-			le := install.LayerEntry{Prefix: st.Root + "/releases/" + st.Release, Compression: string(comp), Digest: st.Layer.Digest.String()}
-			if err := install.StoreLayerEntry(releaseCacheDir(b.cfg), *keys[i], blob, le); err != nil {
-				ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
-			}
+// storeLayerEntries stores, with a layer per set, each new release in the
+// release cache as its layer's blob (a hard link) and the place of the
+// release in it. A failure is a warning.
+func (l *layering) storeLayerEntries() {
+	if !*l.b.cfg.ReleaseCache || !*l.b.cfg.LayerPerSet {
+		return
+	}
+	for i, st := range l.b.sets {
+		if l.keys[i] == nil || l.cachedBefore[i] || st.Layer == nil {
+			continue
+		}
+		blob := filepath.Join(l.store.Dir, "blobs", st.Layer.Digest.Algorithm, st.Layer.Digest.Hex)
+		le := install.LayerEntry{Prefix: st.Root + "/releases/" + st.Release, Compression: string(l.comp), Digest: st.Layer.Digest.String()}
+		if err := install.StoreLayerEntry(releaseCacheDir(l.b.cfg), *l.keys[i], blob, le); err != nil {
+			l.ui.Error(fmt.Sprintf("pipbake-oci: warning: release cache: %v", err))
 		}
 	}
-	return multistep.ActionContinue
 }
 
 func (s *stepLayers) Cleanup(multistep.StateBag) {}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,27 +12,8 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch/fetchtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/nginxtest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
-
-// pipbakeEnv runs the binary with extra environment variables.
-func pipbakeEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(target.CleanEnv(os.Environ()), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
-}
 
 // flaskIndex writes Flask's closure, its lock and a static index of it
 // into dir.
@@ -67,9 +46,10 @@ func TestFetchThenInstallOffline(t *testing.T) {
 	dir := t.TempDir()
 	flask, root := flaskIndex(t, dir)
 	srv := nginxtest.Start(t, nginxtest.Options{Root: root, Server: fetchtest.NginxLocations})
-	env := []string{"XDG_CACHE_HOME=" + filepath.Join(dir, "xdg")} // the default cache, kept inside the test
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg")) // the default cache, kept inside the test
+	lockFile, wheels := filepath.Join(dir, "flask.txt"), filepath.Join(dir, "wheels")
 
-	out, errOut, code := pipbakeEnv(t, dir, env, "fetch", "--lock", "flask.txt", "--out", "wheels",
+	out, errOut, code := pipbake(t, "fetch", "--lock", lockFile, "--out", wheels,
 		"--source", srv.URL+"/json/", "--python-version", "3.11", "--platform", "manylinux_2_36_x86_64")
 	if code != 0 || !strings.Contains(out, "fetched 7 wheels into "+filepath.Join(dir, "wheels")+" (7 downloaded") {
 		t.Fatalf("fetch: exit %d\n%s\n%s", code, out, errOut)
@@ -80,7 +60,7 @@ func TestFetchThenInstallOffline(t *testing.T) {
 	srv.Stop()
 
 	// Warm, with the index gone: a probed target this time, and JSON.
-	out, errOut, code = pipbakeEnv(t, dir, env, "fetch", "--lock", "flask.txt", "--out", "wheels",
+	out, errOut, code = pipbake(t, "fetch", "--lock", lockFile, "--out", wheels,
 		"--source", srv.URL+"/json/", "--target-python", py, "--json")
 	if code != 0 {
 		t.Fatalf("warm fetch: exit %d\n%s\n%s", code, out, errOut)
@@ -89,11 +69,11 @@ func TestFetchThenInstallOffline(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.FromCache != 7 || res.Downloaded != 0 || len(res.Wheels) != 7 {
 		t.Fatalf("warm result: %v %+v\n%s", err, res, out)
 	}
-	if res.Wheels[0].Pins[0] != "flask.txt:2" || res.Wheels[0].Source != srv.URL+"/files/"+flask[0].File {
+	if res.Wheels[0].Pins[0] != lockFile+":2" || res.Wheels[0].Source != srv.URL+"/files/"+flask[0].File {
 		t.Fatalf("wheel 0: %+v", res.Wheels[0])
 	}
 
-	out, errOut, code = pipbake(t, dir, "install", "--lock", "flask.txt", "--wheelhouse", "wheels", "--root", "srv/app", "--python", py, "--no-compile")
+	out, errOut, code = pipbake(t, "install", "--lock", lockFile, "--wheelhouse", wheels, "--root", filepath.Join(dir, "srv/app"), "--python", py, "--no-compile")
 	if code != 0 {
 		t.Fatalf("install: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -106,31 +86,34 @@ func TestFetchThenInstallOffline(t *testing.T) {
 // TestFetchErrors: usage errors exit 2; a fetch that fails exits 1, says
 // why, and leaves --out alone; --json reports the problems.
 func TestFetchErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
+	in := func(p string) string { return filepath.Join(dir, p) }
+	r, o := in("r.txt"), in("o")
 	os.WriteFile(filepath.Join(dir, "r.txt"), []byte("demo==1.0 \\\n    --hash=sha256:"+strings.Repeat("a", 64)+"\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "empty"), 0o755)
 	target := []string{"--python-version", "3.11", "--platform", "manylinux_2_36_x86_64"}
 	for _, args := range [][]string{
-		{"fetch", "--out", "o"},
-		{"fetch", "--lock", "r.txt"},
-		{"fetch", "--lock", "r.txt", "--out", "o"},
-		{"fetch", "--lock", "r.txt", "--out", "o", "--python-version", "3.11"},
-		{"fetch", "--lock", "r.txt", "--out", "o", "--target-python", "python3", "--platform", "linux_x86_64"},
-		{"fetch", "--lock", "r.txt", "--out", "o", "--python-version", "3.x", "--platform", "linux_x86_64"},
-		{"fetch", "--lock", "r.txt", "--out", "o", "--bogus"},
+		{"fetch", "--out", o},
+		{"fetch", "--lock", r},
+		{"fetch", "--lock", r, "--out", o},
+		{"fetch", "--lock", r, "--out", o, "--python-version", "3.11"},
+		{"fetch", "--lock", r, "--out", o, "--target-python", "python3", "--platform", "linux_x86_64"},
+		{"fetch", "--lock", r, "--out", o, "--python-version", "3.x", "--platform", "linux_x86_64"},
+		{"fetch", "--lock", r, "--out", o, "--bogus"},
 	} {
-		if _, errOut, code := pipbake(t, dir, args...); code != 2 {
+		if _, errOut, code := pipbake(t, args...); code != 2 || strings.Count(errOut, "Usage:") != 1 {
 			t.Errorf("%v: exit %d: %s", args, code, errOut)
 		}
 	}
-	_, errOut, code := pipbake(t, dir, append([]string{"fetch", "--lock", "r.txt", "--out", "o", "--source", "empty", "--cache", "c"}, target...)...)
-	if code != 1 || !strings.Contains(errOut, "demo==1.0 (r.txt:1): not found in any source") || !strings.Contains(errOut, "o was left unchanged") {
+	_, errOut, code := pipbake(t, append([]string{"fetch", "--lock", r, "--out", o, "--source", in("empty"), "--cache", in("c")}, target...)...)
+	if code != 1 || !strings.Contains(errOut, "demo==1.0 ("+r+":1): not found in any source") || !strings.Contains(errOut, o+" was left unchanged") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "o")); !os.IsNotExist(err) {
 		t.Fatalf("out was created: %v", err)
 	}
-	out, _, code := pipbake(t, dir, append([]string{"fetch", "--lock", "r.txt", "--out", "o", "--source", "empty", "--cache", "c", "--json"}, target...)...)
+	out, _, code := pipbake(t, append([]string{"fetch", "--lock", r, "--out", o, "--source", in("empty"), "--cache", in("c"), "--json"}, target...)...)
 	var report struct {
 		Error    string
 		Problems []fetch.Problem
@@ -138,7 +121,7 @@ func TestFetchErrors(t *testing.T) {
 	if code != 1 || json.Unmarshal([]byte(out), &report) != nil || len(report.Problems) != 1 || report.Problems[0].Kind != fetch.NotFound {
 		t.Fatalf("json: exit %d: %s", code, out)
 	}
-	if _, errOut, code := pipbake(t, dir, append([]string{"fetch", "--lock", "missing.txt", "--out", "o"}, target...)...); code != 1 || !strings.Contains(errOut, "missing.txt") {
+	if _, errOut, code := pipbake(t, append([]string{"fetch", "--lock", in("missing.txt"), "--out", o}, target...)...); code != 1 || !strings.Contains(errOut, "missing.txt") {
 		t.Fatalf("missing lock: exit %d: %s", code, errOut)
 	}
 }
@@ -152,24 +135,28 @@ func TestFetchSecretsNeverShown(t *testing.T) {
 	_, root := flaskIndex(t, dir)
 	srv := nginxtest.Start(t, nginxtest.Options{Root: root, Users: map[string]string{"alice": pass, "__token__": token}})
 	withPass := strings.Replace(srv.URL, "http://", "http://alice:"+pass+"@", 1) + "/simple/"
-	tokenEnv := fetch.EnvTokenPrefix + fetch.EnvHost("127.0.0.1") + "=" + token
+	tokenEnv := fetch.EnvTokenPrefix + fetch.EnvHost("127.0.0.1")
 	target := []string{"--python-version", "3.11", "--platform", "manylinux_2_36_x86_64"}
 	for _, tc := range []struct {
 		name   string
-		env    []string
+		token  string
 		source string
 		code   int
 	}{
-		{"password", nil, withPass, 0},
-		{"token", []string{tokenEnv}, srv.URL + "/simple/", 0},
-		{"wrong password", nil, strings.Replace(withPass, pass, pass+"-x", 1), 1},
-		{"wrong token", []string{tokenEnv + "-x"}, srv.URL + "/simple/", 1},
+		{"password", "", withPass, 0},
+		{"token", token, srv.URL + "/simple/", 0},
+		{"wrong password", "", strings.Replace(withPass, pass, pass+"-x", 1), 1},
+		{"wrong token", token + "-x", srv.URL + "/simple/", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The environment is the process's: these subtests do not run
+			// in parallel.
+			t.Setenv("NETRC", "/nonexistent")
+			t.Setenv(tokenEnv, tc.token)
 			outDir := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
-			args := append([]string{"fetch", "--lock", "flask.txt", "--out", outDir, "--source", tc.source, "--cache", filepath.Join(outDir + "-cache")}, target...)
+			args := append([]string{"fetch", "--lock", filepath.Join(dir, "flask.txt"), "--out", outDir, "--source", tc.source, "--cache", filepath.Join(outDir + "-cache")}, target...)
 			for _, extra := range [][]string{nil, {"--json"}} {
-				out, errOut, code := pipbakeEnv(t, dir, append(tc.env, "NETRC=/nonexistent"), append(args, extra...)...)
+				out, errOut, code := pipbake(t, append(args, extra...)...)
 				if code != tc.code {
 					t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,41 +9,31 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 )
 
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pipbake-cli-")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "pipbake")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build pipbake: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// pipbake runs the built binary and returns stdout, stderr and exit code.
-func pipbake(t *testing.T, dir string, args ...string) (string, string, int) {
+// pipbake runs the command line in process, as the binary would
+// (cli.Run), and returns its standard output, standard error and exit
+// status. It changes no process-wide state: tests using it run in
+// parallel, giving absolute paths.
+func pipbake(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	return pipbakeEnv(t, dir, nil, args...)
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(t.Context(), args, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), stderr.String(), code
 }
 
 func TestDemo(t *testing.T) {
-	corpustest.Python(t)
+	t.Parallel()
+	py := corpustest.Python(t)
 	dir := t.TempDir()
-	out, errOut, code := pipbake(t, dir, "demo", "--python", corpustest.Python(t))
+	out, errOut, code := pipbake(t, "demo", "--python", py, "--out", filepath.Join(dir, "out"))
 	if code != 0 || !strings.Contains(out, "Hello from hello 0.1.0") {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
 	}
-	out, _, code = pipbake(t, dir, "verify", "--root", "out/hello")
+	out, _, code = pipbake(t, "verify", "--root", filepath.Join(dir, "out/hello"))
 	if code != 0 || !strings.Contains(out, "is intact") {
 		t.Fatalf("verify after demo: exit %d: %s", code, out)
 	}
@@ -51,6 +42,7 @@ func TestDemo(t *testing.T) {
 // TestPlanVerifyRollback drives the CLI end to end: a two-set plan, two
 // releases, verify's exit codes, releases, local rollback.
 func TestPlanVerifyRollback(t *testing.T) {
+	t.Parallel()
 	py := corpustest.Python(t)
 	set := corpustest.Set(t)
 	dir := t.TempDir()
@@ -72,25 +64,25 @@ func TestPlanVerifyRollback(t *testing.T) {
 	}
 	roots := filepath.Join(dir, "srv")
 	plan := fmt.Sprintf(`
-wheelhouse = "wheels"
+wheelhouse = "%[3]s/wheels"
 set {
   name   = "api"
-  lock   = "api.txt"
+  lock   = "%[3]s/api.txt"
   root   = "%[1]s/api"
   python = "%[2]s"
 }
 set {
   name      = "worker"
-  lock      = "worker.txt"
+  lock      = "%[3]s/worker.txt"
   root      = "%[1]s/worker"
   python    = "%[2]s"
   compile   = false
   installer = "pip"
 }
-`, roots, py)
+`, roots, py, dir)
 	os.WriteFile(filepath.Join(dir, "pipbake.hcl"), []byte(plan), 0o644)
 	for _, rel := range []string{"1", "2"} {
-		out, errOut, code := pipbake(t, dir, "install", "-f", "pipbake.hcl", "--release", rel)
+		out, errOut, code := pipbake(t, "install", "-f", filepath.Join(dir, "pipbake.hcl"), "--release", rel)
 		if code != 0 {
 			t.Fatalf("install %s: exit %d\n%s\n%s", rel, code, out, errOut)
 		}
@@ -98,42 +90,42 @@ set {
 			t.Fatalf("install output: %s", out)
 		}
 	}
-	out, _, code := pipbake(t, dir, "releases", "--root", roots+"/api")
+	out, _, code := pipbake(t, "releases", "--root", roots+"/api")
 	if code != 0 || !strings.Contains(out, "*  2 ") || !strings.Contains(out, "   1 ") {
 		t.Fatalf("releases: %d %s", code, out)
 	}
-	if out, _, code := pipbake(t, dir, "verify", "--root", roots+"/api"); code != 0 {
+	if out, _, code := pipbake(t, "verify", "--root", roots+"/api"); code != 0 {
 		t.Fatalf("verify clean: exit %d %s", code, out)
 	}
 	// drift: exit 1 and the path
 	os.WriteFile(filepath.Join(roots, "api/releases/2/lib/python3.11/site-packages/flask/app.py"), []byte("x"), 0o644)
-	out, _, code = pipbake(t, dir, "verify", "--root", roots+"/api")
+	out, _, code = pipbake(t, "verify", "--root", roots+"/api")
 	if code != 1 || !strings.Contains(out, "modified   lib/python3.11/site-packages/flask/app.py") {
 		t.Fatalf("verify drift: exit %d %s", code, out)
 	}
 	// error: exit 2
-	if _, errOut, code := pipbake(t, dir, "verify", "--root", filepath.Join(dir, "nothing")); code != 2 || !strings.Contains(errOut, "no current release") {
+	if _, errOut, code := pipbake(t, "verify", "--root", filepath.Join(dir, "nothing")); code != 2 || !strings.Contains(errOut, "no current release") {
 		t.Fatalf("verify error: exit %d %s", code, errOut)
 	}
 	// rollback to 1, and the app runs from it
-	out, _, code = pipbake(t, dir, "rollback", "--root", roots+"/api")
+	out, _, code = pipbake(t, "rollback", "--root", roots+"/api")
 	if code != 0 || !strings.Contains(out, "current is now 1 (was 2)") {
 		t.Fatalf("rollback: %d %s", code, out)
 	}
 	if target, _ := os.Readlink(filepath.Join(roots, "api/current")); target != "releases/1" {
 		t.Fatalf("current -> %s", target)
 	}
-	if out, _, code := pipbake(t, dir, "verify", "--root", roots+"/api"); code != 0 {
+	if out, _, code := pipbake(t, "verify", "--root", roots+"/api"); code != 0 {
 		t.Fatalf("verify after rollback: %d %s", code, out)
 	}
 	// bad plan: every problem with file:line, nothing installed
 	os.WriteFile(filepath.Join(dir, "bad.hcl"), []byte("set {\n  name = \"x\"\n  lock = \"api.txt\"\n  root = \"relative\"\n  colour = 1\n}\n"), 0o644)
-	_, errOut, code := pipbake(t, dir, "install", "-f", "bad.hcl")
+	_, errOut, code := pipbake(t, "install", "-f", filepath.Join(dir, "bad.hcl"))
 	if code == 0 || !strings.Contains(errOut, "bad.hcl:5: Unsupported argument") {
 		t.Fatalf("bad plan: %d %s", code, errOut)
 	}
 	// usage errors exit 2
-	if _, _, code := pipbake(t, dir, "install", "--lock", "api.txt"); code != 2 {
+	if _, _, code := pipbake(t, "install", "--lock", filepath.Join(dir, "api.txt")); code != 2 {
 		t.Fatalf("missing flags: exit %d", code)
 	}
 }
@@ -141,6 +133,10 @@ set {
 // TestLeanAgentBuild builds the agent release builds embed (-tags
 // pipbake_agent) and checks it installs but carries no catalog commands.
 func TestLeanAgentBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the agent")
+	}
+	t.Parallel()
 	agent := filepath.Join(t.TempDir(), "pipbake")
 	if out, err := exec.Command("go", "build", "-tags", "pipbake_agent", "-o", agent, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

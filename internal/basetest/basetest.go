@@ -8,7 +8,6 @@ package basetest
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -38,9 +37,8 @@ var base = &built{what: "the Debian base", timeout: 15 * time.Minute}
 // PIPBAKE_E2E_REQUIRED.
 func (b *built) get(tb testing.TB) string {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		e2etest.Missing(tb, "%s needs root (debootstrap, chroot, mounts)", b.what)
-	}
+	e2etest.SkipShort(tb, "builds or uses a Debian base (debootstrap, chroot, mounts)")
+	e2etest.Root(tb, b.what+" (debootstrap, chroot, mounts)")
 	b.once.Do(func() {
 		if _, ok := debianbase.Cached(b.o); !ok {
 			tb.Logf("basetest: building %s with debootstrap (one to three minutes, cached after)", b.what)

@@ -191,7 +191,7 @@ func untarHost(dst string, r io.Reader, exclude []string) error {
 			if err := os.MkdirAll(p, os.FileMode(h.Mode).Perm()|0o700); err != nil {
 				return err
 			}
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reads the old TypeRegA as TypeReg (or TypeDir)
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode).Perm())
 			if err != nil {

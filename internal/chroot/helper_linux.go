@@ -400,7 +400,7 @@ func untar(dir string, r io.Reader) error {
 				return err
 			}
 			os.Chmod(p, mode)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reads the old TypeRegA as TypeReg (or TypeDir)
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 			if err != nil {

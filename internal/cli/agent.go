@@ -2,9 +2,8 @@
 
 package cli
 
-import "context"
+// The lean agent build: install, verify, releases, local rollback, stop,
+// version, help, completion, and activate (push's side on a host).
+func fullCommands() []*command { return nil }
 
-// The lean agent build: install, verify, releases, local rollback, version.
-var fullCommands = map[string]func(context.Context, []string) error{}
-
-func catalogRollback(context.Context, []string) (bool, error) { return false, nil }
+func variants(string) []variant { return nil }

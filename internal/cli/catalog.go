@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,37 +21,62 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
 
-// out is where the catalog commands print (tests swap it).
-var out io.Writer = os.Stdout
-
-const catalogUsage = `
-The release catalog: images tagged pipbake:family and pipbake:release (by
+// catalogMore is what the catalog commands' help says of the catalog.
+const catalogMore = `The release catalog: images tagged pipbake:family and pipbake:release (by
 the pipbake-release post-processor, or by hand) are releases of a family.
+AWS credentials and region come from the AWS default chain (environment,
+profiles, SSO, roles); --profile and --region choose, --endpoint-url (or
+AWS_ENDPOINT_URL) points at an emulator. Registry credentials come from
+the docker config and, for ECR, from the AWS chain.`
 
-  pipbake images   --family F [--region R ...] [--json]
-  pipbake images   --repo REF [--json]
-  pipbake promote  (--asg NAME ... | --asg-tag KEY=VALUE) (--release ID | --image AMI) [--dry-run] [--wait]
-                   [--no-refresh] [--min-healthy 90] [--warmup S] [--checkpoints 20,50,100 [--checkpoint-delay S]]
-                   [--bake-time S] [--alarm NAME ...] [--no-auto-rollback] [--cancel-refresh] [--force] [--receipts DIR]
-  pipbake promote  --repo REF --release ID|sha256:... --tag TAG [--dry-run] [--force]
-  pipbake rollback (--asg NAME ... | --asg-tag KEY=VALUE) [--to ID|AMI] [--dry-run] [--wait] (refresh flags as promote)
-  pipbake rollback --repo REF --tag TAG [--to ID|sha256:...] [--dry-run]
-  pipbake revoke   --family F --release ID --reason TEXT [--dry-run]   | --repo REF --release ID --reason TEXT
-  pipbake unrevoke --family F --release ID [--dry-run]                 | --repo REF --release ID
-  pipbake diff     A B [--family F | --repo REF] [--receipts DIR] [--json]
-  pipbake prune    --family F --keep N [--dry-run | --yes]
-  pipbake prune    --repo REF [--family F] --keep N [--dry-run | --yes]
+var imagesHelp = commandHelp{
+	name: "images",
+	does: "list a family's releases (AMIs) or a repository's images, with what uses them and what is revoked",
+	forms: []string{
+		"--family F [--region R ...] [--owner ID ...] [--json]",
+		"--repo REF [--family F] [--json]",
+	},
+	example: "pipbake images --family api-node --region us-east-1 --region eu-west-1",
+	more:    catalogMore,
+}
 
-rollback goes back to what the group launched before the release it runs
+var promoteHelp = commandHelp{
+	name: "promote",
+	does: "point autoscaling groups (a launch template version, an instance refresh) or a registry tag at a release",
+	forms: []string{
+		"(--asg NAME ... | --asg-tag KEY=VALUE) (--release ID | --image AMI) [--dry-run] [--wait] [--json] [refresh flags]",
+		"--repo REF --release ID|sha256:... --tag TAG [--dry-run] [--force] [--json]",
+	},
+	example: "pipbake promote --asg web --release 2026.11.26 --checkpoints 20,50,100 --alarm web-5xx --wait",
+	more: `Refresh flags: --no-refresh, --min-healthy, --warmup, --checkpoints,
+--checkpoint-delay, --bake-time, --alarm, --no-auto-rollback,
+--cancel-refresh. A revoked release is refused unless --force.
+
+` + catalogMore,
+}
+
+var catalogRollbackHelp = commandHelp{
+	name: "rollback",
+	does: "switch autoscaling groups or a registry tag back to the release they ran before",
+	forms: []string{
+		"(--asg NAME ... | --asg-tag KEY=VALUE) [--to ID|AMI] [--dry-run] [--wait] [--json] [refresh flags as promote]",
+		"--repo REF --tag TAG [--to ID|sha256:...] [--dry-run] [--json]",
+	},
+	example: "pipbake rollback --asg web --dry-run",
+	more: `rollback goes back to what the group launched before the release it runs
 (the launch template versions pipbake made record it), passing over revoked
-releases; again, it goes further back. AWS credentials and region come from
-the AWS default chain (environment, profiles, SSO, roles); --profile and
---region choose, --endpoint-url (or AWS_ENDPOINT_URL) points at an emulator.
-Registry credentials come from the docker config and, for ECR, from the AWS
-chain.
+releases; again, it goes further back.
 
-Flags:
-`
+` + catalogMore,
+}
+
+var pruneHelp = commandHelp{
+	name:    "prune",
+	does:    "deregister a family's old AMIs and delete their snapshots, or a repository's old images, keeping the newest N and every image in use",
+	forms:   []string{"--family F --keep N [--region R] [--dry-run | --yes] [--json]", "--repo REF [--family F] --keep N [--dry-run | --yes] [--json]"},
+	example: "pipbake prune --family api-node --keep 5 --yes",
+	more:    catalogMore,
+}
 
 // awsFlags are the flags every AWS catalog command takes.
 type awsFlags struct {
@@ -97,19 +121,6 @@ func (a *awsFlags) region() string {
 	return ""
 }
 
-func catalogFlags(name string) *flag.FlagSet {
-	fs := newFlags(name)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: pipbake %s ...\n%s", name, catalogUsage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-func usageErr(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
-}
-
 // IsCatalogRollback reports whether rollback's arguments name an
 // autoscaling group or a repository (the catalog's rollback) rather than a
 // local release root.
@@ -134,14 +145,14 @@ func registryCatalog(ctx context.Context, repo string) (*registry.Catalog, error
 	return registry.New(repo, remote.WithAuthFromKeychain(ociimage.Keychain(ctx)))
 }
 
-func cmdImages(ctx context.Context, args []string) error {
-	fs := catalogFlags("images")
+func cmdImages(ctx context.Context, s stdio, args []string) error {
+	fs := imagesHelp.flags(s)
 	var af awsFlags
-	af.add(fs, true)
+	af.add(fs.FlagSet, true)
 	family := fs.String("family", "", "the image `family` (pipbake:family)")
 	repo := fs.String("repo", "", "a registry `repository` (host/path) instead of AMIs")
 	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *repo != "" {
@@ -157,9 +168,9 @@ func cmdImages(ctx context.Context, args []string) error {
 			list = registry.Releases(list, *family)
 		}
 		if *asJSON {
-			return printJSONTo(list)
+			return printJSON(s.stdout, list)
 		}
-		printRegistryImages(c.Repo.String(), list)
+		printRegistryImages(s.stdout, c.Repo.String(), list)
 		return nil
 	}
 	if *family == "" {
@@ -183,24 +194,18 @@ func cmdImages(ctx context.Context, args []string) error {
 			all = append(all, list...)
 			continue
 		}
-		printImages(*family, c.Region, list)
+		printImages(s.stdout, *family, c.Region, list)
 	}
 	if *asJSON {
 		if all == nil {
 			all = []amazon.Image{}
 		}
-		return printJSONTo(all)
+		return printJSON(s.stdout, all)
 	}
 	return nil
 }
 
-func printJSONTo(v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func printImages(family, region string, list []amazon.Image) {
+func printImages(out io.Writer, family, region string, list []amazon.Image) {
 	if len(list) == 0 {
 		fmt.Fprintf(out, "%s: no releases of %s\n", region, family)
 		return
@@ -234,7 +239,7 @@ func printImages(family, region string, list []amazon.Image) {
 	}
 }
 
-func printRegistryImages(repo string, list []registry.Image) {
+func printRegistryImages(out io.Writer, repo string, list []registry.Image) {
 	if len(list) == 0 {
 		fmt.Fprintf(out, "%s: no images\n", repo)
 		return
@@ -380,13 +385,13 @@ func (c *changeFlags) groups(ctx context.Context, cat *amazon.Catalog, action st
 
 func (c *changeFlags) aws() bool { return len(c.asgs) > 0 || c.asgTag != "" }
 
-func cmdPromote(ctx context.Context, args []string) error {
-	fs := catalogFlags("promote")
+func cmdPromote(ctx context.Context, s stdio, args []string) error {
+	fs := promoteHelp.flags(s)
 	var cf changeFlags
-	cf.add(fs)
+	cf.add(fs.FlagSet)
 	rel := fs.String("release", "", "the release `id` to promote (with --repo also a digest sha256:...)")
 	image := fs.String("image", "", "the `AMI` to promote")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -401,7 +406,7 @@ func cmdPromote(ctx context.Context, args []string) error {
 			return usageErr("promote: %v", err)
 		}
 		p, err := c.PlanPromote(ctx, *rel, cf.tag, cf.family, cf.force)
-		return runRegistryPlan(ctx, c, p, err, cf)
+		return runRegistryPlan(ctx, s, c, p, err, cf)
 	case !cf.aws():
 		return usageErr("promote: --asg, --asg-tag or --repo is required")
 	case (*rel == "") == (*image == ""):
@@ -412,17 +417,38 @@ func cmdPromote(ctx context.Context, args []string) error {
 		return err
 	}
 	o.Release, o.Image = *rel, *image
-	return runRollout(ctx, "promote", cf, o)
+	return runRollout(ctx, s, "promote", cf, o)
 }
 
-func cmdCatalogRollback(ctx context.Context, args []string) error {
-	fs := catalogFlags("rollback")
+// catalogRollbackFlagSet is the flag set of rollback --asg|--repo.
+func catalogRollbackFlagSet(s stdio) (*flagSet, *changeFlags, *string) {
+	fs := catalogRollbackHelp.flags(s)
 	var cf changeFlags
-	cf.add(fs)
+	cf.add(fs.FlagSet)
 	to := fs.String("to", "", "the release `id` (or AMI, or digest) to go back to (default: what it ran before)")
-	if err := parse(fs, args); err != nil {
+	return fs, &cf, to
+}
+
+// catalogRollback is rollback on the release catalog: --asg, --asg-tag,
+// --repo.
+var catalogRollback = variant{
+	match: IsCatalogRollback,
+	run:   cmdCatalogRollback,
+	forms: catalogRollbackHelp.forms,
+	flags: func(s stdio) *flagSet {
+		fs, _, _ := catalogRollbackFlagSet(s)
+		return fs
+	},
+	heading: "Flags with --asg, --asg-tag or --repo",
+	helpArg: "--asg=x",
+}
+
+func cmdCatalogRollback(ctx context.Context, s stdio, args []string) error {
+	fs, cfp, to := catalogRollbackFlagSet(s)
+	if err := fs.parse(args); err != nil {
 		return err
 	}
+	cf := *cfp
 	switch {
 	case cf.aws() && cf.repo != "":
 		return usageErr("rollback: give --asg (or --asg-tag) or --repo, not both")
@@ -435,19 +461,20 @@ func cmdCatalogRollback(ctx context.Context, args []string) error {
 			return usageErr("rollback: %v", err)
 		}
 		p, err := c.PlanRollback(ctx, cf.tag, *to, cf.force)
-		return runRegistryPlan(ctx, c, p, err, cf)
+		return runRegistryPlan(ctx, s, c, p, err, cf)
 	}
 	o, err := cf.options()
 	if err != nil {
 		return err
 	}
 	o.To = *to
-	return runRollout(ctx, "rollback", cf, o)
+	return runRollout(ctx, s, "rollback", cf, o)
 }
 
 // runRollout plans the change for every group, prints the plan and, unless
 // --dry-run, executes that same plan, group by group.
-func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.ChangeOptions) error {
+func runRollout(ctx context.Context, s stdio, action string, cf changeFlags, o amazon.ChangeOptions) error {
+	out := s.stdout
 	c, err := cf.catalog(ctx, cf.region())
 	if err != nil {
 		return err
@@ -465,7 +492,7 @@ func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.Cha
 	}
 	for _, p := range r.Plans {
 		for _, w := range p.Warnings {
-			fmt.Fprintf(os.Stderr, "pipbake: WARNING: %s\n", w)
+			fmt.Fprintf(s.stderr, "pipbake: WARNING: %s\n", w)
 		}
 	}
 	var plan any = r
@@ -473,7 +500,7 @@ func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.Cha
 		plan = r.Plans[0]
 	}
 	if cf.asJSON && cf.dryRun {
-		return printJSONTo(plan)
+		return printJSON(s.stdout, plan)
 	}
 	if !cf.asJSON {
 		fmt.Fprint(out, r.String())
@@ -493,7 +520,7 @@ func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.Cha
 		if len(r.Plans) == 1 {
 			doc = map[string]any{"plan": r.Plans[0], "result": results[0]}
 		}
-		if jerr := printJSONTo(doc); jerr != nil && err == nil {
+		if jerr := printJSON(s.stdout, doc); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
@@ -514,7 +541,8 @@ func runRollout(ctx context.Context, action string, cf changeFlags, o amazon.Cha
 	return nil
 }
 
-func runRegistryPlan(ctx context.Context, c *registry.Catalog, p *registry.Plan, err error, cf changeFlags) error {
+func runRegistryPlan(ctx context.Context, s stdio, c *registry.Catalog, p *registry.Plan, err error, cf changeFlags) error {
+	out := s.stdout
 	if err != nil {
 		var r *registry.Refusal
 		if errors.As(err, &r) {
@@ -523,7 +551,7 @@ func runRegistryPlan(ctx context.Context, c *registry.Catalog, p *registry.Plan,
 		return err
 	}
 	if cf.asJSON {
-		if err := printJSONTo(p); err != nil {
+		if err := printJSON(s.stdout, p); err != nil {
 			return err
 		}
 	} else {
@@ -545,7 +573,8 @@ func runRegistryPlan(ctx context.Context, c *registry.Catalog, p *registry.Plan,
 }
 
 // pruneRepo is prune --repo: the registry's releases.
-func pruneRepo(ctx context.Context, repo, family string, keep int, yes, asJSON bool) error {
+func pruneRepo(ctx context.Context, s stdio, repo, family string, keep int, yes, asJSON bool) error {
+	out := s.stdout
 	c, err := registryCatalog(ctx, repo)
 	if err != nil {
 		return err
@@ -555,7 +584,7 @@ func pruneRepo(ctx context.Context, repo, family string, keep int, yes, asJSON b
 		return err
 	}
 	if asJSON {
-		if err := printJSONTo(p); err != nil {
+		if err := printJSON(s.stdout, p); err != nil {
 			return err
 		}
 	} else {
@@ -567,9 +596,9 @@ func pruneRepo(ctx context.Context, repo, family string, keep int, yes, asJSON b
 		}
 		return nil
 	}
-	deleted, err := c.ExecutePrune(ctx, p, func(s string) {
+	deleted, err := c.ExecutePrune(ctx, p, func(line string) {
 		if !asJSON {
-			fmt.Fprintln(out, "  "+s)
+			fmt.Fprintln(out, "  "+line)
 		}
 	})
 	if err != nil {
@@ -581,17 +610,18 @@ func pruneRepo(ctx context.Context, repo, family string, keep int, yes, asJSON b
 	return nil
 }
 
-func cmdPrune(ctx context.Context, args []string) error {
-	fs := catalogFlags("prune")
+func cmdPrune(ctx context.Context, s stdio, args []string) error {
+	out := s.stdout
+	fs := pruneHelp.flags(s)
 	var af awsFlags
-	af.add(fs, false)
+	af.add(fs.FlagSet, false)
 	family := fs.String("family", "", "the image `family`")
 	repo := fs.String("repo", "", "a registry `repository` (host/path) instead of AMIs")
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (and every image in use)")
 	dryRun := fs.Bool("dry-run", false, "print what would be deleted (the default without --yes)")
 	yes := fs.Bool("yes", false, "deregister the images and delete their snapshots (with --repo: delete the manifests)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -603,7 +633,7 @@ func cmdPrune(ctx context.Context, args []string) error {
 		return usageErr("prune: give --dry-run or --yes, not both")
 	}
 	if *repo != "" {
-		return pruneRepo(ctx, *repo, *family, *keep, *yes, *asJSON)
+		return pruneRepo(ctx, s, *repo, *family, *keep, *yes, *asJSON)
 	}
 	c, err := af.catalog(ctx, af.region())
 	if err != nil {
@@ -614,7 +644,7 @@ func cmdPrune(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if err := printJSONTo(p); err != nil {
+		if err := printJSON(s.stdout, p); err != nil {
 			return err
 		}
 	} else {

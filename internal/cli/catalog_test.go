@@ -3,9 +3,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -25,26 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }
-
-// pipbake runs the command line in process and returns what it printed
-// and its exit code (as Main would exit).
-func pipbake(t *testing.T, args ...string) (string, int, error) {
-	t.Helper()
-	var buf bytes.Buffer
-	old := out
-	out = &buf
-	defer func() { out = old }()
-	err := run(context.Background(), args)
-	code := 0
-	if err != nil {
-		code = 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-	}
-	return buf.String(), code, err
-}
 
 func awsEnv(t *testing.T, e *amazontest.Env) {
 	for _, kv := range e.Environ() {

@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,49 +28,60 @@ func wantsOCI(args []string) bool {
 	return false
 }
 
+var demoHelp = commandHelp{
+	name: "demo",
+	does: "build the hello app embedded in pipbake, install it as a release and run it (--oci: bake it into an OCI image)",
+	forms: []string{
+		"[--out DIR] [--python PATH] [--release ID]           a native install under DIR/hello",
+		"--oci [--out DIR] [--release ID] [--cache-dir DIR]   an OCI image under DIR/hello-oci (Linux, root, debootstrap)",
+	},
+	example: "pipbake demo --out /tmp/demo",
+}
+
 // cmdDemo is the main job on its embedded default: build the hello example
 // app (embedded in this binary) into a wheelhouse, install it with its
 // pinned lock as a release under <out>/hello, and run it from current.
-func cmdDemo(ctx context.Context, args []string) error {
+func cmdDemo(ctx context.Context, s stdio, args []string) error {
 	if wantsOCI(args) { // demo_oci.go: the same app baked into an OCI image
-		return cmdDemoOCI(ctx, args)
+		return cmdDemoOCI(ctx, s, args)
 	}
-	fs := newFlags("demo")
+	fs := demoHelp.flags(s)
 	out := fs.String("out", "out", "output `folder`")
 	python := fs.String("python", "python3", "target `interpreter`")
 	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
-	if err := parse(fs, args); err != nil {
+	fs.Bool("oci", false, "bake the app into an OCI image instead (Linux, root, debootstrap; see the second form)")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	base, err := filepath.Abs(filepath.Join(*out, "hello"))
 	if err != nil {
 		return err
 	}
-	wh, lockPath, err := buildHello(base)
+	wh, lockPath, err := buildHello(s.stdout, base)
 	if err != nil {
 		return err
 	}
 	res, err := install.Run(ctx, install.Set{Name: "hello", Lock: lockPath, Python: *python, Root: base, Compile: true},
-		install.Options{Release: *rel, Wheelhouse: wh, Log: os.Stderr, Version: version.String()})
+		install.Options{Release: *rel, Wheelhouse: wh, Log: s.stderr, Version: version.String()})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Printf("installed release %s into %s in %.2fs\n", res.Release, res.Root, res.Duration.Seconds())
+	fmt.Fprintf(s.stdout, "installed release %s into %s in %.2fs\n", res.Release, res.Root, res.Duration.Seconds())
 	app := filepath.Join(base, "current", "bin", "hello")
-	fmt.Printf("running %s:\n\n", app)
+	fmt.Fprintf(s.stdout, "running %s:\n\n", app)
 	cmd := exec.CommandContext(ctx, app)
 	cmd.Env = target.CleanEnv(os.Environ())
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("demo: run %s: %w", app, err)
 	}
-	fmt.Printf("\nnext: pipbake releases --root %s; pipbake verify --root %s\n", base, base)
+	fmt.Fprintf(s.stdout, "\nnext: pipbake releases --root %s; pipbake verify --root %s\n", base, base)
 	return nil
 }
 
 // buildHello builds the embedded hello app into <dir>/wheels and writes its
 // pinned lock to <dir>/requirements.txt, for both demos.
-func buildHello(dir string) (wheelhouse, lockPath string, err error) {
+func buildHello(stdout io.Writer, dir string) (wheelhouse, lockPath string, err error) {
 	wheelhouse = filepath.Join(dir, "wheels")
 	if err := os.MkdirAll(wheelhouse, 0o755); err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
@@ -78,7 +90,7 @@ func buildHello(dir string) (wheelhouse, lockPath string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("demo: build the hello app: %w", err)
 	}
-	fmt.Printf("built %s (sha256 %s)\n", built.File, built.SHA256)
+	fmt.Fprintf(stdout, "built %s (sha256 %s)\n", built.File, built.SHA256)
 	lockPath = filepath.Join(dir, "requirements.txt")
 	if err := os.WriteFile(lockPath, hello.Lock, 0o644); err != nil {
 		return "", "", fmt.Errorf("demo: write lock: %w", err)

@@ -34,13 +34,13 @@ func init() { chroot.MaybeHelper(os.Args) }
 // base with Python (debootstrap, built once and cached), write the image
 // as an OCI layout under <out>/hello-oci/image, then unpack that image and
 // run the app from it.
-func cmdDemoOCI(ctx context.Context, args []string) error {
-	fs := newFlags("demo --oci")
+func cmdDemoOCI(ctx context.Context, s stdio, args []string) error {
+	fs := demoHelp.flags(s)
 	fs.Bool("oci", true, "bake into an OCI image (this variant)")
 	out := fs.String("out", "out", "output `folder`")
 	rel := fs.String("release", hello.Version, "release `id`")
 	cacheDir := fs.String("cache-dir", "", "image build cache `folder` (default ~/.cache/pipbake/oci)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := chroot.Supported(); err != nil {
@@ -50,14 +50,14 @@ func cmdDemoOCI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh, lockPath, err := buildHello(dir)
+	wh, lockPath, err := buildHello(s.stdout, dir)
 	if err != nil {
 		return err
 	}
 	if _, ok := debianbase.Cached(debianbase.Options{}); !ok {
-		fmt.Println("making the Debian base image with Python (debootstrap, one to two minutes, cached after)")
+		fmt.Fprintln(s.stdout, "making the Debian base image with Python (debootstrap, one to two minutes, cached after)")
 	}
-	base, err := debianbase.Layout(ctx, debianbase.Options{Log: os.Stderr})
+	base, err := debianbase.Layout(ctx, debianbase.Options{Log: s.stderr})
 	if err != nil {
 		return fmt.Errorf("demo: base image: %w", err)
 	}
@@ -92,13 +92,13 @@ func cmdDemoOCI(ctx context.Context, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	log.SetOutput(io.Discard) // BasicUi also logs every line
-	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: os.Stdout, ErrorWriter: os.Stderr}
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: s.stdout, ErrorWriter: s.stderr}
 	start := time.Now()
 	art, err := b.Run(ctx, ui, provisionHook{prov})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Printf("baked %s in %.2fs\n", art.Id(), time.Since(start).Seconds())
+	fmt.Fprintf(s.stdout, "baked %s in %.2fs\n", art.Id(), time.Since(start).Seconds())
 
 	// Run the app from the image: unpack its layers as a runtime would and
 	// run the entrypoint inside.
@@ -130,18 +130,18 @@ func cmdDemoOCI(ctx context.Context, args []string) error {
 		}
 	}
 	entry := strings.Join(img.Config.Config.Entrypoint, " ")
-	fmt.Printf("running %s from the image (labels: pipbake:sets=%s, pipbake:release=%s):\n\n", entry,
+	fmt.Fprintf(s.stdout, "running %s from the image (labels: pipbake:sets=%s, pipbake:release=%s):\n\n", entry,
 		img.Config.Config.Labels[ociimage.LabelSets], img.Config.Config.Labels[ociimage.LabelRelease])
 	sess := &chroot.Session{Spec: chroot.Spec{Dir: root, Env: chroot.DefaultEnv}}
 	var stderr bytes.Buffer
-	code, err := sess.Run(ctx, entry, nil, os.Stdout, &stderr)
+	code, err := sess.Run(ctx, entry, nil, s.stdout, &stderr)
 	if err != nil {
 		return fmt.Errorf("demo: run %s: %w", entry, err)
 	}
 	if code != 0 {
 		return fmt.Errorf("demo: %s exited with status %d: %s", entry, code, stderr.String())
 	}
-	fmt.Printf("\nthe image: %s (OCI layout; push it with any OCI tool, or bake to a registry with the pipbake-oci builder's target)\n", layout)
+	fmt.Fprintf(s.stdout, "\nthe image: %s (OCI layout; push it with any OCI tool, or bake to a registry with the pipbake-oci builder's target)\n", layout)
 	return nil
 }
 

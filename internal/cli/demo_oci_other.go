@@ -15,6 +15,6 @@ import (
 // install) works here.
 var errOCIDemoNeedsLinux = errors.New("the OCI demo needs Linux (the pipbake-oci builder runs the build in a Linux chroot); run `pipbake demo` without --oci for the native install")
 
-func cmdDemoOCI(ctx context.Context, args []string) error {
+func cmdDemoOCI(context.Context, stdio, []string) error {
 	return fmt.Errorf("demo --oci on %s: %w", runtime.GOOS, errOCIDemoNeedsLinux)
 }

@@ -5,11 +5,12 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 )
 
 func TestDemoOCINeedsLinux(t *testing.T) {
-	err := cmdDemo(context.Background(), []string{"--oci", "--out", t.TempDir()})
+	err := cmdDemo(context.Background(), stdio{stdout: io.Discard, stderr: io.Discard}, []string{"--oci", "--out", t.TempDir()})
 	if !errors.Is(err, errOCIDemoNeedsLinux) {
 		t.Fatalf("demo --oci = %v, want %v", err, errOCIDemoNeedsLinux)
 	}

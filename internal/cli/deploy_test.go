@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -23,15 +22,7 @@ import (
 // forms and an example, and exits 0.
 func TestNewCommandsHelp(t *testing.T) {
 	for _, cmd := range []string{"revoke", "unrevoke", "diff"} {
-		r, w, _ := os.Pipe()
-		old := os.Stderr
-		os.Stderr = w
-		_, code, _ := pipbake(t, cmd, "-h")
-		os.Stderr = old
-		w.Close()
-		var buf bytes.Buffer
-		buf.ReadFrom(r)
-		help := buf.String()
+		help, _, code := captured(t, cmd, "-h")
 		lines := strings.Split(help, "\n")
 		if code != 0 || !strings.HasPrefix(lines[0], "pipbake "+cmd+": ") || !strings.Contains(help, "\nUsage:\n  pipbake "+cmd+" ") ||
 			!strings.Contains(help, "\nExample:\n  pipbake "+cmd+" ") || !strings.Contains(help, "-json") {

@@ -35,15 +35,15 @@ var diffHelp = commandHelp{
 // kept per release under --receipts DIR/<release>/, used only when their
 // sha256 is the image's pipbake:receipt-sha256), or from the receipts in
 // an OCI image's layers (checked the same way against its labels).
-func cmdDiff(ctx context.Context, args []string) error {
-	fs := diffHelp.flags()
+func cmdDiff(ctx context.Context, s stdio, args []string) error {
+	fs := diffHelp.flags(s)
 	var af awsFlags
-	af.add(fs, false)
+	af.add(fs.FlagSet, false)
 	family := fs.String("family", "", "the `family` whose releases A and B are (AMIs), or of --repo")
 	repo := fs.String("repo", "", "a registry `repository` (host/path) whose releases A and B are")
 	receipts := fs.String("receipts", "", "a `folder` of receipts per release (DIR/<release>/<set>.json) for AMIs' distributions")
 	asJSON := fs.Bool("json", false, "print the diff and each side's facts as JSON")
-	operands, err := parseOperands(fs, args)
+	operands, err := fs.parseOperands(args)
 	if err != nil {
 		return err
 	}
@@ -61,9 +61,9 @@ func cmdDiff(ctx context.Context, args []string) error {
 	}
 	d := catalog.DiffFacts(a, b)
 	if *asJSON {
-		return printJSONTo(map[string]any{"from": a, "to": b, "diff": d})
+		return printJSON(s.stdout, map[string]any{"from": a, "to": b, "diff": d})
 	}
-	fmt.Fprint(out, d.String())
+	fmt.Fprint(s.stdout, d.String())
 	return nil
 }
 
@@ -148,4 +148,12 @@ func imageFacts(ctx context.Context, op string) (catalog.Facts, error) {
 		return catalog.Facts{}, usageErr("diff: %v", err)
 	}
 	return c.Facts(ctx, ref.Identifier())
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, " ")
 }

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
@@ -23,9 +21,18 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-const fetchUsage = `Usage: pipbake fetch --lock FILE [--lock FILE ...] --out DIR [flags]
+var fetchHelp = commandHelp{
+	name: "fetch",
+	does: "gather the wheels (or npm tarballs) locks pin, hash-verified, into a wheelhouse folder",
+	forms: []string{
+		"--lock FILE ... --out DIR (--python-version V --platform TAG ... | --target-python PATH) [--source URL|DIR|s3://...] [--json]",
+		"--lock package-lock.json --out DIR (--os OS --cpu CPU [--libc LIBC] | --target-node PATH) [--source ...] [--json]",
+	},
+	example: "pipbake fetch --lock api.txt --out wheels --python-version 3.11 --platform manylinux_2_36_x86_64",
+	more:    fetchMore,
+}
 
-Gathers the wheels the locks pin, for the target's Python and platform,
+const fetchMore = `Gathers the wheels the locks pin, for the target's Python and platform,
 verified against the locks' sha256, into DIR with a wheelhouse.json that
 "pipbake install --wheelhouse DIR" takes as it is. DIR changes only when
 every pin succeeded.
@@ -52,17 +59,10 @@ Credentials: user:password in an index URL, netrc ($NETRC or ~/.netrc),
 ` + fetch.EnvToken + ` for the origins of --source URLs; a token is sent as basic
 auth with user __token__ (or ` + fetch.EnvUser + `). A redirect to another
 scheme, host or port carries only that origin's own credentials. They
-are never printed.
+are never printed.`
 
-Flags:
-`
-
-func cmdFetch(ctx context.Context, args []string) error {
-	fs := newFlags("fetch")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), fetchUsage)
-		fs.PrintDefaults()
-	}
+func cmdFetch(ctx context.Context, s stdio, args []string) error {
+	fs := fetchHelp.flags(s)
 	var locks, sources, platforms listFlag
 	fs.Var(&locks, "lock", "lock `file` (hashed requirements or pylock.toml); repeat for several")
 	out := fs.String("out", "", "wheelhouse `folder` to write (new, empty, or an earlier fetch's)")
@@ -85,21 +85,19 @@ func cmdFetch(ctx context.Context, args []string) error {
 		includeDev: fs.Bool("include-dev", false, "npm locks: fetch the dev dependencies too"),
 	}
 	fs.Var(&nf.npmrc, "npmrc", "npm locks: .npmrc `file` with registry credentials; repeat (default ~/.npmrc and the lock's folder's)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if npmLocks := countNPM(locks); npmLocks > 0 {
 		if npmLocks != len(locks) {
-			return &exitError{code: 2, err: fmt.Errorf("fetch: give either npm locks or Python locks, not both (fetch each into its own folder)")}
+			return usageErr("fetch: give either npm locks or Python locks, not both (fetch each into its own folder)")
 		}
 		if *out == "" {
-			return &exitError{code: 2, err: fmt.Errorf("fetch: give --out")}
+			return usageErr("fetch: give --out")
 		}
-		return cmdFetchNPM(ctx, locks, sources, nf, *out, *cache, *jobs, *s3Endpoint, *asJSON, *quiet)
+		return cmdFetchNPM(ctx, s, locks, sources, nf, *out, *cache, *jobs, *s3Endpoint, *asJSON, *quiet)
 	}
-	usage := func(format string, args ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf("fetch: "+format, args...)}
-	}
+	usage := func(format string, args ...any) error { return usageErr("fetch: "+format, args...) }
 	switch {
 	case len(locks) == 0:
 		return usage("give at least one --lock")
@@ -113,7 +111,7 @@ func cmdFetch(ctx context.Context, args []string) error {
 		return usage("describe the target with --python-version and --platform, or give --target-python")
 	}
 
-	var stderr io.Writer = os.Stderr
+	stderr := s.stderr
 	if *quiet {
 		stderr = nil
 	}
@@ -163,13 +161,13 @@ func cmdFetch(ctx context.Context, args []string) error {
 		Cache: *cache, Jobs: *jobs, Log: stderr, S3Endpoint: *s3Endpoint,
 	}
 	if !*quiet && !*asJSON { // a bar on a terminal, else a line now and then (progress.ModeOf)
-		opts.Progress = os.Stderr
+		opts.Progress = s.stderr
 	}
 	res, err := fetch.Fetch(ctx, opts)
 	if err != nil {
 		var fe *fetch.Error
 		if *asJSON && errors.As(err, &fe) {
-			printJSON(struct {
+			_ = printJSON(s.stdout, struct {
 				Error    string          `json:"error"`
 				Out      string          `json:"out"`
 				Problems []fetch.Problem `json:"problems"`
@@ -179,10 +177,10 @@ func cmdFetch(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(res)
+		return printJSON(s.stdout, res)
 	}
 	if !*quiet {
-		fmt.Printf("fetched %d wheels into %s (%d downloaded, %s; %d from the cache) in %.2fs\n",
+		fmt.Fprintf(s.stdout, "fetched %d wheels into %s (%d downloaded, %s; %d from the cache) in %.2fs\n",
 			len(res.Wheels), res.Out, res.Downloaded, mb(res.DownloadedBytes), res.FromCache, res.Seconds)
 	}
 	return nil

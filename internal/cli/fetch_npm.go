@@ -39,10 +39,8 @@ func isNPMLock(p string) bool {
 
 // cmdFetchNPM is pipbake fetch for npm locks: the tarballs they pin for
 // the target's os, cpu and libc.
-func cmdFetchNPM(ctx context.Context, locks, sources []string, nf *npmFetchFlags, out, cache string, jobs int, s3Endpoint string, asJSON, quiet bool) error {
-	usage := func(format string, args ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf("fetch: "+format, args...)}
-	}
+func cmdFetchNPM(ctx context.Context, s stdio, locks, sources []string, nf *npmFetchFlags, out, cache string, jobs int, s3Endpoint string, asJSON, quiet bool) error {
+	usage := func(format string, args ...any) error { return usageErr("fetch: "+format, args...) }
 	var rt *npm.Runtime
 	switch {
 	case *nf.targetNode != "" && (*nf.os != "" || *nf.cpu != "" || *nf.libc != ""):
@@ -73,7 +71,7 @@ func cmdFetchNPM(ctx context.Context, locks, sources []string, nf *npmFetchFlags
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var stderr io.Writer = os.Stderr
+	stderr := s.stderr
 	if quiet {
 		stderr = nil
 	}
@@ -83,13 +81,13 @@ func cmdFetchNPM(ctx context.Context, locks, sources []string, nf *npmFetchFlags
 		opts.NPMRC = nf.npmrc
 	}
 	if !quiet && !asJSON { // a bar on a terminal, else a line now and then (progress.ModeOf)
-		opts.Progress = os.Stderr
+		opts.Progress = s.stderr
 	}
 	res, err := fetch.FetchNPM(ctx, opts)
 	if err != nil {
 		var fe *fetch.Error
 		if asJSON && errors.As(err, &fe) {
-			printJSON(struct {
+			_ = printJSON(s.stdout, struct {
 				Error    string          `json:"error"`
 				Out      string          `json:"out"`
 				Problems []fetch.Problem `json:"problems"`
@@ -99,10 +97,10 @@ func cmdFetchNPM(ctx context.Context, locks, sources []string, nf *npmFetchFlags
 		return err
 	}
 	if asJSON {
-		return printJSON(res)
+		return printJSON(s.stdout, res)
 	}
 	if !quiet {
-		fmt.Printf("fetched %d npm tarballs for %s %s into %s (%d downloaded, %s; %d from the cache; %d left out for the target) in %.2fs\n",
+		fmt.Fprintf(s.stdout, "fetched %d npm tarballs for %s %s into %s (%d downloaded, %s; %d from the cache; %d left out for the target) in %.2fs\n",
 			len(res.Tarballs), rt.Platform, rt.Arch, res.Out, res.Downloaded, mb(res.DownloadedBytes), res.FromCache, len(res.Skipped), res.Seconds)
 	}
 	return nil

@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -31,15 +30,15 @@ func TestFetchInfersNPM(t *testing.T) {
 		{[]string{"--lock", npmLock, "--out", filepath.Join(dir, "o")}, "describe the target with --os and --cpu"},
 		{[]string{"--lock", npmLock, "--out", filepath.Join(dir, "o"), "--os", "linux", "--cpu", "x64", "--target-node", "node"}, "not both"},
 	} {
-		err := run(context.Background(), append([]string{"fetch"}, c.args...))
+		_, stderr, code, err := invoke(t, append([]string{"fetch"}, c.args...)...)
 		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), c.want) {
+		if !errors.As(err, &ee) || code != 2 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "Usage:\n  pipbake fetch ") {
 			t.Errorf("fetch %v: %v, want exit 2 saying %q", c.args, err, c.want)
 		}
 	}
 	// An npm lock with nothing to fetch writes an empty folder with its index.
 	out := filepath.Join(dir, "o")
-	if err := run(context.Background(), []string{"fetch", "--lock", npmLock, "--out", out, "--os", "linux", "--cpu", "x64", "--quiet", "--cache", t.TempDir()}); err != nil {
+	if _, _, _, err := invoke(t, "fetch", "--lock", npmLock, "--out", out, "--os", "linux", "--cpu", "x64", "--quiet", "--cache", t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "npm-tarballs.json")); err != nil {

@@ -4,11 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -17,33 +12,26 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 )
 
-const inspectUsage = `pipbake inspect: say what a baked image or release holds
-
-Usage:
-  pipbake inspect IMAGE-REF [--platform OS/ARCH] [--insecure-registry HOST] [--json]   # in a registry
-  pipbake inspect oci-layout:DIR[@sha256:...] [--json]
-  pipbake inspect AMI-ID [--region R] [--profile P] [--endpoint-url URL] [--json]
-  pipbake inspect RELEASE-DIR [--json]          # <root>/releases/<id>, or a root (its current release)
-
-Example:
-  pipbake inspect registry.example.com/web/app:r42
-
-Prints the family, release, sets and their distributions with versions,
+var inspectHelp = commandHelp{
+	name: "inspect",
+	does: "say what a baked image or release holds",
+	forms: []string{
+		"IMAGE-REF [--platform OS/ARCH] [--insecure-registry HOST] [--json]   an image in a registry",
+		"oci-layout:DIR[@sha256:...] [--json]",
+		"AMI-ID [--region R] [--profile P] [--endpoint-url URL] [--json]",
+		"RELEASE-DIR [--json]          <root>/releases/<id>, or a root (its current release)",
+	},
+	example: "pipbake inspect registry.example.com/web/app:r42",
+	more: `Prints the family, release, sets and their distributions with versions,
 the base, and the lock and receipt digests. An OCI image is read from its
 annotations, labels and the receipts and SBOMs in its pipbake layers (the
 base's layers are not pulled), and the receipts are checked against the
 labels. An AMI is read from its tags only. Exit status: 0, 1 on error, 2
-on a usage error.
+on a usage error.`,
+}
 
-Flags:
-`
-
-func cmdInspect(ctx context.Context, args []string) error {
-	fs := newFlags("inspect")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), inspectUsage)
-		fs.PrintDefaults()
-	}
+func cmdInspect(ctx context.Context, s stdio, args []string) error {
+	fs := inspectHelp.flags(s)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	platform := fs.String("platform", "", "the image to read from a multi-platform index, `os/arch` (default linux/amd64)")
 	var insecure listFlag
@@ -52,23 +40,11 @@ func cmdInspect(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "", "AMI: the AWS `profile`")
 	endpoint := fs.String("endpoint-url", "", "AMI: the EC2 endpoint `URL` (default: AWS_ENDPOINT_URL, else AWS)")
 	// The reference may come before, between or after the flags.
-	var refs []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return &exitError{code: 0}
-			}
-			return &exitError{code: 2, err: err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		refs = append(refs, fs.Arg(0))
-		rest = fs.Args()[1:]
+	refs, err := fs.parseOperands(args)
+	if err != nil {
+		return err
 	}
-	usage := func(format string, a ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf("inspect: "+format, a...)}
-	}
+	usage := func(format string, a ...any) error { return usageErr("inspect: "+format, a...) }
 	switch len(refs) {
 	case 0:
 		return usage("name an image, oci-layout:DIR, AMI id or release folder")
@@ -90,9 +66,7 @@ func cmdInspect(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(s.stdout, rep)
 	}
-	return inspect.Print(os.Stdout, rep)
+	return inspect.Print(s.stdout, rep)
 }

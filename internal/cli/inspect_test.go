@@ -16,17 +16,17 @@ import (
 // TestInspectHelp: -h says in one line what inspect does, then its forms
 // and an example.
 func TestInspectHelp(t *testing.T) {
-	_, stderr, code := captured(t, "inspect", "-h")
+	help, _, code := captured(t, "inspect", "-h")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	first, _, _ := strings.Cut(stderr, "\n")
+	first, _, _ := strings.Cut(help, "\n")
 	if !strings.HasPrefix(first, "pipbake inspect: ") {
 		t.Errorf("first line %q", first)
 	}
 	for _, want := range []string{"Usage:", "pipbake inspect IMAGE-REF", "oci-layout:DIR", "AMI-ID", "RELEASE-DIR", "Example:", "-json"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("help lacks %q:\n%s", want, stderr)
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
 		}
 	}
 	if _, stderr, code := captured(t, "inspect"); code != 2 || !strings.Contains(stderr, "name an image") {

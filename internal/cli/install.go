@@ -2,13 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -24,28 +23,41 @@ import (
 
 func versionString() string { return "pipbake " + version.String() }
 
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("pipbake "+name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	return fs
+var versionHelp = commandHelp{
+	name:    "version",
+	does:    "print pipbake's version",
+	forms:   []string{"[--json]"},
+	example: "pipbake version",
 }
 
-// parse parses flags, turning usage errors into exit status 2.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0}
-		}
-		return &exitError{code: 2, err: err}
+func cmdVersion(_ context.Context, s stdio, args []string) error {
+	fs := versionHelp.flags(s)
+	asJSON := fs.Bool("json", false, "print the version, Go version and platform as JSON")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &exitError{code: 2, err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	if *asJSON {
+		return printJSON(s.stdout, map[string]string{"version": version.String(), "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH})
 	}
+	fmt.Fprintln(s.stdout, versionString())
 	return nil
 }
 
-func cmdInstall(ctx context.Context, args []string) error {
-	fs := newFlags("install")
+var installHelp = commandHelp{
+	name: "install",
+	does: "install locked sets from a wheelhouse as a new release of each root, switched to all at once",
+	forms: []string{
+		"--lock FILE --wheelhouse DIR --root DIR [--python PATH] [--release ID] [--json]   one set",
+		"-f pipbake.hcl [--release ID] [--wheelhouse DIR] [--json]                         every set of a plan",
+	},
+	example: "pipbake install --lock api.txt --wheelhouse wheels --root /opt/api --python /usr/bin/python3.11",
+	more: `A release is <root>/releases/<id>/ with a receipt and an SBOM;
+<root>/current switches to it only when every set installed and checked.
+A failure leaves every current as it was.`,
+}
+
+func cmdInstall(ctx context.Context, s stdio, args []string) error {
+	fs := installHelp.flags(s)
 	planFile := fs.String("f", "", "install every set of a `pipbake.hcl` plan")
 	lockFile := fs.String("lock", "", "lock `file`: hashed requirements or pylock.toml")
 	wheelhouse := fs.String("wheelhouse", "", "`folder` of wheels (from pipbake fetch), or a tar archive of them (read in place)")
@@ -71,14 +83,16 @@ func cmdInstall(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print only errors")
 	sessionStdin := fs.Bool("session-stdin", false, "run in a session with the Packer provisioner over stdin and stdout (internal/session): stop, before switching current, when stdin ends after a first line "+strconv.Quote(session.Hello)+", and switch only when the provisioner agrees")
 	sessionStaging := fs.String("session-staging", "", "when cancelled, also remove the provisioner's staging `folder` (the agent, the plan, the locks and the bundle in it; then the folder if empty)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	var sess *session.Agent
 	if *sessionStdin {
 		var stop context.CancelFunc
-		session.Quiet(os.Stdin)
-		sess, ctx, stop = session.Watch(ctx, os.Stdin, os.Stdout)
+		if f, ok := s.stdin.(*os.File); ok {
+			session.Quiet(f)
+		}
+		sess, ctx, stop = session.Watch(ctx, s.stdin, s.stdout)
 		defer stop()
 	}
 	if *sessionStaging != "" && *planFile != "" {
@@ -88,9 +102,9 @@ func cmdInstall(ctx context.Context, args []string) error {
 			}
 		}()
 	}
-	var log io.Writer = os.Stderr
+	var log io.Writer = s.stderr
 	if *sessionStdin { // run by the provisioner: lines of Packer's UI, even behind ssh_pty
-		log = progress.Plain(os.Stderr)
+		log = progress.Plain(s.stderr)
 	}
 	if *quiet || *asJSON {
 		log = nil
@@ -102,7 +116,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	verifyOnBoot := map[string]bool{}
 	if *planFile != "" {
 		if *lockFile != "" || *root != "" || *app != "" || *includeDev || len(scriptsAllow) > 0 {
-			return &exitError{code: 2, err: errors.New("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")}
+			return usageErr("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")
 		}
 		pl, err := plan.Load(*planFile)
 		if err != nil {
@@ -137,14 +151,15 @@ func cmdInstall(ctx context.Context, args []string) error {
 			}
 		}
 		if len(missing) > 0 {
-			return &exitError{code: 2, err: fmt.Errorf("install: missing %v (or use -f pipbake.hcl)", missing)}
+			sort.Strings(missing)
+			return usageErr("install: missing %v (or use -f pipbake.hcl)", missing)
 		}
 		sets = append(sets, install.Set{Name: *name, Lock: *lockFile, Python: *python, Root: *root,
 			Keep: *keep, Compile: !*noCompile, Installer: *installer, Node: *node,
 			App: *app, IncludeDev: *includeDev, ScriptsAllow: scriptsAllow})
 	}
 	if opts.Wheelhouse == "" && opts.Tarballs == "" {
-		return &exitError{code: 2, err: errors.New("install: no wheelhouse: give --wheelhouse (or --tarballs) or set wheelhouse (or tarballs) in the plan")}
+		return usageErr("install: no wheelhouse: give --wheelhouse (or --tarballs) or set wheelhouse (or tarballs) in the plan")
 	}
 	// Stage every set, then make them all current together, the service
 	// units and users made before any switch: a failure in any set leaves
@@ -161,7 +176,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 			_ = st.Abort()
 		}
 	}
-	holdBeforeSwitch(ctx)
+	holdBeforeSwitch(ctx, s.stderr)
 	// The last moment to stop: a cancelled install (a signal, or the
 	// session that started it gone) never switches, and in a session it
 	// switches only once the provisioner agrees, so that it knows, should
@@ -219,18 +234,18 @@ func cmdInstall(ctx context.Context, args []string) error {
 	for _, res := range results {
 		if !*asJSON && !*quiet {
 			if res.Skipped {
-				fmt.Printf("%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)
+				fmt.Fprintf(s.stdout, "%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)
 			} else {
-				fmt.Printf("%s: installed release %s in %s (%d distributions, %d files, %.2fs)\n",
+				fmt.Fprintf(s.stdout, "%s: installed release %s in %s (%d distributions, %d files, %.2fs)\n",
 					res.Set, res.Release, res.Root, len(res.Receipt.Distributions), res.Receipt.Files, res.Duration.Seconds())
 			}
 			if res.Unit != "" {
-				fmt.Printf("%s: service enabled for the next boot: %s\n", res.Set, res.Unit)
+				fmt.Fprintf(s.stdout, "%s: service enabled for the next boot: %s\n", res.Set, res.Unit)
 			}
 		}
 	}
 	if *asJSON {
-		return printJSON(results)
+		return printJSON(s.stdout, results)
 	}
 	return nil
 }
@@ -301,16 +316,16 @@ func cancelled(ctx context.Context, err error) error {
 // end-to-end cancel test stops a bake at that point); unset otherwise.
 const HoldEnv = "PIPBAKE_TEST_HOLD_BEFORE_SWITCH"
 
-func holdBeforeSwitch(ctx context.Context) {
+func holdBeforeSwitch(ctx context.Context, stderr io.Writer) {
 	p := os.Getenv(HoldEnv)
 	if p == "" {
 		return
 	}
 	if err := os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		fmt.Fprintf(os.Stderr, "pipbake: %s: %v\n", HoldEnv, err)
+		fmt.Fprintf(stderr, "pipbake: %s: %v\n", HoldEnv, err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "pipbake: holding before the switch until %s is removed\n", p)
+	fmt.Fprintf(stderr, "pipbake: holding before the switch until %s is removed\n", p)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for ctx.Err() == nil {
@@ -322,10 +337,4 @@ func holdBeforeSwitch(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

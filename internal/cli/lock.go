@@ -17,18 +17,16 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 )
 
-const lockUsage = `pipbake lock: pin the wheels of a folder, with every wheel's sha256, as a hashed lock
-
-Usage:
-  pipbake lock --wheelhouse DIR [-o FILE]                          # every project in DIR
-  pipbake lock --wheelhouse DIR --requirements FILE [-o FILE]      # those named, and what they need
-               [--format requirements|pylock] [--constraints FILE]
-               [--target-python PATH | --python-version V --platform TAG ...]
-
-Example:
-  pip wheel -r requirements.txt -w wheels && pipbake lock --wheelhouse wheels -o requirements.lock
-
-Writes hashed requirements (pip-compile's format) or, with --format pylock
+var lockHelp = commandHelp{
+	name: "lock",
+	does: "pin the wheels of a folder, with every wheel's sha256, as a hashed lock",
+	forms: []string{
+		"--wheelhouse DIR [-o FILE]                          every project in DIR",
+		"--wheelhouse DIR --requirements FILE [-o FILE]      those named, and what they need",
+		"    [--format requirements|pylock] [--constraints FILE] [--target-python PATH | --python-version V --platform TAG ...] [--json]",
+	},
+	example: "pip wheel -r requirements.txt -w wheels && pipbake lock --wheelhouse wheels -o requirements.lock",
+	more: `Writes hashed requirements (pip-compile's format) or, with --format pylock
 or an -o named pylock.toml, a PEP 751 pylock.toml; pipbake install, pipbake
 fetch and pip install --require-hashes accept either. A project with one
 version in DIR is that version; several must be narrowed to one by the
@@ -36,17 +34,21 @@ requirements. Requires-Dist extras and markers are evaluated: what depends
 on the target stays in the pins' markers (a project needed only elsewhere
 and absent from DIR is left out with a note), unless a target is given.
 Wheels for several platforms add platform markers where a project lacks
-some of them. The output is sorted and has no timestamps.
+some of them. The output is sorted and has no timestamps. --json prints,
+on standard output, what was pinned (with -o FILE).`,
+}
 
-Flags:
-`
+// lockSummary is what `lock --json` prints.
+type lockSummary struct {
+	Output   string   `json:"output"`
+	Format   string   `json:"format"`
+	Packages int      `json:"packages"`
+	Wheels   int      `json:"wheels"`
+	Notes    []string `json:"notes"`
+}
 
-func cmdLock(ctx context.Context, args []string) error {
-	fs := newFlags("lock")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), lockUsage)
-		fs.PrintDefaults()
-	}
+func cmdLock(ctx context.Context, s stdio, args []string) error {
+	fs := lockHelp.flags(s)
 	var reqFiles, conFiles, platforms listFlag
 	dir := fs.String("wheelhouse", "", "the `folder` of wheels to pin (e.g. made by pip wheel -w)")
 	fs.Var(&reqFiles, "requirements", "requirements `file` naming the projects to pin (default: every project in the folder); repeat for several")
@@ -60,13 +62,14 @@ func cmdLock(ctx context.Context, args []string) error {
 	impl := fs.String("implementation", "cp", "with --python-version: the target's Python `implementation`")
 	abi := fs.String("abi", "", "with --python-version: the target's ABI `tag` (default: from the version)")
 	quiet := fs.Bool("quiet", false, "print only errors")
-	if err := parse(fs, args); err != nil {
+	asJSON := fs.Bool("json", false, "print what was pinned as JSON (with -o FILE)")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	usage := func(format string, args ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf("lock: "+format, args...)}
-	}
+	usage := func(format string, args ...any) error { return usageErr("lock: "+format, args...) }
 	switch {
+	case *asJSON && *output == "-":
+		return usage("--json prints a summary on standard output: give -o FILE for the lock")
 	case *dir == "":
 		return usage("give --wheelhouse DIR (make one with: pip wheel -r requirements.txt -w DIR)")
 	case *targetPython != "" && (*pyVersion != "" || len(platforms) > 0):
@@ -158,25 +161,28 @@ func cmdLock(ctx context.Context, args []string) error {
 		return fmt.Errorf("lock: %w", err)
 	}
 	if *output == "-" {
-		if _, err := os.Stdout.Write(buf.Bytes()); err != nil {
+		if _, err := s.stdout.Write(buf.Bytes()); err != nil {
 			return err
 		}
 	} else if err := writeLockFile(*output, buf.Bytes()); err != nil {
 		return fmt.Errorf("lock: write %s: %w", *output, err)
 	}
+	wheels := 0
+	for _, p := range res.Packages {
+		wheels += len(p.Wheels)
+	}
+	if *asJSON {
+		return printJSON(s.stdout, lockSummary{Output: *output, Format: string(f), Packages: len(res.Packages), Wheels: wheels, Notes: append([]string{}, notes...)})
+	}
 	if !*quiet {
 		for _, n := range notes {
-			fmt.Fprintf(os.Stderr, "pipbake lock: note: %s\n", n)
-		}
-		wheels := 0
-		for _, p := range res.Packages {
-			wheels += len(p.Wheels)
+			fmt.Fprintf(s.stderr, "pipbake lock: note: %s\n", n)
 		}
 		where := *output
 		if where == "-" {
 			where = "standard output"
 		}
-		fmt.Fprintf(os.Stderr, "pipbake lock: pinned %d packages (%d wheels) from %s as %s to %s\n", len(res.Packages), wheels, *dir, f, where)
+		fmt.Fprintf(s.stderr, "pipbake lock: pinned %d packages (%d wheels) from %s as %s to %s\n", len(res.Packages), wheels, *dir, f, where)
 	}
 	return nil
 }

@@ -5,13 +5,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
@@ -20,54 +17,23 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
 
-// captured runs the command line in process with its standard output and
-// error captured, and returns them with the exit code Main would use.
-func captured(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	oldOut, oldErr := os.Stdout, os.Stderr
-	ro, wo, _ := os.Pipe()
-	re, we, _ := os.Pipe()
-	os.Stdout, os.Stderr = wo, we
-	var bo, be bytes.Buffer
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); io.Copy(&bo, ro) }()
-	go func() { defer wg.Done(); io.Copy(&be, re) }()
-	err := run(context.Background(), args)
-	wo.Close()
-	we.Close()
-	wg.Wait()
-	os.Stdout, os.Stderr = oldOut, oldErr
-	if err != nil {
-		code = 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		if ee == nil || ee.err != nil {
-			be.WriteString("pipbake: " + err.Error() + "\n")
-		}
-	}
-	return bo.String(), be.String(), code
-}
-
 // TestLockHelp: -h says in one line what lock does, then its forms and an
 // example.
 func TestLockHelp(t *testing.T) {
-	_, stderr, code := captured(t, "lock", "-h")
+	help, _, code := captured(t, "lock", "-h")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	first, _, _ := strings.Cut(stderr, "\n")
+	first, _, _ := strings.Cut(help, "\n")
 	if !strings.HasPrefix(first, "pipbake lock: ") {
 		t.Errorf("first line %q", first)
 	}
 	for _, want := range []string{"Usage:", "pipbake lock --wheelhouse DIR", "--requirements FILE", "Example:", "pip wheel -r requirements.txt -w wheels && pipbake lock", "-format"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("help lacks %q:\n%s", want, stderr)
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
 		}
 	}
-	_, stderr, code = captured(t, "lock")
+	_, stderr, code := captured(t, "lock")
 	if code != 2 || !strings.Contains(stderr, "--wheelhouse") {
 		t.Errorf("no flags: exit %d, %s", code, stderr)
 	}

@@ -41,20 +41,60 @@ func IsHostCommand(args []string) bool {
 	return false
 }
 
-// hostCommand runs `releases` or `rollback` over SSH when the arguments
-// name hosts, and reports whether it did.
-func hostCommand(ctx context.Context, cmd string, args []string) (bool, error) {
-	if !IsHostCommand(args) {
-		return false, nil
-	}
-	switch cmd {
-	case "releases":
-		return true, cmdHostReleases(ctx, args)
-	case "rollback":
-		return true, cmdHostRollback(ctx, args)
-	}
-	return false, nil
+var pushHelp = commandHelp{
+	name:    "push",
+	does:    "install a plan's sets on running hosts over SSH, restart their services, check health, switch back on a failure",
+	forms:   []string{"-f pipbake.hcl (--host [user@]HOST[:PORT] ... | --hosts-file FILE) [--parallel N | --rolling K] [--sudo] [--dry-run] [--json]"},
+	example: "pipbake push -f pipbake.hcl --host deploy@web-1 --host deploy@web-2 --rolling 1 --sudo",
+	more: `Each host gets the agent, the plan and the wheels its Python needs, installs
+a new release of every set, then restarts the services and checks their
+health; a failed check switches that host back. --rolling K stops at the
+first batch that fails and leaves the rest as they are.`,
 }
+
+// hostReleasesHelp and hostRollbackHelp are releases' and rollback's forms
+// over SSH.
+var (
+	hostReleasesHelp = commandHelp{
+		name:    "releases",
+		does:    "list the releases of a plan's sets (or of release roots) on hosts over SSH",
+		forms:   []string{"(-f pipbake.hcl | --root DIR ...) (--host HOST ... | --hosts-file FILE) [--json]"},
+		example: "pipbake releases -f pipbake.hcl --host web-1 --host web-2",
+	}
+	hostRollbackHelp = commandHelp{
+		name:    "rollback",
+		does:    "switch a plan's sets (or release roots) on hosts over SSH back to an earlier release and restart their services",
+		forms:   []string{"(-f pipbake.hcl | --root DIR ...) (--host HOST ... | --hosts-file FILE) [--to ID] [--json]"},
+		example: "pipbake rollback -f pipbake.hcl --hosts-file fleet.txt --sudo",
+	}
+)
+
+// hostReleases and hostRollback are releases and rollback over SSH: the
+// arguments name hosts.
+var (
+	hostReleases = variant{
+		match:   IsHostCommand,
+		run:     cmdHostReleases,
+		forms:   hostReleasesHelp.forms,
+		heading: "Flags with --host or --hosts-file",
+		flags: func(s stdio) *flagSet {
+			fs, _ := hostReleasesFlagSet(s)
+			return fs
+		},
+		helpArg: "--host=x",
+	}
+	hostRollback = variant{
+		match:   IsHostCommand,
+		run:     cmdHostRollback,
+		forms:   hostRollbackHelp.forms,
+		heading: "Flags with --host or --hosts-file",
+		flags: func(s stdio) *flagSet {
+			fs, _, _ := hostRollbackFlagSet(s)
+			return fs
+		},
+		helpArg: "--host=x",
+	}
+)
 
 // fleetFlags are the flags push, rollback --host and releases --host share.
 type fleetFlags struct {
@@ -97,9 +137,9 @@ func addFleetFlags(fs *flag.FlagSet, roots bool) *fleetFlags {
 }
 
 // options turns the flags into push.Options: the plan, hosts and SSH.
-func (f *fleetFlags) options(cmd string) (*push.Options, *plan.Plan, error) {
+func (f *fleetFlags) options(cmd string, s stdio) (*push.Options, *plan.Plan, error) {
 	usage := func(format string, args ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf(cmd+": "+format, args...)}
+		return usageErr(cmd+": "+format, args...)
 	}
 	opts := &push.Options{Parallel: *f.parallel, Sudo: *f.sudo, AgentPath: *f.agentPath}
 	var pl *plan.Plan
@@ -143,7 +183,7 @@ func (f *fleetFlags) options(cmd string) (*push.Options, *plan.Plan, error) {
 		if !*f.sudo {
 			return nil, nil, usage("--sudo-password-stdin goes with --sudo")
 		}
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(s.stdin).ReadString('\n')
 		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 			return nil, nil, fmt.Errorf("%s: read the sudo password from standard input: %w", cmd, err)
 		}
@@ -176,7 +216,7 @@ func (f *fleetFlags) options(cmd string) (*push.Options, *plan.Plan, error) {
 		opts.SSH.Config = c
 	}
 	if !*f.quiet {
-		opts.Log = os.Stderr
+		opts.Log = s.stderr
 	}
 	return opts, pl, nil
 }
@@ -201,9 +241,9 @@ func readHostsFile(path string) ([]string, error) {
 	return hosts, nil
 }
 
-func cmdPush(ctx context.Context, args []string) error {
-	fs := newFlags("push")
-	f := addFleetFlags(fs, false)
+func cmdPush(ctx context.Context, s stdio, args []string) error {
+	fs := pushHelp.flags(s)
+	f := addFleetFlags(fs.FlagSet, false)
 	rolling := fs.Int("rolling", 0, "work on `K` hosts at a time and stop at the first that fails, leaving the rest as they are")
 	rel := fs.String("release", "", "the release `id` (default: the plan's, else the UTC time)")
 	dryRun := fs.Bool("dry-run", false, "connect, probe and choose the wheels per host; change nothing")
@@ -211,10 +251,10 @@ func cmdPush(ctx context.Context, args []string) error {
 	var sources listFlag
 	fs.Var(&sources, "source", "fetch wheels from this index `URL`, folder or s3:// prefix instead of the plan's wheelhouse (repeatable)")
 	cache := fs.String("cache", "", "the fetch cache `folder` (with --source)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opts, pl, err := f.options("push")
+	opts, pl, err := f.options("push", s)
 	if err != nil {
 		return err
 	}
@@ -223,7 +263,7 @@ func cmdPush(ctx context.Context, args []string) error {
 	if len(sources) > 0 {
 		opts.Wheelhouse, opts.Tarballs = "", ""
 	} else if opts.Wheelhouse == "" && opts.Tarballs == "" {
-		return &exitError{code: 2, err: errors.New("push: the plan has no wheelhouse; set one or give --source")}
+		return usageErr("push: the plan has no wheelhouse; set one or give --source")
 	}
 	opts.Release = *rel
 	if opts.Release == "" {
@@ -233,49 +273,58 @@ func cmdPush(ctx context.Context, args []string) error {
 		opts.Release = time.Now().UTC().Format("20060102T150405Z")
 	}
 	if err := release.ValidID(opts.Release); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("push: %w", err)}
+		return usageErr("push: %w", err)
 	}
-	for _, s := range opts.Sets {
-		if s.Health != nil && s.KeepOrDefault() == 1 && opts.Log != nil {
-			fmt.Fprintf(opts.Log, "pipbake: warning: set %q keeps 1 release: a failed health check has nothing to switch back to\n", s.Name)
+	for _, set := range opts.Sets {
+		if set.Health != nil && set.KeepOrDefault() == 1 && opts.Log != nil {
+			fmt.Fprintf(opts.Log, "pipbake: warning: set %q keeps 1 release: a failed health check has nothing to switch back to\n", set.Name)
 		}
 	}
 	rep, err := push.Push(ctx, *opts)
 	if rep != nil {
-		if perr := printFleet(rep, *f.asJSON, "push"); perr != nil && err == nil {
+		if perr := printFleet(s.stdout, rep, *f.asJSON); perr != nil && err == nil {
 			err = perr
 		}
 	}
 	return err
 }
 
-func cmdHostRollback(ctx context.Context, args []string) error {
-	fs := newFlags("rollback")
-	f := addFleetFlags(fs, true)
+func hostRollbackFlagSet(s stdio) (*flagSet, *fleetFlags, *string) {
+	fs := hostRollbackHelp.flags(s)
+	f := addFleetFlags(fs.FlagSet, true)
 	to := fs.String("to", "", "the release `id` to switch to (default: the one before current, per set)")
-	if err := parse(fs, args); err != nil {
+	return fs, f, to
+}
+
+func cmdHostRollback(ctx context.Context, s stdio, args []string) error {
+	fs, f, to := hostRollbackFlagSet(s)
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opts, _, err := f.options("rollback")
+	opts, _, err := f.options("rollback", s)
 	if err != nil {
 		return err
 	}
 	rep, err := push.Rollback(ctx, *opts, *to)
 	if rep != nil {
-		if perr := printFleet(rep, *f.asJSON, "rollback"); perr != nil && err == nil {
+		if perr := printFleet(s.stdout, rep, *f.asJSON); perr != nil && err == nil {
 			err = perr
 		}
 	}
 	return err
 }
 
-func cmdHostReleases(ctx context.Context, args []string) error {
-	fs := newFlags("releases")
-	f := addFleetFlags(fs, true)
-	if err := parse(fs, args); err != nil {
+func hostReleasesFlagSet(s stdio) (*flagSet, *fleetFlags) {
+	fs := hostReleasesHelp.flags(s)
+	return fs, addFleetFlags(fs.FlagSet, true)
+}
+
+func cmdHostReleases(ctx context.Context, s stdio, args []string) error {
+	fs, f := hostReleasesFlagSet(s)
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opts, _, err := f.options("releases")
+	opts, _, err := f.options("releases", s)
 	if err != nil {
 		return err
 	}
@@ -287,23 +336,23 @@ func cmdHostReleases(ctx context.Context, args []string) error {
 		return err
 	}
 	if *f.asJSON {
-		if perr := printJSON(rep); perr != nil {
+		if perr := printJSON(s.stdout, rep); perr != nil {
 			return perr
 		}
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tSET\t\tRELEASE\tCREATED\tRUNTIME\tPACKAGES")
 	for _, h := range rep.Hosts {
 		if h.Error != "" {
 			fmt.Fprintf(tw, "%s\t\t\t%s\t\t\t\n", h.Host, "error: "+h.Error)
 			continue
 		}
-		for _, s := range h.Sets {
-			if len(s.Releases) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t\t(none)\t\t\t\n", h.Host, s.Set)
+		for _, set := range h.Sets {
+			if len(set.Releases) == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t\t(none)\t\t\t\n", h.Host, set.Set)
 			}
-			for _, r := range s.Releases {
+			for _, r := range set.Releases {
 				mark := ""
 				if r.Current {
 					mark = "*"
@@ -312,7 +361,7 @@ func cmdHostReleases(ctx context.Context, args []string) error {
 				if r.Node != "" {
 					rt = "node " + r.Node
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", h.Host, s.Set, mark, r.ID, r.Created, rt, r.Distributions)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", h.Host, set.Set, mark, r.ID, r.Created, rt, r.Distributions)
 			}
 		}
 	}
@@ -323,11 +372,11 @@ func cmdHostReleases(ctx context.Context, args []string) error {
 }
 
 // printFleet prints which host runs what after a push or rollback.
-func printFleet(rep *push.Report, asJSON bool, what string) error {
+func printFleet(w io.Writer, rep *push.Report, asJSON bool) error {
 	if asJSON {
-		return printJSON(rep)
+		return printJSON(w, rep)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tSTATUS\tRUNS\tNOTE")
 	for _, h := range rep.Hosts {
 		var runs []string

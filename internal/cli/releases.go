@@ -12,26 +12,24 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 )
 
-// verifyRemote runs `verify --image|--ami` and reports whether it did; set
-// by verify_image.go in the full binary, nil in the lean agent.
-var verifyRemote func(ctx context.Context, args []string) (bool, error)
+var verifyHelp = commandHelp{
+	name:    "verify",
+	does:    "check a release's files against its receipt: exit 0 intact, 1 drifted, 2 error",
+	forms:   []string{"--root DIR [--release ID] [--receipt-sha256 HEX] [--json]"},
+	example: "pipbake verify --root /opt/api",
+}
 
-func cmdVerify(ctx context.Context, args []string) error {
-	if verifyRemote != nil {
-		if done, err := verifyRemote(ctx, args); done {
-			return err
-		}
-	}
-	fs := newFlags("verify")
+func cmdVerify(_ context.Context, s stdio, args []string) error {
+	fs := withVariants(verifyHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	rel := fs.String("release", "", "verify this release `id` instead of current")
 	receiptSHA := fs.String("receipt-sha256", "", "the receipt's sha256 as recorded outside the release (`hex`; a one-set image's pipbake:receipt-sha256 tag)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *root == "" {
-		return &exitError{code: 2, err: fmt.Errorf("verify: --root is required")}
+		return usageErr("verify: --root is required")
 	}
 	r, err := release.Open(*root)
 	if err != nil {
@@ -55,17 +53,17 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return &exitError{code: 2, err: fmt.Errorf("verify release %s in %s: %w", id, r.Dir, err)}
 	}
 	if *asJSON {
-		if err := printJSON(rep); err != nil {
+		if err := printJSON(s.stdout, rep); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Printf("%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
+			fmt.Fprintf(s.stdout, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
 		}
 		if rep.Clean() {
-			fmt.Printf("%s: release %s is intact (%d files checked)\n", r.Dir, id, rep.Checked)
+			fmt.Fprintf(s.stdout, "%s: release %s is intact (%d files checked)\n", r.Dir, id, rep.Checked)
 		} else {
-			fmt.Printf("%s: release %s has drifted: %d problems in %d files checked\n", r.Dir, id, len(rep.Problems), rep.Checked)
+			fmt.Fprintf(s.stdout, "%s: release %s has drifted: %d problems in %d files checked\n", r.Dir, id, len(rep.Problems), rep.Checked)
 		}
 	}
 	if !rep.Clean() {
@@ -87,15 +85,22 @@ type releaseInfo struct {
 	LockSHA256    string `json:"lock_sha256,omitempty"`
 }
 
-func cmdReleases(args []string) error {
-	fs := newFlags("releases")
+var releasesHelp = commandHelp{
+	name:    "releases",
+	does:    "list the releases of a release root, oldest first, current marked *",
+	forms:   []string{"--root DIR [--json]"},
+	example: "pipbake releases --root /opt/api",
+}
+
+func cmdReleases(_ context.Context, s stdio, args []string) error {
+	fs := withVariants(releasesHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *root == "" {
-		return &exitError{code: 2, err: fmt.Errorf("releases: --root is required")}
+		return usageErr("releases: --root is required")
 	}
 	r, err := release.Open(*root)
 	if err != nil {
@@ -118,13 +123,13 @@ func cmdReleases(args []string) error {
 		infos = append(infos, info)
 	}
 	if *asJSON {
-		return printJSON(infos)
+		return printJSON(s.stdout, infos)
 	}
 	if len(infos) == 0 {
-		fmt.Printf("%s: no releases\n", r.Dir)
+		fmt.Fprintf(s.stdout, "%s: no releases\n", r.Dir)
 		return nil
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tRELEASE\tCREATED\tRUNTIME\tPACKAGES\tLOCK")
 	for _, i := range infos {
 		mark := ""
@@ -144,15 +149,33 @@ func cmdReleases(args []string) error {
 	return tw.Flush()
 }
 
-func cmdRollback(args []string) error {
-	fs := newFlags("rollback")
+var rollbackHelp = commandHelp{
+	name:    "rollback",
+	does:    "switch back to an earlier release: of a release root, hosts (--host), a group (--asg) or a tag (--repo)",
+	forms:   []string{"--root DIR [--to ID] [--json]"},
+	example: "pipbake rollback --root /opt/api --to 2026.11.20",
+	more:    "Without --to, rollback goes back to the release before the current one.",
+}
+
+// rolledBack is what `rollback --root --json` prints.
+type rolledBack struct {
+	Root string `json:"root"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// cmdRollback is rollback of a release root on this machine; its variants
+// (full.go) roll back hosts, groups and tags.
+func cmdRollback(_ context.Context, s stdio, args []string) error {
+	fs := withVariants(rollbackHelp).flags(s)
 	root := fs.String("root", "", "release root `folder`")
 	to := fs.String("to", "", "release `id` to switch to (default: the one before current)")
-	if err := parse(fs, args); err != nil {
+	asJSON := fs.Bool("json", false, "print the switch as JSON")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *root == "" {
-		return &exitError{code: 2, err: fmt.Errorf("rollback: --root is required (cloud rollbacks: pipbake rollback --asg)")}
+		return usageErr("rollback: --root is required (other rollbacks: pipbake rollback --host, --asg or --repo)")
 	}
 	r, err := release.Open(*root)
 	if err != nil {
@@ -167,6 +190,9 @@ func cmdRollback(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: current is now %s (was %s)\n", r.Dir, dest, from)
+	if *asJSON {
+		return printJSON(s.stdout, rolledBack{Root: r.Dir, From: from, To: dest})
+	}
+	fmt.Fprintf(s.stdout, "%s: current is now %s (was %s)\n", r.Dir, dest, from)
 	return nil
 }

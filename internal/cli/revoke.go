@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -34,24 +35,27 @@ var unrevokeHelp = commandHelp{
 	example: "pipbake unrevoke --family api-node --release 2026.11.26",
 }
 
-func cmdRevoke(ctx context.Context, args []string) error { return runRevoke(ctx, revokeHelp, args) }
-
-func cmdUnrevoke(ctx context.Context, args []string) error {
-	return runRevoke(ctx, unrevokeHelp, args)
+func cmdRevoke(ctx context.Context, s stdio, args []string) error {
+	return runRevoke(ctx, s, revokeHelp, args)
 }
 
-func runRevoke(ctx context.Context, h commandHelp, args []string) error {
+func cmdUnrevoke(ctx context.Context, s stdio, args []string) error {
+	return runRevoke(ctx, s, unrevokeHelp, args)
+}
+
+func runRevoke(ctx context.Context, s stdio, h commandHelp, args []string) error {
+	out := s.stdout
 	action := h.name
-	fs := h.flags()
+	fs := h.flags(s)
 	var af awsFlags
-	af.add(fs, true)
+	af.add(fs.FlagSet, true)
 	family := fs.String("family", "", "the release's `family` (pipbake:family)")
 	rel := fs.String("release", "", "the release `id` (with --repo also a digest sha256:...)")
 	repo := fs.String("repo", "", "a registry `repository` (host/path) instead of AMIs")
 	reason := fs.String("reason", "", "why the release is bad (revoke; 1 to 256 characters)")
 	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -75,7 +79,7 @@ func runRevoke(ctx context.Context, h commandHelp, args []string) error {
 		}
 	}
 	if *repo != "" {
-		return revokeInRegistry(ctx, action, *repo, *rel, *family, *reason, *dryRun, *asJSON)
+		return revokeInRegistry(ctx, out, action, *repo, *rel, *family, *reason, *dryRun, *asJSON)
 	}
 	regions := []string(af.regions)
 	if len(regions) == 0 {
@@ -109,7 +113,7 @@ func runRevoke(ctx context.Context, h commandHelp, args []string) error {
 		for i, pl := range plans {
 			list[i] = pl.p
 		}
-		if err := printJSONTo(list); err != nil {
+		if err := printJSON(out, list); err != nil {
 			return err
 		}
 	} else {
@@ -158,7 +162,7 @@ func listOr(s []string, none string) string {
 	return strings.Join(s, "; ")
 }
 
-func revokeInRegistry(ctx context.Context, action, repo, rel, family, reason string, dryRun, asJSON bool) error {
+func revokeInRegistry(ctx context.Context, out io.Writer, action, repo, rel, family, reason string, dryRun, asJSON bool) error {
 	c, err := registryCatalog(ctx, repo)
 	if err != nil {
 		return usageErr("%s: %v", action, err)
@@ -177,7 +181,7 @@ func revokeInRegistry(ctx context.Context, action, repo, rel, family, reason str
 		return err
 	}
 	if asJSON {
-		if err := printJSONTo(p); err != nil {
+		if err := printJSON(out, p); err != nil {
 			return err
 		}
 	} else {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,16 +45,25 @@ type SetState struct {
 // yet stops before the switch and removes its new release; after --wait,
 // SIGKILL, and then stop removes that release itself (unless it is
 // current). It then prints each set's current release.
-func cmdStop(args []string) error {
-	fs := newFlags("stop")
+var stopHelp = commandHelp{
+	name:    "stop",
+	does:    "stop the pipbake install -f PLAN running on this machine and say where each set's current points",
+	forms:   []string{"--plan FILE [--wait 30s] [--json]"},
+	example: "pipbake stop --plan /tmp/pipbake/pipbake.hcl --wait 10s",
+	more: `The install gets SIGTERM, on which it stops before its switch and removes
+its new release; after --wait it is killed and stop removes that release.`,
+}
+
+func cmdStop(_ context.Context, s stdio, args []string) error {
+	fs := stopHelp.flags(s)
 	planFile := fs.String("plan", "", "the plan `file` the install to stop was started with (pipbake install -f FILE)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to let the install stop by itself before killing it")
 	asJSON := fs.Bool("json", false, "print the state as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *planFile == "" {
-		return &exitError{code: 2, err: errors.New("stop: --plan is required")}
+		return usageErr("stop: --plan is required")
 	}
 	pl, err := plan.Load(*planFile)
 	if err != nil {
@@ -94,16 +103,16 @@ func cmdStop(args []string) error {
 		st.Sets = append(st.Sets, ss)
 	}
 	if *asJSON {
-		return printJSON(st)
+		return printJSON(s.stdout, st)
 	}
 	for _, ss := range st.Sets {
 		switch {
 		case ss.Error != "":
-			fmt.Printf("%s: %s\n", ss.Name, ss.Error)
+			fmt.Fprintf(s.stdout, "%s: %s\n", ss.Name, ss.Error)
 		case ss.Current == "":
-			fmt.Printf("%s: no current release in %s\n", ss.Name, ss.Root)
+			fmt.Fprintf(s.stdout, "%s: no current release in %s\n", ss.Name, ss.Root)
 		default:
-			fmt.Printf("%s: current is %s in %s (switched: %v)\n", ss.Name, ss.Current, ss.Root, ss.Switched)
+			fmt.Fprintf(s.stdout, "%s: current is %s in %s (switched: %v)\n", ss.Name, ss.Current, ss.Root, ss.Switched)
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ package cli
 import (
 	"context"
 	"crypto/ecdsa"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,56 +23,90 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
-// The full binary verifies images from outside too: `verify --image` and
-// `verify --ami` (releases.go dispatches here; the lean agent has neither).
-func init() { verifyRemote = cmdVerifyRemote }
+// remoteVerify is verify from outside: `verify --image` (a registry's
+// image against its attestations) and `verify --ami` (an AMI's tags
+// against stored attestations). The lean agent has neither.
+var remoteVerify = variant{
+	match:   isRemoteVerify,
+	run:     cmdVerifyRemote,
+	forms:   remoteVerifyHelp.forms,
+	heading: "Flags with --image or --ami",
+	flags: func(s stdio) *flagSet {
+		fs, _ := remoteVerifyFlagSet(s)
+		return fs
+	},
+	helpArg: "--image=x",
+}
+
+var remoteVerifyHelp = commandHelp{
+	name:    "verify",
+	does:    "check an image or AMI against its signed attestations: exit 0 verified, 1 not, 2 error",
+	forms:   []string{"--image REF --key PUB [--json]", "--ami ID --key PUB --attestations DIR [--region R] [--json]"},
+	example: "pipbake verify --image registry.example.com/api:prod --key cosign.pub",
+}
 
 // isRemoteVerify reports whether verify's arguments name an image or AMI.
 func isRemoteVerify(args []string) bool {
 	for _, a := range args {
-		a = strings.TrimLeft(a, "-")
-		if k, _, _ := strings.Cut(a, "="); k == "image" || k == "ami" {
+		if a == "--" {
+			return false
+		}
+		name := strings.TrimLeft(a, "-")
+		if a == name {
+			continue
+		}
+		if k, _, _ := strings.Cut(name, "="); k == "image" || k == "ami" {
 			return true
 		}
 	}
 	return false
 }
 
-func cmdVerifyRemote(ctx context.Context, args []string) (bool, error) {
-	if !isRemoteVerify(args) {
-		return false, nil
-	}
-	fs := newFlags("verify")
-	image := fs.String("image", "", "verify the image `REF` in a registry against its attestations")
-	ami := fs.String("ami", "", "verify the AMI `ID`'s tags against its stored attestations")
-	key := fs.String("key", "", "the public `key` that signed the attestations (PEM, cosign.pub)")
-	atts := fs.String("attestations", "", "AMI: the `folder` of signed attestations (the post-processor's receipts_dir/attestations)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	var aws awsFlags
-	aws.add(fs, false)
-	if err := parse(fs, args); err != nil {
-		return true, err
-	}
-	if (*image == "") == (*ami == "") {
-		return true, &exitError{code: 2, err: fmt.Errorf("verify: give --image REF or --ami ID")}
-	}
-	if *key == "" {
-		return true, &exitError{code: 2, err: fmt.Errorf("verify: --key is required with --image and --ami")}
-	}
-	pub, err := attest.LoadPublicKey(*key)
-	if err != nil {
-		return true, &exitError{code: 2, err: fmt.Errorf("verify: %w", err)}
-	}
-	if *image != "" {
-		return true, verifyImage(ctx, *image, pub, *asJSON)
-	}
-	if *atts == "" {
-		return true, &exitError{code: 2, err: fmt.Errorf("verify --ami: --attestations DIR is required (the signed attestations the pipbake-release post-processor wrote)")}
-	}
-	return true, verifyAMI(ctx, fs, &aws, *ami, *atts, pub, *asJSON)
+// remoteVerifyFlags are verify --image|--ami's flags.
+type remoteVerifyFlags struct {
+	image, ami, key, atts *string
+	asJSON                *bool
+	aws                   awsFlags
 }
 
-func verifyImage(ctx context.Context, image string, pub *ecdsa.PublicKey, asJSON bool) error {
+func remoteVerifyFlagSet(s stdio) (*flagSet, *remoteVerifyFlags) {
+	fs := remoteVerifyHelp.flags(s)
+	f := &remoteVerifyFlags{
+		image:  fs.String("image", "", "verify the image `REF` in a registry against its attestations"),
+		ami:    fs.String("ami", "", "verify the AMI `ID`'s tags against its stored attestations"),
+		key:    fs.String("key", "", "the public `key` that signed the attestations (PEM, cosign.pub)"),
+		atts:   fs.String("attestations", "", "AMI: the `folder` of signed attestations (the post-processor's receipts_dir/attestations)"),
+		asJSON: fs.Bool("json", false, "print the report as JSON"),
+	}
+	f.aws.add(fs.FlagSet, false)
+	return fs, f
+}
+
+func cmdVerifyRemote(ctx context.Context, s stdio, args []string) error {
+	fs, f := remoteVerifyFlagSet(s)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if (*f.image == "") == (*f.ami == "") {
+		return usageErr("verify: give --image REF or --ami ID")
+	}
+	if *f.key == "" {
+		return usageErr("verify: --key is required with --image and --ami")
+	}
+	pub, err := attest.LoadPublicKey(*f.key)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("verify: %w", err)}
+	}
+	if *f.image != "" {
+		return verifyImage(ctx, s, *f.image, pub, *f.asJSON)
+	}
+	if *f.atts == "" {
+		return usageErr("verify --ami: --attestations DIR is required (the signed attestations the pipbake-release post-processor wrote)")
+	}
+	return verifyAMI(ctx, s, &f.aws, *f.ami, *f.atts, pub, *f.asJSON)
+}
+
+func verifyImage(ctx context.Context, s stdio, image string, pub *ecdsa.PublicKey, asJSON bool) error {
 	ref, err := name.ParseReference(image)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("verify: image %q: %w", image, err)}
@@ -83,30 +116,30 @@ func verifyImage(ctx context.Context, image string, pub *ecdsa.PublicKey, asJSON
 		return &exitError{code: 2, err: fmt.Errorf("verify %s: %w", image, err)}
 	}
 	if asJSON {
-		if err := printJSONTo(rep); err != nil {
+		if err := printJSON(s.stdout, rep); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Fprintf(out, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
+			fmt.Fprintf(s.stdout, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
 		}
-		for _, s := range rep.Sets {
-			for _, p := range s.Problems {
-				fmt.Fprintf(out, "%-10s %s: %s  (%s)\n", p.Kind, s.Set, p.Path, p.Detail)
+		for _, set := range rep.Sets {
+			for _, p := range set.Problems {
+				fmt.Fprintf(s.stdout, "%-10s %s: %s  (%s)\n", p.Kind, set.Set, p.Path, p.Detail)
 			}
 		}
 		for _, ig := range rep.Ignored {
-			fmt.Fprintf(out, "ignored    %s\n", ig)
+			fmt.Fprintf(s.stdout, "ignored    %s\n", ig)
 		}
 		if rep.Clean() {
 			files := 0
-			for _, s := range rep.Sets {
-				files += s.Checked
+			for _, set := range rep.Sets {
+				files += set.Checked
 			}
-			fmt.Fprintf(out, "%s: signed attestations verified (%d, from %s); %d set layer(s) match their receipts and SBOMs (%d files checked)\n",
+			fmt.Fprintf(s.stdout, "%s: signed attestations verified (%d, from %s); %d set layer(s) match their receipts and SBOMs (%d files checked)\n",
 				rep.Image, rep.Verified, rep.Source, len(rep.Sets), files)
 		} else {
-			fmt.Fprintf(out, "%s: does NOT verify against its attestations and the key\n", rep.Image)
+			fmt.Fprintf(s.stdout, "%s: does NOT verify against its attestations and the key\n", rep.Image)
 		}
 	}
 	if !rep.Clean() {
@@ -127,7 +160,7 @@ type amiReport struct {
 // every envelope verifies with pub; the statements' digest manifest is
 // the AMI's pipbake:attestation-sha256; their subjects (each set's receipt
 // sha256) give the AMI's pipbake:receipt-sha256.
-func verifyAMI(ctx context.Context, _ *flag.FlagSet, aws *awsFlags, id, dir string, pub *ecdsa.PublicKey, asJSON bool) error {
+func verifyAMI(ctx context.Context, s stdio, aws *awsFlags, id, dir string, pub *ecdsa.PublicKey, asJSON bool) error {
 	cfg, err := amazon.LoadConfig(ctx, amazon.Options{Region: aws.region(), Profile: aws.profile, Endpoint: aws.endpoint, MaxAttempts: aws.maxAttempts})
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -177,17 +210,17 @@ func verifyAMI(ctx context.Context, _ *flag.FlagSet, aws *awsFlags, id, dir stri
 		}
 	}
 	if asJSON {
-		if err := printJSONTo(rep); err != nil {
+		if err := printJSON(s.stdout, rep); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Fprintf(out, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
+			fmt.Fprintf(s.stdout, "%-10s %s  (%s)\n", p.Kind, p.Path, p.Detail)
 		}
 		if len(rep.Problems) == 0 {
-			fmt.Fprintf(out, "%s: its tags match %d signed attestation(s) in %s\n", id, len(rep.Verified), dir)
+			fmt.Fprintf(s.stdout, "%s: its tags match %d signed attestation(s) in %s\n", id, len(rep.Verified), dir)
 		} else {
-			fmt.Fprintf(out, "%s: does NOT match the signed attestations in %s\n", id, dir)
+			fmt.Fprintf(s.stdout, "%s: does NOT match the signed attestations in %s\n", id, dir)
 		}
 	}
 	if len(rep.Problems) > 0 {

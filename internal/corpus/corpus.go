@@ -15,8 +15,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
 )
@@ -188,22 +189,12 @@ func Repack(ctx context.Context, opts Options) (*Set, error) {
 // parallel runs fn(0..n-1) on jobs goroutines, stopping early (leaving
 // the rest undone) when ctx is cancelled.
 func parallel(ctx context.Context, jobs, n int, fn func(i int)) {
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				fn(i)
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(max(1, jobs))
 	for i := 0; i < n && ctx.Err() == nil; i++ {
-		work <- i
+		g.Go(func() error { fn(i); return nil })
 	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // findDistInfos lists the .dist-info directories of purelib and platlib.

@@ -296,11 +296,10 @@ func (d *dist) build(in *Interpreter, wheelDir string) (wheelpack.Result, error)
 			if err != nil {
 				return wheelpack.Result{}, fmt.Errorf("read script: %w", err)
 			}
-			err = b.Add(f.arc, f.mode, restoreShebang(data))
-		} else {
-			err = b.AddReader(f.arc, f.mode, openFile(f.disk))
-		}
-		if err != nil {
+			if err := b.Add(f.arc, f.mode, restoreShebang(data)); err != nil {
+				return wheelpack.Result{}, err
+			}
+		} else if err := b.AddReader(f.arc, f.mode, openFile(f.disk)); err != nil {
 			return wheelpack.Result{}, err
 		}
 	}

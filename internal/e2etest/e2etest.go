@@ -1,7 +1,16 @@
-// Package e2etest is TEST-ONLY: the one rule for end-to-end prerequisites
-// (sshd, packer, nginx, moto_server, a registry, debootstrap). Where one is
-// missing a test skips, unless PIPBAKE_E2E_REQUIRED is set to anything but
-// "" or "0" (CI sets it), so that CI cannot pass by skipping.
+// Package e2etest is TEST-ONLY: the one rule for missing test
+// prerequisites, read the same way everywhere.
+//
+// Two variables ask for a failure instead of a skip, so that CI cannot
+// pass by skipping: PIPBAKE_E2E_REQUIRED for the end-to-end tools (sshd,
+// packer and its plugins, nginx, moto_server, a registry, debootstrap and
+// root, cosign, node), PIPBAKE_CORPUS_REQUIRED for the real Python parts
+// (the interpreters, the wheel corpus). Each is on when set to anything but
+// "" or "0".
+//
+// And `go test -short` (the inner loop, `make check`) skips every test that
+// starts packer, moto_server, sshd, debootstrap or another tool, whatever
+// the variables say: -short asks for exactly that.
 package e2etest
 
 import (
@@ -9,18 +18,62 @@ import (
 	"testing"
 )
 
-// Required reports whether PIPBAKE_E2E_REQUIRED asks missing prerequisites
-// to fail tests rather than skip them.
-func Required() bool {
-	v := os.Getenv("PIPBAKE_E2E_REQUIRED")
+// The variables that turn a missing prerequisite into a failure.
+const (
+	E2EEnv    = "PIPBAKE_E2E_REQUIRED"
+	CorpusEnv = "PIPBAKE_CORPUS_REQUIRED"
+)
+
+// on reports whether the variable name is set to anything but "" or "0".
+func on(name string) bool {
+	v := os.Getenv(name)
 	return v != "" && v != "0"
 }
 
-// Missing skips tb, or fails it when Required.
+// Required reports whether PIPBAKE_E2E_REQUIRED asks missing end-to-end
+// prerequisites to fail tests rather than skip them.
+func Required() bool { return on(E2EEnv) }
+
+// CorpusRequired reports whether PIPBAKE_CORPUS_REQUIRED asks a missing
+// Python or wheel corpus to fail tests rather than skip them.
+func CorpusRequired() bool { return on(CorpusEnv) }
+
+// Missing skips tb, or fails it when Required: an end-to-end prerequisite
+// is missing.
 func Missing(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	if Required() {
-		tb.Fatalf(format+" (and PIPBAKE_E2E_REQUIRED is set)", args...)
+	missing(tb, E2EEnv, format, args...)
+}
+
+// MissingCorpus skips tb, or fails it when CorpusRequired: a Python
+// interpreter or the wheel corpus is missing.
+func MissingCorpus(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	missing(tb, CorpusEnv, format, args...)
+}
+
+func missing(tb testing.TB, env, format string, args ...any) {
+	tb.Helper()
+	if on(env) {
+		tb.Fatalf(format+" (and %s is set)", append(args, env)...)
 	}
-	tb.Skipf(format+"; set PIPBAKE_E2E_REQUIRED=1 to fail instead", args...)
+	tb.Skipf(format+"; set %s=1 to fail instead", append(args, env)...)
+}
+
+// SkipShort skips tb under `go test -short`, saying what it would start
+// (e.g. "starts packer").
+func SkipShort(tb testing.TB, what string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("-short: %s", what)
+	}
+}
+
+// Root skips tb, or fails it when Required, unless the test runs as root
+// (what says why it needs root: "mounts a tmpfs").
+func Root(tb testing.TB, what string) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		Missing(tb, "%s: needs root", what)
+	}
 }

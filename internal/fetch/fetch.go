@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/marker"
@@ -248,23 +249,16 @@ func (f *fetcher) fetch(ctx context.Context) (*Result, error) {
 	}
 
 	f.prog = newProgress(o.Progress, len(todo), "wheels")
-	work := make(chan *job)
-	var wg sync.WaitGroup
-	for range min(jobs, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				f.run(ctx, j)
-				f.prog.pinDone()
-			}
-		}()
-	}
+	var g errgroup.Group // a job's failure is its problem, not an error
+	g.SetLimit(max(1, jobs))
 	for _, j := range todo {
-		work <- j
+		g.Go(func() error {
+			f.run(ctx, j)
+			f.prog.pinDone()
+			return nil
+		})
 	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 	f.prog.finish()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fetch: %w; %s was left unchanged", err, out)

@@ -37,7 +37,6 @@ type entry struct {
 	name, body string
 	typ        byte   // tar.TypeReg when 0
 	link       string // for symlinks
-	size       int64  // header size when not len(body) (a lying header)
 }
 
 func tarOf(t testing.TB, entries []entry) []byte {
@@ -344,16 +343,16 @@ func TestInspectTellsTamperedLabels(t *testing.T) {
 // entry builder/oci writes for them; this fails when that format changes
 // without inspect.
 func TestSetLayerHistoryFormat(t *testing.T) {
-	src, err := os.ReadFile("../../builder/oci/step_layers.go")
+	src, err := os.ReadFile("../../builder/oci/layer_jobs.go")
 	if err != nil {
 		t.Skipf("builder source: %v", err)
 	}
 	const format = `fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", st.Name, st.Release, "/"+st.Root)`
 	if !strings.Contains(string(src), format) {
-		t.Fatalf("builder/oci/step_layers.go no longer writes %s; update parseSetLayer", format)
+		t.Fatalf("builder/oci/layer_jobs.go no longer writes %s; update parseSetLayer", format)
 	}
 	if !strings.Contains(string(src), `"pipbake-oci: provisioners (outside the pipbake sets)"`) {
-		t.Fatal("builder/oci/step_layers.go no longer names its other layer \"pipbake-oci: ...\"")
+		t.Fatal("builder/oci/layer_jobs.go no longer names its other layer \"pipbake-oci: ...\"")
 	}
 	set, rel, root, ok := parseSetLayer(fmt.Sprintf("pipbake-oci: set %s (release %s, %s)", "api", "2026.1", "/opt/api"))
 	if !ok || set != "api" || rel != "2026.1" || root != "/opt/api" {

@@ -224,6 +224,9 @@ func (n *cmpNode) evalVersion(name, value, literal, lhs, rhs string, varLeft boo
 		return false, false, nil
 	}
 	if n.op == "===" {
+		// packaging compares str.lower()s; lowering is nearer to that than
+		// case folding, which also equates σ and ς.
+		//lint:ignore SA6005 Python's lower(), not case folding
 		return strings.ToLower(lhs) == strings.ToLower(spec[0].Text), true, nil
 	}
 	v, err := pep440.Parse(lhs)

@@ -79,6 +79,7 @@ func Binary() string {
 // Start runs moto_server for the test.
 func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
+	e2etest.SkipShort(tb, "starts moto_server")
 	if Binary() == "" {
 		e2etest.Missing(tb, "%s", NotInstalled)
 	}

@@ -143,7 +143,7 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 				return nil, fail(name, msg, nil)
 			}
 			continue
-		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse: // the Reader reads TypeRegA as TypeReg
 		default:
 			continue // directories are made for files; devices and the like are skipped
 		}

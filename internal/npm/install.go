@@ -346,9 +346,7 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 		for _, f := range append(files, hidden...) {
 			res.Files = append(res.Files, File{Path: f.rel, Mode: f.mode, Size: f.size, SHA256: hex.EncodeToString(f.sum[:])})
 		}
-		for _, l := range links {
-			res.Files = append(res.Files, l)
-		}
+		res.Files = append(res.Files, links...)
 		for _, b := range bins {
 			res.Files = append(res.Files, File{Path: b.Path, Mode: fs.ModeSymlink | 0o777, Size: int64(len(b.Target)), Link: b.Target})
 		}

@@ -660,9 +660,7 @@ func checkLinkTarget(t string) error {
 	if t == "" {
 		return errors.New("no target (resolved)")
 	}
-	if strings.HasPrefix(t, "file:") {
-		t = t[len("file:"):]
-	}
+	t = strings.TrimPrefix(t, "file:")
 	if strings.HasPrefix(t, "/") || strings.Contains(t, "\\") || strings.ContainsRune(t, 0) {
 		return errors.New("not a relative path inside the project")
 	}

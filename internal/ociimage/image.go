@@ -99,6 +99,9 @@ func Assemble(base *Base, spec Spec) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.Created = epoch
+	// The base's builder fields are no part of this image (and would
+	// tie its digest to how the base was built).
+	//lint:ignore SA1019 the field is deprecated but still read and written
 	cf.Container, cf.DockerVersion = "", ""
 	c := &cf.Config
 	if spec.Config.Entrypoint != nil {

@@ -98,11 +98,7 @@ func (p *Packer) InstallAmazon(tb testing.TB) {
 		bin = filepath.Join(CacheDir(), "tools", "bin", "packer-plugin-amazon")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		msg := "packertest: no packer-plugin-amazon at " + bin + "; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON"
-		if e2etest.Required() {
-			tb.Fatal(msg + " (PIPBAKE_E2E_REQUIRED is set)")
-		}
-		tb.Skip(msg)
+		e2etest.Missing(tb, "packertest: no packer-plugin-amazon at %s; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON", bin)
 	}
 	p.Run("plugins", "install", "--path", bin, "github.com/hashicorp/amazon").Must(tb)
 }
@@ -148,20 +144,18 @@ type Packer struct {
 
 // New prepares a Packer for tb: fresh working, plugin and home dirs under
 // tb.TempDir(). Without a packer binary it skips the test, or fails it if
-// e2etest.Required().
+// e2etest.Required(); under -short it skips.
 func New(tb testing.TB, opts ...Options) *Packer {
 	tb.Helper()
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	e2etest.SkipShort(tb, "starts packer")
 	if o.Packer == "" {
 		bin, err := FindPacker()
 		if err != nil {
-			if e2etest.Required() {
-				tb.Fatalf("%v (PIPBAKE_E2E_REQUIRED is set)", err)
-			}
-			tb.Skipf("%v; set PIPBAKE_E2E_REQUIRED=1 to fail instead", err)
+			e2etest.Missing(tb, "%v", err)
 		}
 		o.Packer = bin
 	}

@@ -22,8 +22,9 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/activate"
 	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
@@ -240,14 +241,10 @@ func logOf(ctx context.Context) io.Writer {
 }
 
 func runAll(ctx context.Context, width int, hosts []string, out []HostResult, one func(context.Context, string) HostResult) {
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
+	var g errgroup.Group // a host's failure is in its result
+	g.SetLimit(max(1, width))
 	for i, h := range hosts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, h string) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			start := time.Now()
 			out[i] = one(ctx, h)
 			out[i].Host = h
@@ -263,9 +260,10 @@ func runAll(ctx context.Context, width int, hosts []string, out []HostResult, on
 				lw := newPrefixWriter(logOf(ctx), "["+h+"] ")
 				fmt.Fprintf(lw, "pipbake: %s: %s\n", word, out[i].Error)
 			}
-		}(i, h)
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // host is one connection, with its log prefix.

@@ -26,18 +26,18 @@ func Seal(releaseDir string, rc *Receipt) (*Report, error) {
 	}
 	rep.Problems = append(rep.Problems, w.problems...)
 	for rel, x := range want {
-		if !x.seen.Load() {
+		if !x.seen {
 			rep.add(rel, Missing, "listed by %s", x.owner)
 		}
 	}
-	rep.Checked = int(w.checked.Load())
+	rep.Checked = w.checked
 	if !rep.Clean() {
 		return rep, nil
 	}
 	for i := range rc.Distributions {
 		rc.Distributions[i].RecordSHA256 = digests[i]
 	}
-	rc.Files = int(w.files.Load())
+	rc.Files = w.files
 	rc.Modes = modesOf(w.seen)
 	return rep, nil
 }

@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
@@ -18,7 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Problem kinds.
@@ -63,7 +65,7 @@ type expect struct {
 	link   string
 	isLink bool
 	owner  string
-	seen   atomic.Bool // found by the walk
+	seen   bool // found by the walk
 }
 
 // Options tune Verify.
@@ -148,14 +150,14 @@ func Verify(releaseDir string, opts Options) (*Report, error) {
 	}
 	rep.Problems = append(rep.Problems, w.problems...)
 	for rel, x := range want {
-		if !x.seen.Load() {
+		if !x.seen {
 			rep.add(rel, Missing, "listed by %s", x.owner)
 		}
 	}
-	if n := int(w.files.Load()); anchored && n != rc.Files {
+	if n := w.files; anchored && n != rc.Files {
 		rep.add(".", Modified, "holds %d files, the receipt records %d", n, rc.Files)
 	}
-	rep.Checked = int(w.checked.Load())
+	rep.Checked = w.checked
 	return rep, nil
 }
 
@@ -242,13 +244,18 @@ func expectations(releaseDir string, rc *Receipt, anchored bool, rep *Report) (m
 // file (no runtime there writes bytecode beside its sources).
 func closed(rc *Receipt) bool { return rc.Compiled || len(rc.Manifest) > 0 }
 
-// walker checks a release's files as it lists them, a goroutine per
-// directory and at most 2 per CPU at work: a release is tens of thousands
-// of files, and listing them one directory after another was most of an
-// install's closing check.
+// walker checks a release's files as it lists them, at most 2 directories
+// per CPU at a time: a release is tens of thousands of files, and listing
+// them one directory after another was most of an install's closing check.
+// Content checks go to a pool of their own, so one folder of big files is
+// hashed on every core. Each directory's findings are merged once, under
+// mu, when it is done. Both pools are errgroups with a limit: on
+// BenchmarkVerify (18,000 files in 2,000 folders, 2 busy cores) they took
+// 2.0-2.7 s an op, as the hand-written semaphore and channel pools did
+// (2.1-2.7 s, three runs each, interleaved).
 type walker struct {
 	root     string
-	want     map[string]*expect // read-only while walking
+	want     map[string]*expect // read-only while walking, but for seen
 	opts     Options
 	compiled bool
 	// modes, when set, are the modes to hold files and directories to.
@@ -256,45 +263,31 @@ type walker struct {
 	// seal collects every mode into seen instead.
 	seal bool
 
+	ctx    context.Context // cancelled at the first directory that cannot be read
+	dirs   *errgroup.Group // listing directories
+	hashes *errgroup.Group // hashing contents; nil with SizesOnly
+
 	mu       sync.Mutex
 	problems []Problem
 	seen     []modeOf
-	err      error
-	checked  atomic.Int64
-	files    atomic.Int64
-	wg       sync.WaitGroup
-	slots    chan struct{}
-	// hashes feeds the content checks to a pool of their own, so one
-	// folder of big files is hashed on every core.
-	hashes chan string
+	checked  int
+	files    int
 }
 
 func (w *walker) run() error {
 	n := 2 * runtime.NumCPU()
-	w.slots = make(chan struct{}, n)
-	var hashers sync.WaitGroup
+	w.dirs, w.ctx = errgroup.WithContext(context.Background())
+	w.dirs.SetLimit(n)
 	if !w.opts.SizesOnly {
-		w.hashes = make(chan string, n)
-		for i := 0; i < n; i++ {
-			hashers.Add(1)
-			go func() {
-				defer hashers.Done()
-				for rel := range w.hashes {
-					if p := checkHash(filepath.Join(w.root, filepath.FromSlash(rel)), rel, w.want[rel]); p != nil {
-						w.problem(*p)
-					}
-				}
-			}()
-		}
+		w.hashes = new(errgroup.Group)
+		w.hashes.SetLimit(n)
 	}
-	w.wg.Add(1)
-	go w.dir("")
-	w.wg.Wait()
+	w.dirs.Go(func() error { return w.dir("") })
+	err := w.dirs.Wait()
 	if w.hashes != nil {
-		close(w.hashes)
-		hashers.Wait()
+		_ = w.hashes.Wait() // the checks report problems, never errors
 	}
-	return w.err
+	return err
 }
 
 func (w *walker) problem(p Problem) {
@@ -303,12 +296,21 @@ func (w *walker) problem(p Problem) {
 	w.mu.Unlock()
 }
 
+// dirFindings is what one directory's check found.
+type dirFindings struct {
+	problems       []Problem
+	seen           []modeOf
+	checked, files int
+}
+
 // dir checks the files of the directory rel ("" for the release) and walks
-// its subdirectories.
-func (w *walker) dir(rel string) {
-	defer w.wg.Done()
-	w.slots <- struct{}{}
-	defer func() { <-w.slots }()
+// its subdirectories: on another goroutine when the limit allows, else
+// here, before going on (a goroutine waiting for a slot while holding one
+// could wait for ever).
+func (w *walker) dir(rel string) error {
+	if w.ctx.Err() != nil {
+		return nil // another directory failed: Wait returns its error
+	}
 	// Readdir stats each entry relative to the open directory, not by a
 	// path walked from the root.
 	dir := filepath.Join(w.root, filepath.FromSlash(rel))
@@ -319,14 +321,9 @@ func (w *walker) dir(rel string) {
 		f.Close()
 	}
 	if err != nil {
-		w.mu.Lock()
-		if w.err == nil {
-			w.err = err
-		}
-		w.mu.Unlock()
-		return
+		return err
 	}
-	var seen []modeOf
+	var found dirFindings
 	for _, e := range entries {
 		name := e.Name()
 		if rel != "" {
@@ -334,12 +331,15 @@ func (w *walker) dir(rel string) {
 		}
 		if e.IsDir() {
 			if w.seal {
-				seen = append(seen, modeOf{name, classDir, modeBits(e.Mode())})
+				found.seen = append(found.seen, modeOf{name, classDir, modeBits(e.Mode())})
 			} else if p := w.modes.checkDir(name, e.Mode(), w.compiled); p != nil {
-				w.problem(*p)
+				found.problems = append(found.problems, *p)
 			}
-			w.wg.Add(1)
-			go w.dir(name)
+			if !w.dirs.TryGo(func() error { return w.dir(name) }) {
+				if err := w.dir(name); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if name == FileName || name == SBOMName {
@@ -350,15 +350,15 @@ func (w *walker) dir(rel string) {
 			if !w.compiled && isPyc(name) {
 				continue // written by Python at run time in a release installed without bytecode
 			}
-			w.files.Add(1)
-			w.problem(Problem{Path: name, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
+			found.files++
+			found.problems = append(found.problems, Problem{Path: name, Kind: Unexpected, Detail: "not in any RECORD or the receipt"})
 			continue
 		}
-		x.seen.Store(true)
-		w.files.Add(1)
-		w.checked.Add(1)
+		x.seen = true // this goroutine's alone: a path is listed once
+		found.files++
+		found.checked++
 		if p := checkInfo(filepath.Join(dir, e.Name()), name, e, x); p != nil {
-			w.problem(*p)
+			found.problems = append(found.problems, *p)
 			continue
 		}
 		if x.isLink {
@@ -369,19 +369,26 @@ func (w *walker) dir(rel string) {
 			if e.Mode()&0o111 != 0 {
 				c = classExec
 			}
-			seen = append(seen, modeOf{name, c, modeBits(e.Mode())})
+			found.seen = append(found.seen, modeOf{name, c, modeBits(e.Mode())})
 		} else if p := w.modes.checkFile(name, e.Mode()); p != nil {
-			w.problem(*p)
+			found.problems = append(found.problems, *p)
 		}
 		if w.hashes != nil && x.sha256 != nil {
-			w.hashes <- name
+			w.hashes.Go(func() error {
+				if p := checkHash(filepath.Join(w.root, filepath.FromSlash(name)), name, x); p != nil {
+					w.problem(*p)
+				}
+				return nil
+			})
 		}
 	}
-	if len(seen) > 0 {
-		w.mu.Lock()
-		w.seen = append(w.seen, seen...)
-		w.mu.Unlock()
-	}
+	w.mu.Lock()
+	w.problems = append(w.problems, found.problems...)
+	w.seen = append(w.seen, found.seen...)
+	w.checked += found.checked
+	w.files += found.files
+	w.mu.Unlock()
+	return nil
 }
 
 func isPyc(rel string) bool {
@@ -443,19 +450,19 @@ func readRecords(releaseDir string, dists []Distribution, anchored bool, want ma
 		digest string
 	}
 	out := make([]parsed, len(dists))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(2 * runtime.NumCPU())
 	for i, d := range dists {
 		out[i].want = map[string]*expect{}
 		if manifest && d.DistInfo == "" {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			out[i].digest = readRecord(releaseDir, d, anchored, out[i].want, &out[i].rep)
-		}()
+			return nil // problems go to the report
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	digests := make([]string, len(dists))
 	for i := range dists {
 		digests[i] = out[i].digest

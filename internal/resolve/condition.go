@@ -11,8 +11,6 @@ import (
 // the empty clause is "always".
 type clause []string
 
-func (c clause) key() string { return strings.Join(c, "\x00") }
-
 // and returns c with the marker m added.
 func (c clause) and(m string) clause {
 	if m == "" || slices.Contains(c, m) {
@@ -21,14 +19,6 @@ func (c clause) and(m string) clause {
 	out := append(append(clause{}, c...), m)
 	slices.Sort(out)
 	return out
-}
-
-// andAll returns the conjunction of c and d.
-func (c clause) andAll(d clause) clause {
-	for _, m := range d {
-		c = c.and(m)
-	}
-	return c
 }
 
 // subset reports whether every marker of c is in d (c is weaker than d,

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,7 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // CopyTree copies the tree src into the existing directory dst keeping
@@ -17,49 +19,31 @@ import (
 // never followed.
 func CopyTree(dst, src string) error {
 	// Regular files' contents are copied by a pool of workers; everything
-	// else happens in walk order.
-	type job struct {
-		out, src string
-		fi       os.FileInfo
-	}
-	jobs := make(chan job, 256)
-	var wg sync.WaitGroup
-	var errOnce sync.Once
-	var copyErr error
-	workers := 2 * runtime.NumCPU()
-	if workers > 8 {
-		workers = 8
-	}
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				err := copyFile(j.out, j.src)
-				if err == nil {
-					err = applyMeta(j.out, j.src, j.fi, os.Geteuid() == 0)
-				}
-				if err != nil {
-					errOnce.Do(func() { copyErr = err })
-				}
-			}
-		}()
-	}
+	// else happens in walk order. The first failure stops the walk.
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(min(2*runtime.NumCPU(), 8))
+	asRoot := os.Geteuid() == 0
 	err := copyTree(dst, src, func(out, src string, fi os.FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err // a copy failed: g.Wait returns why
+		}
 		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
 		}
 		f.Close()
-		jobs <- job{out, src, fi}
+		g.Go(func() error {
+			if err := copyFile(out, src); err != nil {
+				return err
+			}
+			return applyMeta(out, src, fi, asRoot)
+		})
 		return nil
 	})
-	close(jobs)
-	wg.Wait()
-	if err != nil {
-		return err
+	if werr := g.Wait(); werr != nil {
+		return werr
 	}
-	return copyErr
+	return err
 }
 
 func copyTree(dst, src string, regular func(out, src string, fi os.FileInfo) error) error {

@@ -257,7 +257,7 @@ func (u *unpacker) entry(rel string, hdr *tar.Header, r io.Reader) (skipped bool
 				return false, err
 			}
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // tar.Reader reads the old TypeRegA as TypeReg (or TypeDir)
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return false, err

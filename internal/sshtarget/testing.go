@@ -8,14 +8,12 @@ import (
 
 // StartT starts a server for the test and stops it at cleanup, reporting
 // sshd's log if the test failed. When sshd, ssh or ssh-keygen is missing it
-// skips the test, or fails it if Required.
+// skips the test, or fails it if Required; under -short it skips.
 func StartT(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	e2etest.SkipShort(tb, "starts sshd")
 	if err := available(sshdPath(opts.Sshd)); err != nil {
-		if e2etest.Required() {
-			tb.Fatalf("%v (PIPBAKE_E2E_REQUIRED is set: install openssh-server and openssh-client)", err)
-		}
-		tb.Skipf("%v; install openssh-server and openssh-client, or set PIPBAKE_E2E_REQUIRED=1 to fail instead", err)
+		e2etest.Missing(tb, "%v (install openssh-server and openssh-client)", err)
 	}
 	s, err := Start(opts)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
@@ -56,7 +57,7 @@ func TestTagsMatchPip(t *testing.T) {
 	}
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		pys = append(pys, "/usr/bin/python3")
-	} else if os.Getenv("PIPBAKE_CORPUS_REQUIRED") != "" {
+	} else if e2etest.CorpusRequired() {
 		t.Fatal("Debian's /usr/bin/python3 is missing (and PIPBAKE_CORPUS_REQUIRED is set)")
 	}
 	for _, py := range pys {

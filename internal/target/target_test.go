@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
 )
 
@@ -20,22 +21,12 @@ func (tg *Target) mustSpec(t *testing.T) tags.Spec {
 	return s
 }
 
-// interpreters returns the machine's interpreters worth testing against.
+// interpreters returns the machine's interpreters worth testing against
+// (pythons.All: without them the test skips, or fails when
+// PIPBAKE_CORPUS_REQUIRED is set).
 func interpreters(t *testing.T) []string {
 	t.Helper()
-	home, _ := os.UserHomeDir()
-	var out []string
-	for _, v := range []string{"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"} {
-		m, _ := filepath.Glob(filepath.Join(home, ".pyenv/versions", v+".*", "bin", "python"+v))
-		out = append(out, m...)
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		out = append(out, "/usr/bin/python3")
-	}
-	if len(out) == 0 {
-		t.Skip("no python interpreters on this machine")
-	}
-	return out
+	return pythons.All(t)
 }
 
 // TestTagsMatchPackaging compares the computed tag list, in order, with what

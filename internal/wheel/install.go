@@ -647,7 +647,7 @@ func (in *Install) scriptSpecs() []ScriptSpec {
 		console = dropVersioned(console, "easy_install")
 	}
 	for _, ep := range append(console, in.W.GUI...) {
-		out = append(out, ScriptSpec{ep.Name, ep.Module, ep.Attr})
+		out = append(out, ScriptSpec(ep))
 	}
 	return out
 }

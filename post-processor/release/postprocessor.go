@@ -151,7 +151,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, a pack
 				return a, true, false, fmt.Errorf("pipbake-release: %w", err)
 			}
 		}
-		ui.Message(fmt.Sprintf("%s: %s and snapshot(s) %s tagged %s", im.Region, im.ID, orDash(strings.Join(snaps, ", ")), rel))
+		ui.Say(fmt.Sprintf("%s: %s and snapshot(s) %s tagged %s", im.Region, im.ID, orDash(strings.Join(snaps, ", ")), rel))
 	}
 	return a, true, false, nil
 }

@@ -220,7 +220,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		ui.Error("Warning: pipbake: " + w)
 	}
 	h := &hints{}
-	out := &uiLines{say: func(l string) { h.see(l); ui.Message(l) }}
+	out := &uiLines{say: func(l string) { h.see(l); ui.Say(l) }}
 	defer out.Flush()
 	// Ctrl-C reaches this plugin too (the terminal signals packer's whole
 	// process group): cancel at once rather than when Packer's cancel

@@ -29,6 +29,7 @@ var (
 // builds (the first time, minutes) or has cached.
 func Bin(tb testing.TB) string {
 	tb.Helper()
+	e2etest.SkipShort(tb, "runs cosign")
 	once.Do(func() {
 		if p := os.Getenv("PIPBAKE_COSIGN"); p != "" {
 			bin = p

@@ -13,16 +13,14 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 )
 
 // unavailable skips the test, or fails it when PIPBAKE_CORPUS_REQUIRED is
-// set so CI cannot pass by skipping.
+// on (e2etest's rule) so CI cannot pass by skipping.
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	if os.Getenv("PIPBAKE_CORPUS_REQUIRED") != "" {
-		tb.Fatalf(format+" (and PIPBAKE_CORPUS_REQUIRED is set)", args...)
-	}
-	tb.Skipf(format, args...)
+	e2etest.MissingCorpus(tb, format, args...)
 }
 
 // Python returns the corpus interpreter (corpus.DefaultPython), skipping

@@ -14,6 +14,7 @@ package amazontest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -45,8 +46,16 @@ var (
 	base    sync.Map // arch -> AMI id
 )
 
-// Main starts moto_server (when installed), runs the tests and stops it.
+// Main starts moto_server (when installed, and not under -short), runs
+// the tests and stops it.
 func Main(m *testing.M) int {
+	if !flag.Parsed() {
+		flag.Parse() // for testing.Short
+	}
+	if testing.Short() {
+		motoErr = "-short"
+		return m.Run()
+	}
 	if mototest.Binary() == "" {
 		motoErr = mototest.NotInstalled
 		return m.Run()
@@ -71,9 +80,11 @@ func Main(m *testing.M) int {
 }
 
 // MotoURL is the shared moto_server's endpoint; it skips the test (or
-// fails it under PIPBAKE_E2E_REQUIRED) when there is none.
+// fails it under PIPBAKE_E2E_REQUIRED) when there is none, and skips it
+// under -short.
 func MotoURL(tb testing.TB) string {
 	tb.Helper()
+	e2etest.SkipShort(tb, "uses moto_server")
 	if motoURL == "" {
 		if motoErr == "" {
 			tb.Fatal("amazontest: call amazontest.Main from the package's TestMain")

@@ -1,0 +1,83 @@
+package e2etest_test
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+)
+
+// TestVariablesReadAlike: both variables are on for anything but "" and
+// "0", the same way.
+func TestVariablesReadAlike(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{{"", false}, {"0", false}, {"1", true}, {"yes", true}, {"true", true}} {
+		t.Setenv(e2etest.E2EEnv, c.v)
+		t.Setenv(e2etest.CorpusEnv, c.v)
+		if e2etest.Required() != c.want || e2etest.CorpusRequired() != c.want {
+			t.Errorf("%q: Required %v, CorpusRequired %v, want %v", c.v, e2etest.Required(), e2etest.CorpusRequired(), c.want)
+		}
+	}
+}
+
+// TestHelperMissing is run by TestMissingFailsWhenRequired in a child test
+// process.
+func TestHelperMissing(t *testing.T) {
+	switch os.Getenv("E2ETEST_HELPER") {
+	case "e2e":
+		e2etest.Missing(t, "no %s here", "widget")
+	case "corpus":
+		e2etest.MissingCorpus(t, "no %s here", "corpus")
+	default:
+		t.Skip("a helper of TestMissingFailsWhenRequired")
+	}
+}
+
+// TestMissingFailsWhenRequired: a missing prerequisite skips the test,
+// and fails it when its variable is on; "0" is off.
+func TestMissingFailsWhenRequired(t *testing.T) {
+	for _, c := range []struct {
+		helper, env, value string
+		fail               bool
+	}{
+		{"e2e", e2etest.E2EEnv, "", false},
+		{"e2e", e2etest.E2EEnv, "0", false},
+		{"e2e", e2etest.E2EEnv, "1", true},
+		{"e2e", e2etest.CorpusEnv, "1", false}, // the other variable
+		{"corpus", e2etest.CorpusEnv, "0", false},
+		{"corpus", e2etest.CorpusEnv, "1", true},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperMissing$", "-test.v")
+		env := []string{"E2ETEST_HELPER=" + c.helper, c.env + "=" + c.value}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, e2etest.E2EEnv+"=") && !strings.HasPrefix(kv, e2etest.CorpusEnv+"=") {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		failed := err != nil
+		if failed != c.fail || !strings.Contains(string(out), "no "+map[string]string{"e2e": "widget", "corpus": "corpus"}[c.helper]+" here") {
+			t.Errorf("%s with %s=%q: failed %v, want %v:\n%s", c.helper, c.env, c.value, failed, c.fail, out)
+		}
+		if !c.fail && !strings.Contains(string(out), "--- SKIP") {
+			t.Errorf("%s with %s=%q: not skipped:\n%s", c.helper, c.env, c.value, out)
+		}
+	}
+}
+
+// TestSkipShort skips under -short and does nothing otherwise.
+func TestSkipShort(t *testing.T) {
+	ran := false
+	t.Run("x", func(t *testing.T) {
+		e2etest.SkipShort(t, "starts a widget")
+		ran = true
+	})
+	if ran == testing.Short() {
+		t.Errorf("-short %v, ran %v", testing.Short(), ran)
+	}
+}
