@@ -72,7 +72,7 @@ releases; again, it goes further back.
 
 var pruneHelp = commandHelp{
 	name:    "prune",
-	does:    "deregister a family's old AMIs and delete their snapshots, or a repository's old images, keeping the newest N and every image in use",
+	does:    "delete old releases (AMIs and snapshots, or a repository's images), keeping the newest N and every one in use",
 	forms:   []string{"--family F --keep N [--region R] [--dry-run | --yes] [--json]", "--repo REF [--family F] --keep N [--dry-run | --yes] [--json]"},
 	example: "pipbake prune --family api-node --keep 5 --yes",
 	more:    catalogMore,

@@ -36,20 +36,8 @@ func expressAppV2(t *testing.T, f *npmtest.Fixture, dir string) string {
 // os.Stdout (where verify and releases print), and its exit code.
 func stdoutOf(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stdout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	old := os.Stdout
-	os.Stdout = f
-	_, code, _ := pipbake(t, args...)
-	os.Stdout = old
-	data, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data), code
+	out, code, _ := pipbake(t, args...)
+	return out, code
 }
 
 // TestNodeSetCLI installs the Express fixture's app as a Node set with
