@@ -34,7 +34,7 @@ test-short:
 # The inner loop, in under 2 minutes with warm caches: vet, staticcheck,
 # and the core's unit tests with the race detector. -short skips every test
 # that starts packer, moto_server, sshd, cosign or debootstrap
-# (internal/e2etest). CHECK_PKGS leaves out what is slow even then (the
+# (internal/testenv). CHECK_PKGS leaves out what is slow even then (the
 # command line's and installers' in-process end-to-end tests, the corpus
 # repacking and the examples' builds, the benchmarks); make test runs those.
 CHECK_SLOW = /internal/cli$$|/internal/corpus$$|/examples$$|/internal/npm$$|/internal/install$$|/internal/bake$$|/internal/agent$$|/cmd/|/bench/|/provisioner/

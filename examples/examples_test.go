@@ -20,7 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 const header = `packer {

@@ -20,11 +20,11 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/cosigntest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/registrytest"
 )
 
 const attestTemplate = `

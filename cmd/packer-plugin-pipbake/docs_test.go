@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 )
 
 // The docs pipeline: field comments in Go ─(make generate: packer-sdc

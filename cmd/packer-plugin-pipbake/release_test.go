@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 )
 
 // TestRelease checks .goreleaser.yml end to end: `goreleaser check`, then a

@@ -11,7 +11,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch/fetchtest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/nginxtest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/nginxtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 

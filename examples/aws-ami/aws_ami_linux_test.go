@@ -35,11 +35,11 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 // copySource copies the module's files (tracked and new, not ignored)
@@ -153,7 +153,7 @@ func TestMakeBuildPluginUploadsLeanAgent(t *testing.T) {
 		t.Skip("end to end: make build, packer, sshd")
 	}
 	if _, err := exec.LookPath("make"); err != nil {
-		if e2etest.Required() {
+		if testenv.Required() {
 			t.Fatal("no make")
 		}
 		t.Skip("no make")

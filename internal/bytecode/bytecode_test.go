@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 // TestMatchesPyCompile checks the pool's output byte for byte against

@@ -15,8 +15,8 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
 

@@ -13,8 +13,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/chroot"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 func hostRoot(t *testing.T) string {
 	t.Helper()
 	if err := chroot.Supported(); err != nil {
-		e2etest.Missing(t, "%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	root := t.TempDir()
 	bins := []string{"/bin/sh", "/bin/cat", "/bin/ls", "/bin/rm", "/bin/mkdir", "/bin/hostname", "/bin/sleep", "/bin/touch"}

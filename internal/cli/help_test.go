@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // TestEveryCommandHelp: every command's -h (and `pipbake help COMMAND`)
@@ -167,7 +167,7 @@ func needShell(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		e2etest.Missing(t, "%s is not installed (apt-get install %s)", name, name)
+		testenv.Missing(t, "%s is not installed (apt-get install %s)", name, name)
 	}
 	return p
 }

@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/push"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 func TestHostCommandDispatch(t *testing.T) {

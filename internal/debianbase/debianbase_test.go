@@ -7,10 +7,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
-	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/registrytest"
 )
 
 func TestMirrorFromSources(t *testing.T) {

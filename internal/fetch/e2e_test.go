@@ -14,9 +14,9 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch/fetchtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/nginxtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/nginxtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 

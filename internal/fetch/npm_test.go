@@ -15,10 +15,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/nginxtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/nginxtest"
 )
 
 // linuxX64 is the target of most npm fetch tests.

@@ -15,8 +15,8 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
 )
 
 func TestMain(m *testing.M) { os.Exit(amazontest.Main(m)) }

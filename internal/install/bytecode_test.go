@@ -21,9 +21,9 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
 

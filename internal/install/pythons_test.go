@@ -8,7 +8,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 // TestInterpreters installs, on every interpreter of the machine (pyenv

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // npmModule finds a module bundled with this machine's npm (semver,
@@ -18,11 +18,11 @@ import (
 func npmModule(t *testing.T, name string) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		e2etest.Missing(t, "node is not installed")
+		testenv.Missing(t, "node is not installed")
 	}
 	npmBin, err := exec.LookPath("npm")
 	if err != nil {
-		e2etest.Missing(t, "npm is not installed")
+		testenv.Missing(t, "npm is not installed")
 	}
 	real, err := filepath.EvalSymlinks(npmBin)
 	if err != nil {
@@ -34,7 +34,7 @@ func npmModule(t *testing.T, name string) string {
 			return p
 		}
 	}
-	e2etest.Missing(t, "npm's bundled %s module not found near %s", name, real)
+	testenv.Missing(t, "npm's bundled %s module not found near %s", name, real)
 	return ""
 }
 
@@ -131,7 +131,7 @@ let s = ''; process.stdin.on('data', d => s += d).on('end', () => {
 // package paths with localeCompare and with node's Intl.Collator("en").
 func TestLocaleCompareMatchesIntl(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
-		e2etest.Missing(t, "node is not installed")
+		testenv.Missing(t, "node is not installed")
 	}
 	const alphabet = "abcXYZ019-._~!'()*@/"
 	r := rand.New(rand.NewPCG(1, 2))

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // scriptOnly runs commands like Local but is not Local: Probe runs the
@@ -23,7 +23,7 @@ func (scriptOnly) Run(ctx context.Context, command string, stdout, stderr io.Wri
 // engine says what the probe script says.
 func TestProbeFastMatchesScript(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
-		e2etest.Missing(t, "node is not installed")
+		testenv.Missing(t, "node is not installed")
 	}
 	slow, err := Probe(context.Background(), scriptOnly{}, "node")
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
 )
 
 // TestECRKeychain gets registry credentials for an ECR host from moto's

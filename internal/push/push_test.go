@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/push"
 	"github.com/pipbake/packer-plugin-pipbake/internal/sshremote"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 var agentBin string

@@ -6,18 +6,18 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // smallTmpfs mounts a tmpfs with opts (root only).
 func smallTmpfs(t *testing.T, opts string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		e2etest.Missing(t, "needs root to mount a tmpfs")
+		testenv.Missing(t, "needs root to mount a tmpfs")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		e2etest.Missing(t, "cannot mount tmpfs: %v %s", err, out)
+		testenv.Missing(t, "cannot mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	return dir

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 // fixture is a loopback sshd with a home folder for the client side.

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 // pipTags returns the tags pip uses to choose wheels for python, best
@@ -57,7 +57,7 @@ func TestTagsMatchPip(t *testing.T) {
 	}
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		pys = append(pys, "/usr/bin/python3")
-	} else if e2etest.CorpusRequired() {
+	} else if testenv.CorpusRequired() {
 		t.Fatal("Debian's /usr/bin/python3 is missing (and PIPBAKE_CORPUS_REQUIRED is set)")
 	}
 	for _, py := range pys {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/tags"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 func (tg *Target) mustSpec(t *testing.T) tags.Spec {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 // snapshot describes every entry of a tree: mode, and symlink target or

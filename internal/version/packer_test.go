@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -25,7 +25,7 @@ func offline(t *testing.T) []string {
 			return append(prefix, "sh", "-c", `ip link set lo up 2>/dev/null; exec "$0" "$@"`)
 		}
 	}
-	if e2etest.Required() {
+	if testenv.Required() {
 		t.Fatal("cannot make a network namespace (unshare -n) to run packer init offline")
 	}
 	t.Skip("cannot make a network namespace (unshare -n)")

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 // TestPackerCancelBeforeSwitch interrupts `packer build` (SIGINT, as

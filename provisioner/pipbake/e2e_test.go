@@ -12,9 +12,9 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 // TestPackerBuildOverSSH runs examples/local-ssh with the real Packer and

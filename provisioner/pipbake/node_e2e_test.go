@@ -10,9 +10,9 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/sshtarget"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/sshtarget"
 )
 
 // TestPackerBuildNodeOverSSH bakes a plan that mixes a Node set (the

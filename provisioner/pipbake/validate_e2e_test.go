@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
-	"github.com/pipbake/packer-plugin-pipbake/internal/packertest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
 

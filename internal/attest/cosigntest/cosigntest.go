@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 var (
@@ -29,7 +29,7 @@ var (
 // builds (the first time, minutes) or has cached.
 func Bin(tb testing.TB) string {
 	tb.Helper()
-	e2etest.SkipShort(tb, "runs cosign")
+	testenv.SkipShort(tb, "runs cosign")
 	once.Do(func() {
 		if p := os.Getenv("PIPBAKE_COSIGN"); p != "" {
 			bin = p
@@ -60,10 +60,10 @@ func Bin(tb testing.TB) string {
 		}
 	})
 	if bin == "" {
-		e2etest.Missing(tb, "cosign: %s", whyNone)
+		testenv.Missing(tb, "cosign: %s", whyNone)
 	}
 	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
-		e2etest.Missing(tb, "cosign: no program at %s", bin)
+		testenv.Missing(tb, "cosign: no program at %s", bin)
 	}
 	return bin
 }

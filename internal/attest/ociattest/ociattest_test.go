@@ -24,7 +24,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/registrytest"
 )
 
 func attestations(t *testing.T, digestHex string) []ociattest.Attestation {

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/asgfront"
 )
 
 func TestUnknownGroupAndLaunchConfiguration(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
 )
 
 // TestEndpointWithoutInstanceRefresh: moto_server itself (no front)

@@ -11,9 +11,9 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/asgfront"
 )
 
 type releases struct {

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon/amazontest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/asgfront"
 )
 
 func TestRevokedReleases(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/registry"
-	"github.com/pipbake/packer-plugin-pipbake/internal/registrytest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/registrytest"
 )
 
 // inProcess is go-containerregistry's registry on a loopback port.

@@ -13,14 +13,14 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // unavailable skips the test, or fails it when PIPBAKE_CORPUS_REQUIRED is
-// on (e2etest's rule) so CI cannot pass by skipping.
+// on (testenv's rule) so CI cannot pass by skipping.
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	e2etest.MissingCorpus(tb, format, args...)
+	testenv.MissingCorpus(tb, format, args...)
 }
 
 // Python returns the corpus interpreter (corpus.DefaultPython), skipping

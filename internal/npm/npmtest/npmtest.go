@@ -29,9 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/nginxtest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/nginxtest"
 )
 
 // Names are the committed fixtures.
@@ -78,7 +78,7 @@ func RepoDir() string {
 func Node(tb testing.TB) *npm.Runtime {
 	tb.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		e2etest.Missing(tb, "node is not installed (apt-get install nodejs npm)")
+		testenv.Missing(tb, "node is not installed (apt-get install nodejs npm)")
 	}
 	rt, err := npm.Probe(context.Background(), npm.Local{}, "node")
 	if err != nil {
@@ -92,7 +92,7 @@ func NPM(tb testing.TB) string {
 	tb.Helper()
 	p, err := exec.LookPath("npm")
 	if err != nil {
-		e2etest.Missing(tb, "npm is not installed (apt-get install npm)")
+		testenv.Missing(tb, "npm is not installed (apt-get install npm)")
 	}
 	return p
 }
@@ -127,7 +127,7 @@ func Get(tb testing.TB, name string) *Fixture {
 	}
 	f := &Fixture{Name: name, Dir: dir, Lock: lk, Runtime: rt, Selection: sel, Tarballs: map[string]string{}, Registry: map[string]string{}}
 	if err := download(tb, cache, sel.Packages, f); err != nil {
-		e2etest.Missing(tb, "fixture %s: download its tarballs from the npm registry: %v", name, err)
+		testenv.Missing(tb, "fixture %s: download its tarballs from the npm registry: %v", name, err)
 	}
 	fixtures[name] = f
 	return f

@@ -29,11 +29,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/asgfront"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog/amazon"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
-	"github.com/pipbake/packer-plugin-pipbake/internal/mototest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/asgfront"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/mototest"
 )
 
 // Region is the region tests use.
@@ -84,12 +84,12 @@ func Main(m *testing.M) int {
 // under -short.
 func MotoURL(tb testing.TB) string {
 	tb.Helper()
-	e2etest.SkipShort(tb, "uses moto_server")
+	testenv.SkipShort(tb, "uses moto_server")
 	if motoURL == "" {
 		if motoErr == "" {
 			tb.Fatal("amazontest: call amazontest.Main from the package's TestMain")
 		}
-		e2etest.Missing(tb, "%s", motoErr)
+		testenv.Missing(tb, "%s", motoErr)
 	}
 	return motoURL
 }

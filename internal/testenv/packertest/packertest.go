@@ -47,8 +47,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -89,7 +89,7 @@ func FindPacker() (string, error) {
 
 // InstallAmazon installs packer-plugin-amazon as .ci/tools.sh builds it
 // (PIPBAKE_TOOLS=amazon): $PIPBAKE_PACKER_PLUGIN_AMAZON, else the tools
-// cache. Without it tb skips, or fails when e2etest.Required(); tb may be a
+// cache. Without it tb skips, or fails when testenv.Required(); tb may be a
 // subtest of the Packer's test.
 func (p *Packer) InstallAmazon(tb testing.TB) {
 	tb.Helper()
@@ -98,7 +98,7 @@ func (p *Packer) InstallAmazon(tb testing.TB) {
 		bin = filepath.Join(CacheDir(), "tools", "bin", "packer-plugin-amazon")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		e2etest.Missing(tb, "packertest: no packer-plugin-amazon at %s; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON", bin)
+		testenv.Missing(tb, "packertest: no packer-plugin-amazon at %s; run PIPBAKE_TOOLS=amazon .ci/tools.sh, or set PIPBAKE_PACKER_PLUGIN_AMAZON", bin)
 	}
 	p.Run("plugins", "install", "--path", bin, "github.com/hashicorp/amazon").Must(tb)
 }
@@ -144,18 +144,18 @@ type Packer struct {
 
 // New prepares a Packer for tb: fresh working, plugin and home dirs under
 // tb.TempDir(). Without a packer binary it skips the test, or fails it if
-// e2etest.Required(); under -short it skips.
+// testenv.Required(); under -short it skips.
 func New(tb testing.TB, opts ...Options) *Packer {
 	tb.Helper()
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	e2etest.SkipShort(tb, "starts packer")
+	testenv.SkipShort(tb, "starts packer")
 	if o.Packer == "" {
 		bin, err := FindPacker()
 		if err != nil {
-			e2etest.Missing(tb, "%v", err)
+			testenv.Missing(tb, "%v", err)
 		}
 		o.Packer = bin
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // Server is a running registry.
@@ -61,7 +61,7 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
-		e2etest.Missing(tb, "docker-registry is not installed (apt-get install docker-registry)")
+		testenv.Missing(tb, "docker-registry is not installed (apt-get install docker-registry)")
 	}
 	dir := tb.TempDir()
 	for try := 0; try < 5; try++ {

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // built is a base layout made at most once per test binary.
@@ -37,8 +37,8 @@ var base = &built{what: "the Debian base", timeout: 15 * time.Minute}
 // PIPBAKE_E2E_REQUIRED.
 func (b *built) get(tb testing.TB) string {
 	tb.Helper()
-	e2etest.SkipShort(tb, "builds or uses a Debian base (debootstrap, chroot, mounts)")
-	e2etest.Root(tb, b.what+" (debootstrap, chroot, mounts)")
+	testenv.SkipShort(tb, "builds or uses a Debian base (debootstrap, chroot, mounts)")
+	testenv.Root(tb, b.what+" (debootstrap, chroot, mounts)")
 	b.once.Do(func() {
 		if _, ok := debianbase.Cached(b.o); !ok {
 			tb.Logf("basetest: building %s with debootstrap (one to three minutes, cached after)", b.what)
@@ -50,7 +50,7 @@ func (b *built) get(tb testing.TB) string {
 		tb.Logf("basetest: %s: layout %s (%v)", b.what, b.dir, time.Since(start).Round(time.Millisecond))
 	})
 	if b.err == debianbase.ErrNoDebootstrap {
-		e2etest.Missing(tb, "%v", b.err)
+		testenv.Missing(tb, "%v", b.err)
 	}
 	if b.err != nil {
 		tb.Fatalf("basetest: %s: %v", b.what, b.err)

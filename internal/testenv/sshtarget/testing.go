@@ -3,7 +3,7 @@ package sshtarget
 import (
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // StartT starts a server for the test and stops it at cleanup, reporting
@@ -11,9 +11,9 @@ import (
 // skips the test, or fails it if Required; under -short it skips.
 func StartT(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	e2etest.SkipShort(tb, "starts sshd")
+	testenv.SkipShort(tb, "starts sshd")
 	if err := available(sshdPath(opts.Sshd)); err != nil {
-		e2etest.Missing(tb, "%v (install openssh-server and openssh-client)", err)
+		testenv.Missing(tb, "%v (install openssh-server and openssh-client)", err)
 	}
 	s, err := Start(opts)
 	if err != nil {

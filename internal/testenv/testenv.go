@@ -1,4 +1,4 @@
-// Package e2etest is TEST-ONLY: the one rule for missing test
+// Package testenv is TEST-ONLY: the one rule for missing test
 // prerequisites, read the same way everywhere.
 //
 // Two variables ask for a failure instead of a skip, so that CI cannot
@@ -11,7 +11,7 @@
 // And `go test -short` (the inner loop, `make check`) skips every test that
 // starts packer, moto_server, sshd, debootstrap or another tool, whatever
 // the variables say: -short asks for exactly that.
-package e2etest
+package testenv
 
 import (
 	"os"

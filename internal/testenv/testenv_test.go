@@ -1,4 +1,4 @@
-package e2etest_test
+package testenv_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // TestVariablesReadAlike: both variables are on for anything but "" and
@@ -16,10 +16,10 @@ func TestVariablesReadAlike(t *testing.T) {
 		v    string
 		want bool
 	}{{"", false}, {"0", false}, {"1", true}, {"yes", true}, {"true", true}} {
-		t.Setenv(e2etest.E2EEnv, c.v)
-		t.Setenv(e2etest.CorpusEnv, c.v)
-		if e2etest.Required() != c.want || e2etest.CorpusRequired() != c.want {
-			t.Errorf("%q: Required %v, CorpusRequired %v, want %v", c.v, e2etest.Required(), e2etest.CorpusRequired(), c.want)
+		t.Setenv(testenv.E2EEnv, c.v)
+		t.Setenv(testenv.CorpusEnv, c.v)
+		if testenv.Required() != c.want || testenv.CorpusRequired() != c.want {
+			t.Errorf("%q: Required %v, CorpusRequired %v, want %v", c.v, testenv.Required(), testenv.CorpusRequired(), c.want)
 		}
 	}
 }
@@ -29,9 +29,9 @@ func TestVariablesReadAlike(t *testing.T) {
 func TestHelperMissing(t *testing.T) {
 	switch os.Getenv("E2ETEST_HELPER") {
 	case "e2e":
-		e2etest.Missing(t, "no %s here", "widget")
+		testenv.Missing(t, "no %s here", "widget")
 	case "corpus":
-		e2etest.MissingCorpus(t, "no %s here", "corpus")
+		testenv.MissingCorpus(t, "no %s here", "corpus")
 	default:
 		t.Skip("a helper of TestMissingFailsWhenRequired")
 	}
@@ -44,17 +44,17 @@ func TestMissingFailsWhenRequired(t *testing.T) {
 		helper, env, value string
 		fail               bool
 	}{
-		{"e2e", e2etest.E2EEnv, "", false},
-		{"e2e", e2etest.E2EEnv, "0", false},
-		{"e2e", e2etest.E2EEnv, "1", true},
-		{"e2e", e2etest.CorpusEnv, "1", false}, // the other variable
-		{"corpus", e2etest.CorpusEnv, "0", false},
-		{"corpus", e2etest.CorpusEnv, "1", true},
+		{"e2e", testenv.E2EEnv, "", false},
+		{"e2e", testenv.E2EEnv, "0", false},
+		{"e2e", testenv.E2EEnv, "1", true},
+		{"e2e", testenv.CorpusEnv, "1", false}, // the other variable
+		{"corpus", testenv.CorpusEnv, "0", false},
+		{"corpus", testenv.CorpusEnv, "1", true},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperMissing$", "-test.v")
 		env := []string{"E2ETEST_HELPER=" + c.helper, c.env + "=" + c.value}
 		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, e2etest.E2EEnv+"=") && !strings.HasPrefix(kv, e2etest.CorpusEnv+"=") {
+			if !strings.HasPrefix(kv, testenv.E2EEnv+"=") && !strings.HasPrefix(kv, testenv.CorpusEnv+"=") {
 				env = append(env, kv)
 			}
 		}
@@ -74,7 +74,7 @@ func TestMissingFailsWhenRequired(t *testing.T) {
 func TestSkipShort(t *testing.T) {
 	ran := false
 	t.Run("x", func(t *testing.T) {
-		e2etest.SkipShort(t, "starts a widget")
+		testenv.SkipShort(t, "starts a widget")
 		ran = true
 	})
 	if ran == testing.Short() {

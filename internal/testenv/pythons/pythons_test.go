@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/pythons"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 )
 
 // TestHelperAll is run by TestAllFailsWhenRequired in a child process.

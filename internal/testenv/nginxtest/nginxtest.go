@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // Options configure a server.
@@ -111,7 +111,7 @@ func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
-		e2etest.Missing(tb, "nginx is not installed (apt-get install nginx-light)")
+		testenv.Missing(tb, "nginx is not installed (apt-get install nginx-light)")
 	}
 	dir := tb.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {

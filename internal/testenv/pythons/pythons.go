@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // Versions are the minor versions tests cover.
@@ -51,11 +51,11 @@ func find() (found, lacking []string) {
 func All(t testing.TB) []string {
 	t.Helper()
 	found, lacking := find()
-	if len(lacking) > 0 && e2etest.CorpusRequired() {
-		t.Fatalf("pythons: no interpreter for %s (pyenv's under $PYENV_ROOT or ~/.pyenv; and %s is set)", strings.Join(lacking, ", "), e2etest.CorpusEnv)
+	if len(lacking) > 0 && testenv.CorpusRequired() {
+		t.Fatalf("pythons: no interpreter for %s (pyenv's under $PYENV_ROOT or ~/.pyenv; and %s is set)", strings.Join(lacking, ", "), testenv.CorpusEnv)
 	}
 	if len(found) == 0 {
-		e2etest.MissingCorpus(t, "pythons: no Python interpreters on this machine")
+		testenv.MissingCorpus(t, "pythons: no Python interpreters on this machine")
 	}
 	return found
 }
@@ -70,7 +70,7 @@ func Version311(t testing.TB) string {
 			return p
 		}
 	}
-	e2etest.MissingCorpus(t, "pythons: pyenv's Python 3.11 is not installed")
+	testenv.MissingCorpus(t, "pythons: pyenv's Python 3.11 is not installed")
 	return ""
 }
 

@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/childproc"
-	"github.com/pipbake/packer-plugin-pipbake/internal/e2etest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // Credentials moto accepts when it does not check them.
@@ -79,9 +79,9 @@ func Binary() string {
 // Start runs moto_server for the test.
 func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
-	e2etest.SkipShort(tb, "starts moto_server")
+	testenv.SkipShort(tb, "starts moto_server")
 	if Binary() == "" {
-		e2etest.Missing(tb, "%s", NotInstalled)
+		testenv.Missing(tb, "%s", NotInstalled)
 	}
 	s, err := Launch(tb.TempDir(), o)
 	if err != nil {
