@@ -597,6 +597,24 @@ func TestBakeNodeLocal(t *testing.T) {
 	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
 		t.Errorf("staging folder not cleaned after a failure: %v", err)
 	}
+
+	// from a registry on loopback instead of a folder: the tarballs the
+	// lock pins for the machine's node are fetched on this host, into the
+	// cache, and bundled
+	reg := npmtest.Serve(t, f)
+	opts.Sets = opts.Sets[1:]
+	opts.Wheelhouse, opts.Tarballs, opts.Sources, opts.Cache, opts.Release = "", "", []string{reg.URL}, filepath.Join(dir, "fetch-cache"), "r3"
+	log.Reset()
+	res, err = Run(context.Background(), r, opts)
+	if err != nil {
+		t.Fatalf("bake from a registry: %v\n%s", err, log.String())
+	}
+	if rc := res.Receipts["web"]; rc == nil || rc.Release != "r3" || res.Wheels != len(rc.Distributions) {
+		t.Fatalf("bake from a registry: %d packages uploaded, receipt %+v", res.Wheels, rc)
+	}
+	if body := npmtest.ServeApp(t, f.Runtime.ExecPath, cur, "server.js"); !strings.HasPrefix(body, "hello from pipbake, express 4.") {
+		t.Fatalf("the app fetched from a registry answered %q", body)
+	}
 }
 
 func expressVersion(t *testing.T, rc *receipt.Receipt) string {
