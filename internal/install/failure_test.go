@@ -20,6 +20,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
@@ -380,9 +381,11 @@ func agentBinary(t *testing.T) string {
 
 // world is two release roots, a (a few distributions) and b (six), under
 // dir, which holds nothing else; the child gets TMPDIR and HOME of its
-// own, which must stay empty.
+// own, which must stay empty, and a bytecode cache of its own (killed
+// mid-write too: later installs must only ever take whole entries from it).
 type world struct {
 	dir, plans, tmp, home string
+	bytecode              string
 	py, wh                string
 	locks                 [2]string
 	compile               bool
@@ -410,7 +413,7 @@ func newWorld(t *testing.T, dir string, compile bool, keep int) *world {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	return &world{dir: dir, plans: t.TempDir(), tmp: t.TempDir(), home: t.TempDir(), py: corpustest.Python(t), wh: wh,
+	return &world{dir: dir, plans: t.TempDir(), tmp: t.TempDir(), home: t.TempDir(), bytecode: t.TempDir(), py: corpustest.Python(t), wh: wh,
 		locks: [2]string{lockA, lockB}, compile: compile, keep: keep}
 }
 
@@ -438,7 +441,7 @@ func (w *world) command(t *testing.T, bin, release string, order ...int) *exec.C
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "install", "-f", p, "--quiet")
-	cmd.Env = append(target.CleanEnv(os.Environ()), "TMPDIR="+w.tmp, "HOME="+w.home)
+	cmd.Env = append(target.CleanEnv(os.Environ()), "TMPDIR="+w.tmp, "HOME="+w.home, pyccache.Env+"="+w.bytecode)
 	return cmd
 }
 
