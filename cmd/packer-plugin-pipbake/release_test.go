@@ -43,8 +43,10 @@ import (
 //   - the CLI archive's pipbake has the same version.
 //
 // It runs only when PIPBAKE_RELEASE_CHECK is set (.ci/release-check.sh sets
-// it): "linux" builds the linux targets only (a copy of the config with
-// goos [linux]); "all" builds every platform the config lists. goreleaser
+// it): "ci" builds linux/amd64 only (a copy of the config with goos
+// [linux] and goarch [amd64]; the before hooks still build both embedded
+// agents), what CI runs to stay fast; "linux" builds the linux targets
+// (goos [linux]); "all" builds every platform the config lists. goreleaser
 // comes from $PIPBAKE_GORELEASER or .ci/tools.sh's cache. The before hooks
 // write internal/agent/agents/ (gitignored) in the working tree.
 func TestRelease(t *testing.T) {
@@ -53,14 +55,17 @@ func TestRelease(t *testing.T) {
 		t.Skip("set PIPBAKE_RELEASE_CHECK=linux (or all) to build a snapshot release (.ci/release-check.sh)")
 	}
 	goosAll := []string{"linux", "darwin", "windows"}
+	goarch := []string{"amd64", "arm64"}
 	var goos []string
 	switch mode {
+	case "ci":
+		goos, goarch = []string{"linux"}, []string{"amd64"}
 	case "linux", "1":
 		goos = []string{"linux"}
 	case "all":
 		goos = goosAll
 	default:
-		t.Fatalf("PIPBAKE_RELEASE_CHECK=%q: want linux or all", mode)
+		t.Fatalf("PIPBAKE_RELEASE_CHECK=%q: want ci, linux or all", mode)
 	}
 	goreleaser := findGoreleaser(t)
 	root, err := filepath.Abs(repoRoot)
@@ -94,6 +99,11 @@ func TestRelease(t *testing.T) {
 		t.Fatalf(".goreleaser.yml has %d lines %q, want one per build (2); keep this test in step", n, strings.TrimSpace(goosLine))
 	}
 	cfg = bytes.ReplaceAll(cfg, []byte(goosLine), []byte("    goos: ["+strings.Join(goos, ", ")+"]\n"))
+	const goarchLine = "    goarch: [amd64, arm64]\n"
+	if n := bytes.Count(cfg, []byte(goarchLine)); n != 2 {
+		t.Fatalf(".goreleaser.yml has %d lines %q, want one per build (2); keep this test in step", n, strings.TrimSpace(goarchLine))
+	}
+	cfg = bytes.ReplaceAll(cfg, []byte(goarchLine), []byte("    goarch: ["+strings.Join(goarch, ", ")+"]\n"))
 	tmp := t.TempDir()
 	dist := filepath.Join(tmp, "dist")
 	cfg = append(cfg, "\ndist: "+dist+"\n"...)
@@ -136,7 +146,7 @@ func TestRelease(t *testing.T) {
 	unpacked := filepath.Join(tmp, "unpacked")
 	var hostPlugin, hostCLI string
 	for _, os_ := range goos {
-		for _, arch := range []string{"amd64", "arm64"} {
+		for _, arch := range goarch {
 			exe := ""
 			if os_ == "windows" {
 				exe = ".exe"
