@@ -59,6 +59,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
+	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
@@ -87,6 +88,9 @@ func cmdInstall(ctx context.Context, args []string) error {
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
 		BytecodeCache: pyccache.Dir(*bytecodeCache)}
+	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
+		defer returnBytecode(opts.BytecodeCache, *bytecodeReturn, log)
+	}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	verifyOnBoot := map[string]bool{}
