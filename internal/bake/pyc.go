@@ -41,6 +41,11 @@ const (
 	bytecodeReturned = "bytecode-return" + pyccache.PackSuffix
 )
 
+// GeneratedBytecodeCache is the key of the generated data under which a
+// builder that runs on the Packer host (pipbake-oci) names its bytecode
+// cache folder, for the provisioner to use as the host cache.
+const GeneratedBytecodeCache = "PipbakeBytecodeCache"
+
 // hostBytecode is the host's cache during one bake; nil without one.
 type hostBytecode struct {
 	cache *pyccache.Cache
