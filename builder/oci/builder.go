@@ -30,6 +30,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 )
 
 // BuilderID identifies the builder's artifacts.
@@ -120,6 +121,11 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 			dir = os.TempDir()
 		}
 		c.CacheDir = filepath.Join(dir, "pipbake", "oci")
+	}
+	if c.BytecodeCache = pyccache.Dir(c.BytecodeCache); c.BytecodeCache == "" {
+		c.BytecodeCache = pyccache.Off
+	} else if abs, err := filepath.Abs(c.BytecodeCache); err == nil {
+		c.BytecodeCache = abs
 	}
 	if abs, err := filepath.Abs(c.CacheDir); err == nil {
 		c.CacheDir = abs

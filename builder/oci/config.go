@@ -75,6 +75,13 @@ type Config struct {
 	// layers, compressed new layers and finished pipbake releases. Defaults
 	// to `~/.cache/pipbake/oci`.
 	CacheDir string `mapstructure:"cache_dir"`
+	// The bytecode cache folder on the build host: the `.pyc` files the
+	// pipbake provisioner's installs compiled, per source file and
+	// interpreter, so a later build copies them instead of compiling (the
+	// provisioner's `bytecode_cache`, when it sets none). Defaults to
+	// `PIPBAKE_BYTECODE_CACHE`, else `~/.cache/pipbake/bytecode` (the
+	// CLI's); `off` for none.
+	BytecodeCache string `mapstructure:"bytecode_cache"`
 	// Let pipbake sets whose interpreter, lock and release are unchanged
 	// restore their finished release from the cache instead of installing
 	// it again. Defaults to true.
