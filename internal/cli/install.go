@@ -78,7 +78,7 @@ func cmdInstall(ctx context.Context, args []string) error {
 	if *sessionStaging != "" && *planFile != "" {
 		defer func() {
 			if ctx.Err() != nil {
-				removeStaging(*sessionStaging, *planFile)
+				removeStaging(*sessionStaging, *planFile, *bytecodeCache, *bytecodeReturn)
 			}
 		}()
 	}
@@ -89,7 +89,11 @@ func cmdInstall(ctx context.Context, args []string) error {
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
 		BytecodeCache: pyccache.Dir(*bytecodeCache)}
 	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
-		defer returnBytecode(opts.BytecodeCache, *bytecodeReturn, log)
+		defer func() {
+			if ctx.Err() == nil { // cancelled: nothing goes back
+				returnBytecode(opts.BytecodeCache, *bytecodeReturn, log)
+			}
+		}()
 	}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
@@ -221,9 +225,10 @@ func cmdInstall(ctx context.Context, args []string) error {
 }
 
 // removeStaging removes what the provisioner put in its staging folder
-// dir for this install (the plan, its locks and wheelhouse, this agent),
-// then the folders left empty: never anything else, whatever dir is.
-func removeStaging(dir, planFile string) {
+// dir for this install (the plan, its locks and wheelhouse, this agent,
+// the bytecode cache folder and pack it named there), then the folders
+// left empty: never anything else, whatever dir is.
+func removeStaging(dir, planFile string, bytecode ...string) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return
@@ -244,6 +249,11 @@ func removeStaging(dir, planFile string) {
 	}
 	if p, err := filepath.Abs(planFile); err == nil {
 		files = append(files, p)
+	}
+	for _, b := range bytecode {
+		if p, err := filepath.Abs(b); err == nil && b != "" && inside(p) {
+			_ = os.RemoveAll(p) // the cache folder: the pack the bundle brought, what this agent compiled
+		}
 	}
 	parents := map[string]bool{}
 	for _, f := range files {
