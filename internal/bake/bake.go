@@ -407,10 +407,12 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 			problems = append(problems, fmt.Sprintf("set %q (Python %s on the machine): %v", s.Name, t.VersionFull, err))
 			continue
 		}
+		paths := make([]string, 0, len(choices))
 		for _, c := range choices {
 			wheels["wheels/"+c.Name.File] = c.Path
+			paths = append(paths, c.Path)
 		}
-		pyc.addChoices(t, s, choices)
+		pyc.addWheels(t, s, paths)
 		lockName := fmt.Sprintf("locks/%d-%s/%s", i, s.Name, filepath.Base(s.Lock))
 		if err := b.AddFile(lockName, s.Lock, 0o644); err != nil {
 			return nil, nil, 0, err

@@ -16,7 +16,6 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
-	"github.com/pipbake/packer-plugin-pipbake/internal/wheelhouse"
 )
 
 // The Packer host keeps a bytecode cache (internal/pyccache) for the
@@ -79,10 +78,10 @@ func (h *hostBytecode) close() {
 	}
 }
 
-// addChoices lists the bytecode keys of the modules the wheels chosen for
-// set s install with interpreter t. A wheel that cannot be read here is
-// left to the agent, which reports it.
-func (h *hostBytecode) addChoices(t *target.Target, s plan.Set, choices []wheelhouse.Choice) {
+// addWheels lists the bytecode keys of the modules the wheels (local
+// paths) chosen for set s install with interpreter t. A wheel that cannot
+// be read here is left to the agent, which reports it.
+func (h *hostBytecode) addWheels(t *target.Target, s plan.Set, wheels []string) {
 	if h == nil || !s.CompileOrDefault() || (s.Installer != "" && s.Installer != "native") {
 		return
 	}
@@ -93,8 +92,8 @@ func (h *hostBytecode) addChoices(t *target.Target, s plan.Set, choices []wheelh
 	}
 	var g errgroup.Group
 	g.SetLimit(runtime.NumCPU())
-	for _, c := range choices {
-		k := [2]string{in.Magic + " " + t.Executable + " " + fmt.Sprint(t.Paths), c.Path}
+	for _, w := range wheels {
+		k := [2]string{in.Magic + " " + t.Executable + " " + fmt.Sprint(t.Paths), w}
 		h.mu.Lock()
 		dup := h.seen[k]
 		h.seen[k] = true
@@ -103,7 +102,7 @@ func (h *hostBytecode) addChoices(t *target.Target, s plan.Set, choices []wheelh
 			continue
 		}
 		g.Go(func() error {
-			keys := bytecodeKeys(t, in, c.Path)
+			keys := bytecodeKeys(t, in, w)
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			for _, k := range keys {
