@@ -122,13 +122,17 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 		}
 		c.CacheDir = filepath.Join(dir, "pipbake", "oci")
 	}
-	if c.BytecodeCache = pyccache.Dir(c.BytecodeCache); c.BytecodeCache == "" {
-		c.BytecodeCache = pyccache.Off
-	} else if abs, err := filepath.Abs(c.BytecodeCache); err == nil {
-		c.BytecodeCache = abs
-	}
 	if abs, err := filepath.Abs(c.CacheDir); err == nil {
 		c.CacheDir = abs
+	}
+	switch c.BytecodeCache {
+	case "":
+		c.BytecodeCache = filepath.Join(c.CacheDir, "bytecode")
+	case pyccache.Off:
+	default:
+		if abs, err := filepath.Abs(c.BytecodeCache); err == nil {
+			c.BytecodeCache = abs
+		}
 	}
 	if c.OutputOCILayout != "" {
 		if abs, err := filepath.Abs(c.OutputOCILayout); err == nil {

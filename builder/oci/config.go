@@ -79,8 +79,9 @@ type Config struct {
 	// pipbake provisioner's installs compiled, per source file and
 	// interpreter, so a later build copies them instead of compiling (the
 	// provisioner's `bytecode_cache`, when it sets none). Defaults to
-	// `PIPBAKE_BYTECODE_CACHE`, else `~/.cache/pipbake/bytecode` (the
-	// CLI's); `off` for none.
+	// `bytecode` in `cache_dir`; `off` for none. The receipts count the
+	// `.pyc` files compiled and copied, so with `source_date_epoch` an
+	// image is the same to the digest for the same state of this cache.
 	BytecodeCache string `mapstructure:"bytecode_cache"`
 	// Let pipbake sets whose interpreter, lock and release are unchanged
 	// restore their finished release from the cache instead of installing
