@@ -30,6 +30,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/catalog"
 	"github.com/pipbake/packer-plugin-pipbake/internal/layer"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 )
 
 // BuilderID identifies the builder's artifacts.
@@ -123,6 +124,15 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	}
 	if abs, err := filepath.Abs(c.CacheDir); err == nil {
 		c.CacheDir = abs
+	}
+	switch c.BytecodeCache {
+	case "":
+		c.BytecodeCache = filepath.Join(c.CacheDir, "bytecode")
+	case pyccache.Off:
+	default:
+		if abs, err := filepath.Abs(c.BytecodeCache); err == nil {
+			c.BytecodeCache = abs
+		}
 	}
 	if c.OutputOCILayout != "" {
 		if abs, err := filepath.Abs(c.OutputOCILayout); err == nil {

@@ -75,6 +75,14 @@ type Config struct {
 	// layers, compressed new layers and finished pipbake releases. Defaults
 	// to `~/.cache/pipbake/oci`.
 	CacheDir string `mapstructure:"cache_dir"`
+	// The bytecode cache folder on the build host: the `.pyc` files the
+	// pipbake provisioner's installs compiled, per source file and
+	// interpreter, so a later build copies them instead of compiling (the
+	// provisioner's `bytecode_cache`, when it sets none). Defaults to
+	// `bytecode` in `cache_dir`; `off` for none. The receipts count the
+	// `.pyc` files compiled and copied, so with `source_date_epoch` an
+	// image is the same to the digest for the same state of this cache.
+	BytecodeCache string `mapstructure:"bytecode_cache"`
 	// Let pipbake sets whose interpreter, lock and release are unchanged
 	// restore their finished release from the cache instead of installing
 	// it again. Defaults to true.

@@ -37,6 +37,7 @@ type FlatConfig struct {
 	Version             *string           `mapstructure:"version" cty:"version" hcl:"version"`
 	SourceDateEpoch     *int64            `mapstructure:"source_date_epoch" cty:"source_date_epoch" hcl:"source_date_epoch"`
 	CacheDir            *string           `mapstructure:"cache_dir" cty:"cache_dir" hcl:"cache_dir"`
+	BytecodeCache       *string           `mapstructure:"bytecode_cache" cty:"bytecode_cache" hcl:"bytecode_cache"`
 	ReleaseCache        *bool             `mapstructure:"release_cache" cty:"release_cache" hcl:"release_cache"`
 	Rootfs              *string           `mapstructure:"rootfs" cty:"rootfs" hcl:"rootfs"`
 	BuildDir            *string           `mapstructure:"build_dir" cty:"build_dir" hcl:"build_dir"`
@@ -84,6 +85,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"version":                    &hcldec.AttrSpec{Name: "version", Type: cty.String, Required: false},
 		"source_date_epoch":          &hcldec.AttrSpec{Name: "source_date_epoch", Type: cty.Number, Required: false},
 		"cache_dir":                  &hcldec.AttrSpec{Name: "cache_dir", Type: cty.String, Required: false},
+		"bytecode_cache":             &hcldec.AttrSpec{Name: "bytecode_cache", Type: cty.String, Required: false},
 		"release_cache":              &hcldec.AttrSpec{Name: "release_cache", Type: cty.Bool, Required: false},
 		"rootfs":                     &hcldec.AttrSpec{Name: "rootfs", Type: cty.String, Required: false},
 		"build_dir":                  &hcldec.AttrSpec{Name: "build_dir", Type: cty.String, Required: false},

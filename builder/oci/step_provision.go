@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
 )
 
 // stepProvision runs the template's provisioners through the
@@ -34,6 +36,8 @@ func (s *stepProvision) Run(ctx context.Context, state multistep.StateBag) multi
 		"PackerHTTPIP":      "",
 		"PackerHTTPPort":    "",
 		"SourceImageDigest": b.base.Digest.String(),
+		// the pipbake provisioner's host bytecode cache, unless it names one
+		bake.GeneratedBytecodeCache: b.cfg.BytecodeCache,
 	}
 	if err := hook.Run(ctx, packersdk.HookProvision, ui, comm, data); err != nil {
 		return halt(state, fmt.Errorf("provisioning: %w", err))

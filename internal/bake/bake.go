@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -83,6 +84,10 @@ type Options struct {
 	ReceiptOutput string
 	// SkipClean leaves the staging folder on the machine.
 	SkipClean bool
+	// BytecodeCache is the folder of the host's bytecode cache (pyc.go);
+	// pyccache.Off: none, and the agent keeps none either; "": none, and
+	// the agent keeps its own default.
+	BytecodeCache string
 	// Log gets progress messages; Output gets the agent's output lines.
 	Log, Output io.Writer
 }
@@ -183,7 +188,9 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	b, remotePlan, nwheels, err := assemble(ctx, opts, bin, targets, tmp)
+	pyc := openHostBytecode(opts)
+	defer pyc.close()
+	b, remotePlan, nwheels, err := assemble(ctx, opts, bin, targets, tmp, pyc)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +243,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if !opts.SkipClean {
 		installArgs = append(installArgs, "--session-staging", opts.Staging)
 	}
+	installArgs = append(installArgs, pyc.agentArgs(opts)...)
 	command, err := agentCommand(opts, installArgs...)
 	if err != nil {
 		return nil, err
@@ -277,10 +285,13 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	}
 	ph.done("install")
 
-	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean)
+	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean, pyc.returnPath(opts.Staging))
 	cleaned = cleaned || removed
 	if err != nil {
 		return nil, err
+	}
+	if pyc != nil {
+		pyc.take(files, opts.Staging)
 	}
 	for _, s := range remotePlan.Sets {
 		rc, err := keepReceipt(s, files, opts.ReceiptOutput)
@@ -380,7 +391,7 @@ func pythonOf(s plan.Set) string {
 // assemble chooses each set's packages for its runtime and builds the
 // bundle and the plan as the machine will read it.
 // Fetched packages go under tmp, which must outlive the upload.
-func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[string]probed, tmp string) (*bundle.Bundle, *plan.Plan, int, error) {
+func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[string]probed, tmp string, pyc *hostBytecode) (*bundle.Bundle, *plan.Plan, int, error) {
 	b := &bundle.Bundle{ModTime: time.Unix(0, 0)}
 	if bin.Path != "" {
 		if err := b.AddFile("pipbake", bin.Path, 0o755); err != nil {
@@ -401,6 +412,9 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 		}
 		for n, p := range got.packages {
 			packages[n] = p
+		}
+		if py, ok := targets[runtimeKey(s)].(python); ok { // bytecode for its wheels (pyc.go)
+			pyc.addWheels(py.t, s, slices.Sorted(maps.Values(got.packages)))
 		}
 		dir := fmt.Sprintf("locks/%d-%s/", i, s.Name)
 		lockName := dir + filepath.Base(s.Lock)
@@ -436,6 +450,9 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 		if err := b.AddFile(n, packages[n], 0o644); err != nil {
 			return nil, nil, 0, err
 		}
+	}
+	if err := pyc.addTo(b, tmp); err != nil {
+		return nil, nil, 0, err
 	}
 	pj, err := remote.JSON()
 	if err != nil {
@@ -476,11 +493,12 @@ func receiptPaths(s plan.Set) (rc, sbom string) {
 
 // bringBack reads every set's receipt and SBOM from its current release
 // in one command, as a tar stream, and removes the staging folder in the
-// same command when clean is set; removed says whether it did. When the
+// same command when clean is set; removed says whether it did. The file
+// extra, when given and there, comes too (not when the stream fails). When the
 // stream does not survive the trip (behind a PTY, with ssh_pty, tar will
 // not write to the terminal, and the terminal would turn \n into \r\n),
 // the files are downloaded one by one instead.
-func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool) (files map[string][]byte, removed bool, err error) {
+func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool, extra string) (files map[string][]byte, removed bool, err error) {
 	var paths []string
 	for _, s := range sets {
 		rc, sbom := receiptPaths(s)
@@ -490,7 +508,12 @@ func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, c
 	for i, p := range paths {
 		args[i] = shell.Quote(strings.TrimPrefix(p, "/"))
 	}
-	script := "tar -cf - -C / " + strings.Join(args, " ") + " || exit " + strconv.Itoa(exitReceipts)
+	script := "set -- " + strings.Join(args, " ")
+	if extra != "" {
+		x := shell.Quote(strings.TrimPrefix(extra, "/"))
+		script += "; if [ -f /" + x + " ]; then set -- \"$@\" " + x + "; fi"
+	}
+	script += "; tar -cf - -C / \"$@\" || exit " + strconv.Itoa(exitReceipts)
 	if clean {
 		script += "; rm -rf " + shell.Quote(staging) + " || exit " + strconv.Itoa(exitClean)
 	}

@@ -54,7 +54,7 @@ func PreviewRun(ctx context.Context, r Remote, opts Options) (p *Preview, err er
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	b, _, nwheels, err := assemble(ctx, opts, bin, targets, tmp)
+	b, _, nwheels, err := assemble(ctx, opts, bin, targets, tmp, nil)
 	if err != nil {
 		return nil, err
 	}

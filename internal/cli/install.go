@@ -78,6 +78,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
+	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "print only errors")
@@ -98,7 +99,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	if *sessionStaging != "" && *planFile != "" {
 		defer func() {
 			if ctx.Err() != nil {
-				removeStaging(*sessionStaging, *planFile)
+				removeStaging(*sessionStaging, *planFile, *bytecodeCache, *bytecodeReturn)
 			}
 		}()
 	}
@@ -111,6 +112,13 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
 		BytecodeCache: pyccache.Dir(*bytecodeCache)}
+	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
+		defer func() {
+			if ctx.Err() == nil { // cancelled: nothing goes back
+				returnBytecode(opts.BytecodeCache, *bytecodeReturn, log)
+			}
+		}()
+	}
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	verifyOnBoot := map[string]bool{}
@@ -251,9 +259,10 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 }
 
 // removeStaging removes what the provisioner put in its staging folder
-// dir for this install (the plan, its locks and wheelhouse, this agent),
-// then the folders left empty: never anything else, whatever dir is.
-func removeStaging(dir, planFile string) {
+// dir for this install (the plan, its locks and wheelhouse, this agent,
+// the bytecode cache folder and pack it named there), then the folders
+// left empty: never anything else, whatever dir is.
+func removeStaging(dir, planFile string, bytecode ...string) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return
@@ -277,6 +286,11 @@ func removeStaging(dir, planFile string) {
 	}
 	if p, err := filepath.Abs(planFile); err == nil {
 		files = append(files, p)
+	}
+	for _, b := range bytecode {
+		if p, err := filepath.Abs(b); err == nil && b != "" && inside(p) {
+			_ = os.RemoveAll(p) // the cache folder: the pack the bundle brought, what this agent compiled
+		}
 	}
 	parents := map[string]bool{}
 	for _, f := range files {

@@ -45,6 +45,18 @@ func TestRemoveStaging(t *testing.T) {
 		t.Fatalf("staging folder left: %v", err)
 	}
 
+	// with the bytecode cache folder and return pack the provisioner
+	// named in it (failed before: the folder was left)
+	write("plan.json", `{"release":"r2","wheelhouse":"bundle.tar","set":[{"name":"api","lock":"locks/0-api/api.txt","root":"/opt/api"}]}`)
+	write("bundle.tar", "x")
+	write("bytecode/packs/host.pack", "x")
+	write("bytecode/v1/ab/abcd", "x")
+	write("bytecode-return.pack", "x")
+	removeStaging(dir, filepath.Join(dir, "plan.json"), filepath.Join(dir, "bytecode"), filepath.Join(dir, "bytecode-return.pack"))
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("staging folder with bytecode left: %v", err)
+	}
+
 	// someone else's file in it: kept, with the folder
 	write("plan.json", `{"release":"r2","wheelhouse":"bundle.tar","set":[{"name":"api","lock":"../outside.txt","root":"/opt/api"}]}`)
 	write("bundle.tar", "x")

@@ -39,6 +39,20 @@ var errDamaged = errors.New("damaged bytecode cache entry")
 // decodeEntry checks an entry read for id and returns its .pyc bytes and
 // their sha256. It fails, without panicking, on any other input.
 func decodeEntry(id ID, data []byte, in Interp) ([]byte, [32]byte, error) {
+	pyc, sum, err := decodeWhole(id, data)
+	if err != nil {
+		return nil, sum, err
+	}
+	if err := checkPyc(pyc, in); err != nil {
+		return nil, sum, err
+	}
+	return pyc, sum, nil
+}
+
+// decodeWhole checks that an entry read for id is whole: its header names
+// id and its bytes match their sha256. What interpreter it is for is
+// decodeEntry's check.
+func decodeWhole(id ID, data []byte) ([]byte, [32]byte, error) {
 	var sum [32]byte
 	if len(data) < headerSize || string(data[:8]) != entryMagic {
 		return nil, sum, fmt.Errorf("%w: no entry header", errDamaged)
@@ -50,9 +64,6 @@ func decodeEntry(id ID, data []byte, in Interp) ([]byte, [32]byte, error) {
 	sum = sha256.Sum256(pyc)
 	if !bytes.Equal(sum[:], data[40:72]) {
 		return nil, sum, fmt.Errorf("%w: its bytes do not match their sha256", errDamaged)
-	}
-	if err := checkPyc(pyc, in); err != nil {
-		return nil, sum, err
 	}
 	return pyc, sum, nil
 }

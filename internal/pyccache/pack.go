@@ -186,25 +186,32 @@ func (c *Cache) WritePack(w io.Writer, keys []Key) (PackStats, error) {
 			st.Entries++
 		}
 	}
+	if err := writeIndex(bw, index, offset); err != nil {
+		return st, err
+	}
+	st.Bytes = offset + int64(len(index))*indexEntry + trailerSize
+	return st, bw.Flush()
+}
+
+// writeIndex ends a pack whose entries, offset bytes, were written: the
+// index, sorted by ID, and the trailer.
+func writeIndex(w io.Writer, index []packIndex, offset int64) error {
 	sort.Slice(index, func(a, b int) bool { return bytes.Compare(index[a].id[:], index[b].id[:]) < 0 })
 	var e [indexEntry]byte
 	for _, x := range index {
 		copy(e[:32], x.id[:])
 		binary.LittleEndian.PutUint64(e[32:40], uint64(x.offset))
 		binary.LittleEndian.PutUint64(e[40:48], uint64(x.size))
-		if _, err := bw.Write(e[:]); err != nil {
-			return st, err
+		if _, err := w.Write(e[:]); err != nil {
+			return err
 		}
 	}
 	var tr [trailerSize]byte
 	binary.LittleEndian.PutUint64(tr[:8], uint64(offset))
 	binary.LittleEndian.PutUint64(tr[8:16], uint64(len(index)))
 	copy(tr[16:], packMagic)
-	if _, err := bw.Write(tr[:]); err != nil {
-		return st, err
-	}
-	st.Bytes = offset + int64(len(index))*indexEntry + trailerSize
-	return st, bw.Flush()
+	_, err := w.Write(tr[:])
+	return err
 }
 
 func writeEntry(w io.Writer, id ID, pyc []byte, sum [32]byte) (int64, error) {

@@ -62,6 +62,19 @@ type Config struct {
 	// A folder on the Packer host that gets each set's receipt
 	// (`<set>.json`) and CycloneDX SBOM (`<set>.cdx.json`).
 	ReceiptOutput string `mapstructure:"receipt_output"`
+	// The bytecode cache folder on the Packer host: the `.pyc` files
+	// compiled for the modules of the chosen wheels, per interpreter, so
+	// each file is compiled once and every later bake copies it. The
+	// bundle carries the cached files the machine's interpreter needs,
+	// the agent compiles only the rest, and those come back with the
+	// receipts into this cache (only files asked for, for that
+	// interpreter). Bakes running at once may share it. Defaults to the
+	// folder the `pipbake-oci` builder names when it runs this
+	// provisioner, else `pipbake/bytecode` in Packer's cache folder
+	// (`PACKER_CACHE_DIR`); `off` compiles everything on the machine and
+	// keeps no cache there. Prune it with `pipbake cache prune --dir
+	// DIR --max-size 2GB`.
+	BytecodeCache string `mapstructure:"bytecode_cache"`
 	// A pipbake binary to upload as the agent, for machines whose OS or
 	// architecture differs from the Packer host's when the plugin does not
 	// embed an agent for them.

@@ -25,6 +25,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/lockcheck"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 )
 
@@ -213,7 +214,7 @@ func (p *Provisioner) command(agentPath, args string) (string, error) {
 }
 
 // Provision bakes the sets into the machine behind comm.
-func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, _ map[string]interface{}) error {
+func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generated map[string]interface{}) error {
 	c := &p.config
 	ui.Say(fmt.Sprintf("Provisioning with pipbake: %d set(s), release %s", len(c.Sets), c.Release))
 	for _, w := range p.warnings {
@@ -252,6 +253,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		Command:       p.command,
 		ReceiptOutput: c.ReceiptOutput,
 		SkipClean:     c.SkipClean,
+		BytecodeCache: bytecodeCache(c.BytecodeCache, generated),
 		Log:           out,
 		Output:        out,
 	})
@@ -271,4 +273,21 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 	}
 	return nil
+}
+
+// bytecodeCache is the host's bytecode cache folder: bytecode_cache, else
+// the builder's (bake.GeneratedBytecodeCache), else pipbake/bytecode in
+// Packer's cache folder; off when even that cannot be named.
+func bytecodeCache(configured string, generated map[string]interface{}) string {
+	if configured != "" {
+		return configured
+	}
+	if dir, ok := generated[bake.GeneratedBytecodeCache].(string); ok && dir != "" {
+		return dir
+	}
+	dir, err := packersdk.CachePath("pipbake", "bytecode")
+	if err != nil {
+		return pyccache.Off
+	}
+	return dir
 }
