@@ -91,7 +91,7 @@ func (s *stepRootfs) Run(ctx context.Context, state multistep.StateBag) multiste
 	}
 	// Unpacking a large base takes a while: a line now and then in
 	// Packer's UI (files, bytes, rate), nothing for one under a second.
-	cache := &rootfs.Cache{Dir: filepath.Join(b.cfg.CacheDir, "rootfs"), Progress: progress.LineWriter(ui.Message)}
+	cache := &rootfs.Cache{Dir: filepath.Join(b.cfg.CacheDir, "rootfs"), Progress: progress.LineWriter(ui.Say)}
 	self, err := os.Executable()
 	if err != nil {
 		return halt(state, err)

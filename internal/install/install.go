@@ -243,8 +243,6 @@ type prepared struct {
 	lay   layout
 	id    string
 	start time.Time
-	// meter counts the files written (native installer).
-	meter *progress.Meter
 }
 
 func (p *prepared) close() {
