@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/push"
+	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
 	"github.com/pipbake/packer-plugin-pipbake/internal/sshremote"
 )
@@ -251,6 +252,7 @@ func cmdPush(ctx context.Context, s stdio, args []string) error {
 	var sources listFlag
 	fs.Var(&sources, "source", "fetch wheels from this index `URL`, folder or s3:// prefix instead of the plan's wheelhouse (repeatable)")
 	cache := fs.String("cache", "", "the fetch cache `folder` (with --source)")
+	bytecodeCache := fs.String("bytecode-cache", "", "send .pyc files from (and keep what the hosts compile in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -260,6 +262,9 @@ func cmdPush(ctx context.Context, s stdio, args []string) error {
 	}
 	opts.Rolling, opts.DryRun, opts.ReceiptOutput = *rolling, *dryRun, *receipts
 	opts.Wheelhouse, opts.Tarballs, opts.Sources, opts.Cache = pl.Wheelhouse, pl.Tarballs, sources, *cache
+	if opts.BytecodeCache = pyccache.Dir(*bytecodeCache); opts.BytecodeCache == "" {
+		opts.BytecodeCache = pyccache.Off // and the hosts keep none either
+	}
 	if len(sources) > 0 {
 		opts.Wheelhouse, opts.Tarballs = "", ""
 	} else if opts.Wheelhouse == "" && opts.Tarballs == "" {

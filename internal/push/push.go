@@ -45,6 +45,10 @@ type Options struct {
 	Tarballs string
 	Sources  []string
 	Cache    string
+	// BytecodeCache is the local bytecode cache whose .pyc files travel
+	// with the wheels and which gets what the hosts compiled (as in a
+	// Packer bake: bake.Options.BytecodeCache); pyccache.Off: none.
+	BytecodeCache string
 	// Release is the release id every host gets.
 	Release string
 	// Hosts are the destinations, [user@]host[:port] or ssh config names.
@@ -364,7 +368,7 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 	staging := stagingDir(opts.Release)
 	bo := bake.Options{
 		Sets: opts.Sets, Wheelhouse: opts.Wheelhouse, Tarballs: opts.Tarballs, Sources: opts.Sources, Cache: opts.Cache,
-		Release: opts.Release, Staging: staging, AgentPath: opts.AgentPath,
+		Release: opts.Release, Staging: staging, AgentPath: opts.AgentPath, BytecodeCache: opts.BytecodeCache,
 		Command: opts.agentCommand, SkipClean: true, Log: h.log, Output: h.log,
 	}
 	if opts.DryRun {
