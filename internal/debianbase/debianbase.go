@@ -144,10 +144,12 @@ func Layout(ctx context.Context, o Options) (string, error) {
 	args := []string{"--variant=minbase", "--include=" + strings.Join(o.Packages, ","), o.Suite, root, o.Mirror}
 	fmt.Fprintf(o.Log, "debianbase: debootstrap %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
-	cmd.Stdout, cmd.Stderr = o.Log, o.Log
+	out := newDebootstrapOutput(o.Log) // progress.go
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = target.CleanEnv(os.Environ())
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("debootstrap: %w", err)
+	err = cmd.Run()
+	if last := out.close(err != nil); err != nil {
+		return "", fmt.Errorf("debootstrap: %w%s", err, last)
 	}
 	if err := clean(root); err != nil {
 		return "", err
