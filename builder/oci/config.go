@@ -79,9 +79,11 @@ type Config struct {
 	// pipbake provisioner's installs compiled, per source file and
 	// interpreter, so a later build copies them instead of compiling (the
 	// provisioner's `bytecode_cache`, when it sets none). Defaults to
-	// `bytecode` in `cache_dir`; `off` for none. The receipts count the
-	// `.pyc` files compiled and copied, so with `source_date_epoch` an
-	// image is the same to the digest for the same state of this cache.
+	// `bytecode` in `cache_dir`; `off` for none. The `.pyc` files are
+	// the same bytes whether compiled or copied, and nothing in the image
+	// counts them (the provisioner's log does), so with
+	// `source_date_epoch` a cold and a warm build give the same image
+	// digest.
 	BytecodeCache string `mapstructure:"bytecode_cache"`
 	// Let pipbake sets whose interpreter, lock and release are unchanged
 	// restore their finished release from the cache instead of installing

@@ -106,6 +106,24 @@ type Result struct {
 	// Uploaded is the size of the bundle.
 	Uploaded int64
 	Wheels   int
+	// Bytecode counts each set's .pyc files by origin, by set name, as
+	// the agent's install result reported them (the receipt does not:
+	// it must not depend on the bytecode cache's state). A set without
+	// counts (no bytecode, pip, Node, restored from the release cache),
+	// or whose result did not come back, is absent.
+	Bytecode map[string]Bytecode
+}
+
+// Bytecode counts a set's .pyc files: compiled on the machine, or copied
+// from the bytecode cache (the pack the bundle carried).
+type Bytecode struct {
+	Compiled int `json:"compiled"`
+	Cached   int `json:"cached"`
+}
+
+// String says the counts as the agent's log line does.
+func (b Bytecode) String() string {
+	return fmt.Sprintf("%d .pyc from the cache, %d compiled", b.Cached, b.Compiled)
 }
 
 // Run bakes opts.Sets into the machine behind r. Every command is a round
@@ -121,7 +139,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if len(opts.Sets) == 0 {
 		return nil, fmt.Errorf("bake: no sets")
 	}
-	res = &Result{Receipts: map[string]*receipt.Receipt{}}
+	res = &Result{Receipts: map[string]*receipt.Receipt{}, Bytecode: map[string]Bytecode{}}
 	ph := newPhases()
 	staging := shell.Quote(opts.Staging)
 	cleaned := opts.SkipClean
@@ -243,6 +261,9 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if !opts.SkipClean {
 		installArgs = append(installArgs, "--session-staging", opts.Staging)
 	}
+	if p := resultPath(opts.Staging); p != "" {
+		installArgs = append(installArgs, "--result-file", p)
+	}
 	installArgs = append(installArgs, pyc.agentArgs(opts)...)
 	command, err := agentCommand(opts, installArgs...)
 	if err != nil {
@@ -285,7 +306,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	}
 	ph.done("install")
 
-	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean, pyc.returnPath(opts.Staging))
+	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean, resultPath(opts.Staging), pyc.returnPath(opts.Staging))
 	cleaned = cleaned || removed
 	if err != nil {
 		return nil, err
@@ -300,6 +321,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		}
 		res.Receipts[s.Name] = rc
 	}
+	takeResult(files, opts, res)
 	ph.done("receipts")
 	opts.logf("pipbake: took %s", ph)
 	return res, nil
@@ -493,12 +515,14 @@ func receiptPaths(s plan.Set) (rc, sbom string) {
 
 // bringBack reads every set's receipt and SBOM from its current release
 // in one command, as a tar stream, and removes the staging folder in the
-// same command when clean is set; removed says whether it did. The file
-// extra, when given and there, comes too (not when the stream fails). When the
-// stream does not survive the trip (behind a PTY, with ssh_pty, tar will
-// not write to the terminal, and the terminal would turn \n into \r\n),
-// the files are downloaded one by one instead.
-func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool, extra string) (files map[string][]byte, removed bool, err error) {
+// same command when clean is set; removed says whether it did. The files
+// extras name (absolute paths; "" is skipped) come too when they are
+// there, and their absence is no error: the caller says what it means.
+// When the stream does not survive the trip (behind a PTY, with ssh_pty,
+// tar will not write to the terminal, and the terminal would turn \n
+// into \r\n), the files are downloaded one by one instead, the extras
+// that fail to download left out.
+func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, clean bool, extras ...string) (files map[string][]byte, removed bool, err error) {
 	var paths []string
 	for _, s := range sets {
 		rc, sbom := receiptPaths(s)
@@ -509,7 +533,8 @@ func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, c
 		args[i] = shell.Quote(strings.TrimPrefix(p, "/"))
 	}
 	script := "set -- " + strings.Join(args, " ")
-	if extra != "" {
+	extras = slices.DeleteFunc(slices.Clone(extras), func(p string) bool { return p == "" })
+	for _, extra := range extras {
 		x := shell.Quote(strings.TrimPrefix(extra, "/"))
 		script += "; if [ -f /" + x + " ]; then set -- \"$@\" " + x + "; fi"
 	}
@@ -543,6 +568,12 @@ func bringBack(ctx context.Context, r Remote, sets []plan.Set, staging string, c
 			return nil, removed, fmt.Errorf("download %s: %w", p, err)
 		}
 		files[p] = buf.Bytes()
+	}
+	for _, p := range extras {
+		var buf bytes.Buffer
+		if err := r.Download(ctx, p, &buf); err == nil {
+			files[p] = buf.Bytes()
+		}
 	}
 	return files, removed, nil
 }

@@ -241,11 +241,15 @@ func TestBakeLocal(t *testing.T) {
 		t.Fatalf("util-linux script gives the PTY this test needs: %v", err)
 	}
 	r.pty, r.downloads = true, nil
-	if res, err := Run(context.Background(), r, opts); err != nil || res.Receipts["api"] == nil || res.Receipts["api"].Release != "r3" {
+	res, err = Run(context.Background(), r, opts)
+	if err != nil || res.Receipts["api"] == nil || res.Receipts["api"].Release != "r3" {
 		t.Fatalf("bake behind a PTY: %v", err)
 	}
-	if len(r.downloads) != 2 {
-		t.Errorf("behind a PTY, downloads %v, want the receipt and the SBOM", r.downloads)
+	if len(r.downloads) != 3 || r.downloads[2] != resultPath(opts.Staging) {
+		t.Errorf("behind a PTY, downloads %v, want the receipt, the SBOM and the install result", r.downloads)
+	}
+	if _, ok := res.Bytecode["api"]; !ok {
+		t.Errorf("behind a PTY, no bytecode counts: %v", res.Bytecode)
 	}
 	if _, err := os.Stat(opts.Staging); !os.IsNotExist(err) {
 		t.Errorf("staging folder not cleaned behind a PTY: %v", err)

@@ -25,6 +25,11 @@ import (
 // agent kept by default would show.
 type pycBake struct {
 	dir, wh, lock, agent, home string
+	// loseResult removes the agent's install result once it is written,
+	// as if it could not be brought back.
+	loseResult bool
+	// env is added to the agent's environment.
+	env []string
 }
 
 func newPycBake(t *testing.T) *pycBake {
@@ -53,8 +58,9 @@ func newPycBake(t *testing.T) *pycBake {
 	return b
 }
 
-// run bakes release rel into root with the host cache hostCache.
-func (b *pycBake) run(t *testing.T, root, rel, hostCache string) (*receipt.Receipt, string) {
+// run bakes release rel into root with the host cache hostCache and
+// returns the set's bytecode counts and the log.
+func (b *pycBake) run(t *testing.T, root, rel, hostCache string) (Bytecode, string) {
 	t.Helper()
 	var log bytes.Buffer
 	staging := filepath.Join(b.dir, "staging-"+filepath.Base(root)+"-"+rel)
@@ -68,10 +74,14 @@ func (b *pycBake) run(t *testing.T, root, rel, hostCache string) (*receipt.Recei
 		Log:           &log, Output: &log,
 		Command: func(agent, args string) (string, error) {
 			args = strings.Replace(args, ReceiptsDir, filepath.Join(b.dir, "var-lib", "receipts"), 1)
-			return "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + args + " --system-root " + shell.Quote(filepath.Join(b.dir, "sysroot")), nil
+			cmd := "chmod +x " + shell.Quote(agent) + " && " + shell.Quote(agent) + " " + args + " --system-root " + shell.Quote(filepath.Join(b.dir, "sysroot"))
+			if b.loseResult {
+				cmd += " && rm " + shell.Quote(resultPath(staging))
+			}
+			return cmd, nil
 		},
 	}
-	res, err := Run(context.Background(), &local{env: []string{"HOME=" + b.home, "XDG_CACHE_HOME=", pyccache.Env + "="}}, opts)
+	res, err := Run(context.Background(), &local{env: append([]string{"HOME=" + b.home, "XDG_CACHE_HOME=", pyccache.Env + "="}, b.env...)}, opts)
 	if err != nil {
 		t.Fatalf("bake %s: %v\nlog:\n%s", rel, err, log.String())
 	}
@@ -81,11 +91,23 @@ func (b *pycBake) run(t *testing.T, root, rel, hostCache string) (*receipt.Recei
 	if _, err := os.Stat(filepath.Join(b.home, ".cache", "pipbake", "bytecode")); !os.IsNotExist(err) {
 		t.Errorf("bake %s: the agent kept a bytecode cache on the machine: %v", rel, err)
 	}
-	rc := res.Receipts["api"]
-	if rc == nil || rc.Bytecode == nil {
-		t.Fatalf("bake %s: no bytecode counts in the receipt: %+v", rel, rc)
+	if res.Receipts["api"] == nil {
+		t.Fatalf("bake %s: no receipt", rel)
 	}
-	return rc, log.String()
+	n, ok := res.Bytecode["api"]
+	if b.loseResult {
+		if ok || !strings.Contains(log.String(), "warning: the install's result "+resultPath(staging)+" did not come back") {
+			t.Errorf("bake %s: the install result was lost, yet counts %v, or no warning:\n%s", rel, res.Bytecode, log.String())
+		}
+		return n, log.String()
+	}
+	if !ok {
+		t.Fatalf("bake %s: no bytecode counts in the result\n%s", rel, log.String())
+	}
+	if !strings.Contains(log.String(), "pipbake: api: bytecode: "+n.String()) {
+		t.Errorf("bake %s: the agent's log does not say %s:\n%s", rel, n, log.String())
+	}
+	return n, log.String()
 }
 
 // pycFiles reads every .pyc of a release, by path inside it.
@@ -115,27 +137,27 @@ func TestBakeBytecodeHostCache(t *testing.T) {
 	b := newPycBake(t)
 	hostCache := filepath.Join(b.dir, "host-cache")
 	rc1, log1 := b.run(t, filepath.Join(b.dir, "srv", "one"), "r1", hostCache)
-	if rc1.Bytecode.Compiled == 0 || rc1.Bytecode.Cached != 0 {
-		t.Fatalf("cold bake: %+v\n%s", rc1.Bytecode, log1)
+	if rc1.Compiled == 0 || rc1.Cached != 0 {
+		t.Fatalf("cold bake: %+v\n%s", rc1, log1)
 	}
 	u, err := pyccache.Measure(hostCache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Entries != rc1.Bytecode.Compiled {
-		t.Fatalf("host cache holds %d entries after a bake that compiled %d\n%s", u.Entries, rc1.Bytecode.Compiled, log1)
+	if u.Entries != rc1.Compiled {
+		t.Fatalf("host cache holds %d entries after a bake that compiled %d\n%s", u.Entries, rc1.Compiled, log1)
 	}
 	rc2, log2 := b.run(t, filepath.Join(b.dir, "srv", "two"), "r2", hostCache)
-	if rc2.Bytecode.Compiled != 0 || rc2.Bytecode.Cached != rc1.Bytecode.Compiled {
-		t.Fatalf("warm bake: %+v, want 0 compiled and %d cached\n%s", rc2.Bytecode, rc1.Bytecode.Compiled, log2)
+	if rc2.Compiled != 0 || rc2.Cached != rc1.Compiled {
+		t.Fatalf("warm bake: %+v, want 0 compiled and %d cached\n%s", rc2, rc1.Compiled, log2)
 	}
-	if !strings.Contains(log2, fmt.Sprintf("%d of %d modules' .pyc sent", rc1.Bytecode.Compiled, rc1.Bytecode.Compiled)) {
+	if !strings.Contains(log2, fmt.Sprintf("%d of %d modules' .pyc sent", rc1.Compiled, rc1.Compiled)) {
 		t.Errorf("warm bake's log does not say every .pyc was sent:\n%s", log2)
 	}
 	one := pycFiles(t, filepath.Join(b.dir, "srv", "one", "releases", "r1"))
 	two := pycFiles(t, filepath.Join(b.dir, "srv", "two", "releases", "r2"))
-	if len(one) != rc1.Bytecode.Compiled || len(two) != len(one) {
-		t.Fatalf("%d and %d .pyc files, %d compiled", len(one), len(two), rc1.Bytecode.Compiled)
+	if len(one) != rc1.Compiled || len(two) != len(one) {
+		t.Fatalf("%d and %d .pyc files, %d compiled", len(one), len(two), rc1.Compiled)
 	}
 	for p, data := range one {
 		if !bytes.Equal(two[p], data) {
@@ -161,7 +183,7 @@ func TestBakeBytecodeParallel(t *testing.T) {
 	b := newPycBake(t)
 	hostCache := filepath.Join(b.dir, "host-cache")
 	var wg sync.WaitGroup
-	rcs := make([]*receipt.Receipt, 2)
+	rcs := make([]Bytecode, 2)
 	for i := range rcs {
 		wg.Add(1)
 		go func() {
@@ -174,8 +196,8 @@ func TestBakeBytecodeParallel(t *testing.T) {
 		return
 	}
 	rc, log := b.run(t, filepath.Join(b.dir, "srv", "after"), "r2", hostCache)
-	if rc.Bytecode.Compiled != 0 || rc.Bytecode.Cached != rcs[0].Bytecode.Compiled+rcs[0].Bytecode.Cached || strings.Contains(log, "damaged") {
-		t.Fatalf("bake after two parallel ones: %+v (they: %+v %+v)\n%s", rc.Bytecode, rcs[0].Bytecode, rcs[1].Bytecode, log)
+	if rc.Compiled != 0 || rc.Cached != rcs[0].Compiled+rcs[0].Cached || strings.Contains(log, "damaged") {
+		t.Fatalf("bake after two parallel ones: %+v (they: %+v %+v)\n%s", rc, rcs[0], rcs[1], log)
 	}
 }
 
@@ -184,7 +206,86 @@ func TestBakeBytecodeParallel(t *testing.T) {
 func TestBakeBytecodeOff(t *testing.T) {
 	b := newPycBake(t)
 	rc, log := b.run(t, filepath.Join(b.dir, "srv", "off"), "r1", pyccache.Off)
-	if rc.Bytecode.Compiled == 0 || rc.Bytecode.Cached != 0 {
-		t.Fatalf("bake without a cache: %+v\n%s", rc.Bytecode, log)
+	if rc.Compiled == 0 || rc.Cached != 0 {
+		t.Fatalf("bake without a cache: %+v\n%s", rc, log)
 	}
+}
+
+// TestBakeBytecodeColdWarmSame: a cold bake (empty host cache) and a warm
+// one (every .pyc sent from it) of the same lock and release, at the same
+// root path (the cold root then moved aside), give byte-identical
+// receipts and trees: the counts are in the bake's Result, not in the
+// release. (The receipts differed while they counted the bytecode.)
+func TestBakeBytecodeColdWarmSame(t *testing.T) {
+	b := newPycBake(t)
+	b.env = []string{"SOURCE_DATE_EPOCH=1764133200"}
+	hostCache := filepath.Join(b.dir, "host-cache")
+	root := filepath.Join(b.dir, "srv", "api")
+	cold, _ := b.run(t, root, "r1", hostCache)
+	if err := os.Rename(root, root+"-cold"); err != nil {
+		t.Fatal(err)
+	}
+	warm, _ := b.run(t, root, "r1", hostCache)
+	if cold.Compiled == 0 || cold.Cached != 0 || warm.Compiled != 0 || warm.Cached != cold.Compiled {
+		t.Fatalf("cold %+v, warm %+v: not a cold and a warm bake", cold, warm)
+	}
+	a, z := treeOf(t, filepath.Join(root+"-cold", "releases", "r1")), treeOf(t, filepath.Join(root, "releases", "r1"))
+	if a[receipt.FileName] != z[receipt.FileName] {
+		t.Errorf("the receipts differ:\n%s\n---\n%s", a[receipt.FileName], z[receipt.FileName])
+	}
+	for p, d := range a {
+		if z[p] != d {
+			t.Errorf("%s differs between the cold and the warm bake", p)
+		}
+	}
+	if len(a) != len(z) {
+		t.Errorf("%d and %d files", len(a), len(z))
+	}
+}
+
+// TestBakeResultLost: an install result that does not come back fails
+// no bake (the sets are current by then): the bake says so and reports
+// no counts.
+func TestBakeResultLost(t *testing.T) {
+	b := newPycBake(t)
+	b.loseResult = true
+	b.run(t, filepath.Join(b.dir, "srv", "lost"), "r1", filepath.Join(b.dir, "host-cache"))
+	if _, err := os.Stat(filepath.Join(b.dir, "srv", "lost", "current", receipt.FileName)); err != nil {
+		t.Fatalf("the set is not current: %v", err)
+	}
+}
+
+// treeOf describes every file, link and folder under dir by mode and
+// content (a link by its target).
+func treeOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		desc := info.Mode().String()
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			to, _ := os.Readlink(p)
+			desc += " -> " + to
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += " " + string(data)
+		}
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

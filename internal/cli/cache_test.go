@@ -5,6 +5,7 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
 // TestCachePrune: `pipbake cache size` reports the entries and bytes;
@@ -87,5 +89,68 @@ func TestInstallBytecodeCacheFlag(t *testing.T) {
 	install("r3", "--bytecode-cache", "off")
 	if _, err := os.Stat(envDir); err == nil {
 		t.Fatal("--bytecode-cache off used a cache")
+	}
+}
+
+// TestInstallResultBytecode: the bytecode counts are in install's result
+// (--json, and --result-file, which writes the same JSON readable by
+// all), not in the receipt; a cold and a warm install of the same lock
+// give byte-identical receipts. A result file that cannot be written is
+// a warning: the install stands.
+func TestInstallResultBytecode(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1764133200")
+	e := newPlanEnv(t)
+	cache := filepath.Join(t.TempDir(), "pyc")
+	root := filepath.Join(e.roots, "a")
+	type result struct {
+		Set      string `json:"set"`
+		Path     string `json:"path"`
+		Bytecode *struct {
+			Compiled int `json:"compiled"`
+			Cached   int `json:"cached"`
+		} `json:"bytecode"`
+	}
+	install := func(resultFile string) (result, []byte, string) {
+		t.Helper()
+		out, stderr, code := captured(t, "install", "--lock", filepath.Join(e.dir, "s1.txt"), "--wheelhouse", filepath.Join(e.dir, "wheels"),
+			"--root", root, "--python", e.py, "--release", "r1", "--bytecode-cache", cache, "--json", "--result-file", resultFile)
+		if code != 0 {
+			t.Fatalf("install: exit %d\n%s%s", code, out, stderr)
+		}
+		var rs []result
+		if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 || rs[0].Bytecode == nil {
+			t.Fatalf("install --json: %v\n%s", err, out)
+		}
+		rc, err := os.ReadFile(filepath.Join(rs[0].Path, receipt.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(rc), `"cached"`) {
+			t.Errorf("the receipt counts the bytecode:\n%s", rc)
+		}
+		if data, err := os.ReadFile(resultFile); err == nil && string(data) != out {
+			t.Errorf("the result file is not what --json printed:\n%s\n---\n%s", data, out)
+		}
+		return rs[0], rc, stderr
+	}
+	file := filepath.Join(t.TempDir(), "result.json")
+	cold, rc1, _ := install(file)
+	if b := cold.Bytecode; b.Compiled != 1 || b.Cached != 0 { // six: one module
+		t.Fatalf("cold install: %+v", *b)
+	}
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("result file: %v %v, want mode 0644", st, err)
+	}
+	os.Rename(root, root+"-cold")
+	warm, rc2, stderr := install(filepath.Join(t.TempDir(), "missing", "result.json"))
+	if b := warm.Bytecode; b.Compiled != 0 || b.Cached != 1 {
+		t.Fatalf("warm install: %+v", *b)
+	}
+	if string(rc1) != string(rc2) {
+		t.Errorf("the cold and the warm install's receipts differ:\n%s\n---\n%s", rc1, rc2)
+	}
+	if !strings.Contains(stderr, "pipbake: warning: write the result file") {
+		t.Errorf("no warning for a result file that cannot be written:\n%s", stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	resultFile := fs.String("result-file", "", "once every set is current, also write the result as JSON (what --json prints) to this `file`, readable by all (the provisioner brings it back with the receipts); failing to is only a warning")
 	quiet := fs.Bool("quiet", false, "print only errors")
 	sessionStdin := fs.Bool("session-stdin", false, "run in a session with the Packer provisioner over stdin and stdout (internal/session): stop, before switching current, when stdin ends after a first line "+strconv.Quote(session.Hello)+", and switch only when the provisioner agrees")
 	sessionStaging := fs.String("session-staging", "", "when cancelled, also remove the provisioner's staging `folder` (the agent, the plan, the locks and the bundle in it; then the folder if empty)")
@@ -252,8 +254,42 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 			}
 		}
 	}
+	if *resultFile != "" {
+		if err := writeResultFile(*resultFile, results); err != nil {
+			// Every set is current: the install stands.
+			fmt.Fprintf(s.stderr, "pipbake: warning: %v\n", err)
+		}
+	}
 	if *asJSON {
 		return printJSON(s.stdout, results)
+	}
+	return nil
+}
+
+// writeResultFile writes the results as JSON to p (install --result-file),
+// readable by all, by rename: a reader sees the whole file or none.
+func writeResultFile(p string, results []*install.Result) error {
+	var buf bytes.Buffer
+	if err := printJSON(&buf, results); err != nil {
+		return fmt.Errorf("write the result file %s: %w", p, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write the result file %s: %w", p, err)
+	}
+	_, err = tmp.Write(buf.Bytes())
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write the result file %s: %w", p, err)
 	}
 	return nil
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/bytecode"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
-	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -175,9 +174,10 @@ func (b *bytecodeWriter) close() {
 	b.cache.Close()
 }
 
-// counts is what the receipt records.
-func (b *bytecodeWriter) counts() *receipt.Bytecode {
-	return &receipt.Bytecode{Compiled: int(b.compiled.Load()), Cached: int(b.cached.Load())}
+// counts is what the install's Result reports (not the receipt, which
+// must not depend on the cache's state).
+func (b *bytecodeWriter) counts() *Bytecode {
+	return &Bytecode{Compiled: int(b.compiled.Load()), Cached: int(b.cached.Load())}
 }
 
 // errors lists, sorted, the sources that did not compile.

@@ -45,13 +45,13 @@ func pycInstall(t *testing.T, py, wh, lockPath, root, id, cache string) (*Result
 	return res, log.String()
 }
 
-// counts is the receipt's bytecode count.
-func counts(t *testing.T, res *Result) receipt.Bytecode {
+// counts is the install's bytecode count (in its Result, not the receipt).
+func counts(t *testing.T, res *Result) Bytecode {
 	t.Helper()
-	if res.Receipt.Bytecode == nil {
-		t.Fatal("the receipt has no bytecode count")
+	if res.Bytecode == nil {
+		t.Fatal("the result has no bytecode count")
 	}
-	return *res.Receipt.Bytecode
+	return *res.Bytecode
 }
 
 // fileTree describes every file, link and folder under dir: mode, and the
@@ -121,30 +121,11 @@ func pycs(tr map[string]string) map[string]string {
 	return out
 }
 
-// withoutCounts is a release's tree with the receipt's bytecode count set
-// to zero (the one thing a cold and a warm install tell apart).
-func withoutCounts(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	tr := fileTree(t, dir)
-	rc, err := receipt.Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.Bytecode = &receipt.Bytecode{}
-	data, err := rc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	tr[receipt.FileName] = "receipt " + hex.EncodeToString(sum[:])
-	return tr
-}
-
 // TestBytecodeCacheColdWarm: a cold install (empty cache) compiles every
 // module and fills the cache; a warm one of the same lock into the same
 // root and release compiles nothing, copies every .pyc from the cache,
-// and gives a bit-identical tree (modes included), receipt apart from its
-// bytecode count; the app runs.
+// and gives a bit-identical tree (modes included, the receipt too); the
+// app runs.
 func TestBytecodeCacheColdWarm(t *testing.T) {
 	py := corpustest.Python(t)
 	wh, lockPath := house(t, flaskClosure(t))
@@ -156,14 +137,14 @@ func TestBytecodeCacheColdWarm(t *testing.T) {
 	if c.Compiled == 0 || c.Cached != 0 {
 		t.Fatalf("cold: %+v", c)
 	}
-	if !strings.Contains(log, fmt.Sprintf("bytecode: %d files compiled, 0 from the cache", c.Compiled)) {
+	if !strings.Contains(log, fmt.Sprintf("pipbake: app: bytecode: 0 .pyc from the cache, %d compiled (bytecode cache %s)", c.Compiled, cache)) {
 		t.Errorf("the log does not count the bytecode:\n%s", log)
 	}
 	u, err := pyccache.Measure(cache)
 	if err != nil || u.Entries != c.Compiled {
 		t.Fatalf("the cache holds %+v (%v), want %d entries", u, err, c.Compiled)
 	}
-	coldTree := withoutCounts(t, cold.Path)
+	coldTree := fileTree(t, cold.Path)
 	if n := len(pycs(coldTree)); n != c.Compiled {
 		t.Fatalf("%d .pyc files, %d compiled", n, c.Compiled)
 	}
@@ -173,7 +154,7 @@ func TestBytecodeCacheColdWarm(t *testing.T) {
 	if w := counts(t, warm); w.Compiled != 0 || w.Cached != c.Compiled {
 		t.Fatalf("warm: %+v, want all %d from the cache", w, c.Compiled)
 	}
-	sameFiles(t, "cold and warm installs", coldTree, withoutCounts(t, warm.Path))
+	sameFiles(t, "cold and warm installs", coldTree, fileTree(t, warm.Path))
 	if out := run(t, filepath.Join(root, "current", "bin", "flask"), "--version"); !strings.Contains(out, "Flask") {
 		t.Fatal(out)
 	}
@@ -366,7 +347,7 @@ func TestBytecodeCacheDamaged(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "pyc")
 	root := filepath.Join(t.TempDir(), "app")
 	cold, _ := pycInstall(t, py, wh, lockPath, root, "r1", cache)
-	want := withoutCounts(t, cold.Path)
+	want := fileTree(t, cold.Path)
 	total := counts(t, cold).Compiled
 	os.RemoveAll(root)
 	entries := cacheEntries(t, cache)
@@ -389,7 +370,7 @@ func TestBytecodeCacheDamaged(t *testing.T) {
 	if !strings.Contains(log, fmt.Sprintf("%d damaged entries ignored", len(damage))) {
 		t.Errorf("the log does not report the damaged entries:\n%s", log)
 	}
-	sameFiles(t, "with damaged entries", want, withoutCounts(t, warm.Path))
+	sameFiles(t, "with damaged entries", want, fileTree(t, warm.Path))
 	os.RemoveAll(root)
 	again, _ := pycInstall(t, py, wh, lockPath, root, "r1", cache)
 	if n := counts(t, again); n.Compiled != 0 {
@@ -459,7 +440,7 @@ func TestBytecodeCacheFullDisk(t *testing.T) {
 	cache := filepath.Join(mountTmpfs(t, "size=160k"), "pyc")
 	root := filepath.Join(t.TempDir(), "app")
 	res, log := pycInstall(t, py, wh, lockPath, root, "r1", cache)
-	want := withoutCounts(t, res.Path)
+	want := fileTree(t, res.Path)
 	if !strings.Contains(log, "not stored") || !strings.Contains(log, "no space left on device") {
 		t.Errorf("the log does not say the cache is full:\n%s", log)
 	}
@@ -481,7 +462,7 @@ func TestBytecodeCacheFullDisk(t *testing.T) {
 	if n := counts(t, warm); n.Cached != u.Entries || n.Compiled != total-u.Entries {
 		t.Fatalf("counts %+v, the cache holds %d", n, u.Entries)
 	}
-	sameFiles(t, "from a partly filled cache", want, withoutCounts(t, warm.Path))
+	sameFiles(t, "from a partly filled cache", want, fileTree(t, warm.Path))
 }
 
 // TestBytecodeCacheParallel: installs running at once into different
@@ -559,4 +540,64 @@ func cacheEntries(t *testing.T, dir string) []string {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestBytecodeColdWarmReproducible: a cold install (empty bytecode cache,
+// every module compiled) and a warm one (every .pyc copied from the
+// cache) of the same lock, as the same release into two roots, give
+// byte-identical receipts and identical trees: nothing written into a
+// release depends on the cache's state. Both roots are installed at the
+// same path (the cold one then moved aside): a release names its own
+// path in its scripts, activate files and pyvenv.cfg. (It failed while
+// the receipt counted the .pyc files compiled and cached.)
+func TestBytecodeColdWarmReproducible(t *testing.T) {
+	py := corpustest.Python(t)
+	wh, lockPath := house(t, flaskClosure(t))
+	t.Setenv("SOURCE_DATE_EPOCH", "1764133200")
+	cache := filepath.Join(t.TempDir(), "pyc")
+	root := filepath.Join(t.TempDir(), "srv", "app")
+	first, _ := pycInstall(t, py, wh, lockPath, root, "r1", cache)
+	coldRoot := root + "-cold"
+	if err := os.Rename(root, coldRoot); err != nil {
+		t.Fatal(err)
+	}
+	coldPath := filepath.Join(coldRoot, "releases", "r1")
+	warm, _ := pycInstall(t, py, wh, lockPath, root, "r1", cache)
+	if first.Path != warm.Path {
+		t.Fatalf("installed into %s and %s", first.Path, warm.Path)
+	}
+	if c, w := counts(t, first), counts(t, warm); c.Compiled == 0 || c.Cached != 0 || w.Compiled != 0 || w.Cached != c.Compiled {
+		t.Fatalf("counts: cold %+v, warm %+v: not a cold and a warm install", c, w)
+	}
+	rc1, err := os.ReadFile(filepath.Join(coldPath, receipt.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc2, err := os.ReadFile(filepath.Join(warm.Path, receipt.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rc1, rc2) {
+		t.Errorf("the cold and the warm install's receipts differ:\n%s", changedLines(string(rc1), string(rc2)))
+	}
+	sameFiles(t, "cold and warm installs into two roots", fileTree(t, coldPath), fileTree(t, warm.Path))
+}
+
+// changedLines lists the lines of a and b that differ, position by position.
+func changedLines(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := range max(len(la), len(lb)) {
+		var x, y string
+		if i < len(la) {
+			x = la[i]
+		}
+		if i < len(lb) {
+			y = lb[i]
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("line %d: %q vs %q", i+1, x, y))
+		}
+	}
+	return strings.Join(out[:min(len(out), 20)], "\n")
 }

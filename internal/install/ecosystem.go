@@ -35,11 +35,19 @@ type layout interface {
 	summary() string
 	// install lays the set out into the release directory dir, which
 	// exists and is empty, and returns the receipt describing it (not yet
-	// sealed) and notes worth reporting (sources without bytecode). On
-	// error dir holds a partial layout, which the caller removes.
-	install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, []string, error)
+	// sealed) and what else the result reports. On error dir holds a
+	// partial layout, which the caller removes.
+	install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, laidOut, error)
 	// close releases what check opened.
 	close()
+}
+
+// laidOut is what an install reports beside its receipt, kept out of the
+// release: notes worth reporting (sources without bytecode) and the
+// bytecode counts (nil when none was written).
+type laidOut struct {
+	notes    []string
+	bytecode *Bytecode
 }
 
 // ecosystems by set kind.

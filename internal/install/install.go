@@ -105,6 +105,25 @@ type Result struct {
 	// CompileErrors lists sources that did not compile (as pip, the
 	// install goes on without their bytecode).
 	CompileErrors []string `json:"compile_errors,omitempty"`
+	// Bytecode counts the .pyc files the native installer wrote, by
+	// origin (nil without bytecode, with pip, for a Node set, or a release
+	// restored from the release cache or already current). Not in the
+	// receipt: a receipt that depended on the bytecode cache's state would
+	// make a cold and a warm install of the same lock differ.
+	Bytecode *Bytecode `json:"bytecode,omitempty"`
+}
+
+// Bytecode counts the .pyc files of an install by where they came from:
+// compiled by the interpreter, or copied from the bytecode cache.
+type Bytecode struct {
+	Compiled int `json:"compiled"`
+	Cached   int `json:"cached"`
+}
+
+// String says the counts as the install's log line does: "812 .pyc from
+// the cache, 3 compiled".
+func (b Bytecode) String() string {
+	return fmt.Sprintf("%d .pyc from the cache, %d compiled", b.Cached, b.Compiled)
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -324,7 +343,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 			return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 		}
 	}
-	rc, notes, err := lay.install(ctx, set, id, dir, opts)
+	rc, out, err := lay.install(ctx, set, id, dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
@@ -348,7 +367,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		p.storeFresh(dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
-		Duration: time.Since(start), CompileErrors: notes}
+		Duration: time.Since(start), CompileErrors: out.notes, Bytecode: out.bytecode}
 	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
-	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/venv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheel"
@@ -34,8 +33,9 @@ type installation struct {
 	// compileErrs lists the sources that did not compile (as with pip,
 	// the install goes on without their bytecode).
 	compileErrs []string
-	// bytecode counts the .pyc files by origin (native installer only).
-	bytecode *receipt.Bytecode
+	// bytecode counts the .pyc files by origin (native installer only);
+	// it goes to the Result, never into the receipt.
+	bytecode *Bytecode
 }
 
 // native is one set's installation by pipbake's own installer, run as
@@ -48,6 +48,8 @@ type native struct {
 	env    *venv.Env
 	wheels []*wheel.Wheel
 	opts   Options
+	// set names the set in log lines.
+	set string
 	// bc writes bytecode; nil without.
 	bc *bytecodeWriter
 	// meter counts the members written (nil: not counted).
@@ -63,7 +65,7 @@ type native struct {
 // installNative installs wheels into env with pipbake's own installer,
 // writing bytecode when compile is set.
 func (p *pythonLayout) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
-	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts, meter: p.meter}
+	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts, set: p.set.Name, meter: p.meter}
 	if p.set.Compile {
 		var poolCtx context.Context
 		poolCtx, n.stopCompilers = context.WithCancel(ctx)
@@ -202,7 +204,7 @@ func (n *native) finish() error {
 		if n.bc.cache != nil {
 			how = "bytecode cache " + n.bc.cache.Dir()
 		}
-		n.opts.logf("pipbake: bytecode: %d files compiled, %d from the cache (%s)", n.out.bytecode.Compiled, n.out.bytecode.Cached, how)
+		n.opts.logf("pipbake: %s: bytecode: %s (%s)", n.set, n.out.bytecode, how)
 	}
 	return nil
 }

@@ -186,16 +186,16 @@ func (p *nodeLayout) app(res *npm.Result) *receipt.App {
 	return a
 }
 
-func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, []string, error) {
+func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, laidOut, error) {
 	res, err := npm.Install(ctx, npm.InstallOptions{Selection: p.sel, Tarballs: p.tb, Dir: dir,
 		App: set.App, AppIntegrity: p.appSRI, PackageJSON: p.pkgJSON, ScriptsAllow: set.ScriptsAllow,
 		Jobs: opts.Jobs, Log: opts.Log})
 	if err != nil {
-		return nil, nil, err
+		return nil, laidOut{}, err
 	}
 	created, err := createdTime(opts.Now)
 	if err != nil {
-		return nil, nil, err
+		return nil, laidOut{}, err
 	}
 	rc := &receipt.Receipt{
 		Schema:    receipt.Schema,
@@ -240,7 +240,7 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 	for _, s := range res.Skipped {
 		rc.Skipped = append(rc.Skipped, receipt.Skipped{Path: s.Path, ID: s.ID, Reason: s.Reason})
 	}
-	return rc, nil, nil
+	return rc, laidOut{}, nil
 }
 
 // sizeOf is a manifest entry's size: a regular file's (a link has none).

@@ -96,11 +96,11 @@ func (p *pythonLayout) summary() string {
 	return fmt.Sprintf("%d distributions with %s (Python %s)", len(p.wheels), p.set.Installer, p.tg.VersionFull)
 }
 
-func (p *pythonLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, []string, error) {
+func (p *pythonLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, laidOut, error) {
 	p.set, p.id = set, id
 	env, err := venv.Create(p.tg, dir, dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, laidOut{}, err
 	}
 	var inst *installation
 	files, size := recordTotals(p.wheels)
@@ -117,16 +117,16 @@ func (p *pythonLayout) install(ctx context.Context, set Set, id, dir string, opt
 	}
 	p.meter.Stop()
 	if err != nil {
-		return nil, nil, err
+		return nil, laidOut{}, err
 	}
 	if secs := p.meter.Elapsed().Seconds(); secs > 0 {
 		opts.logf("pipbake: %s: installed %d distributions (%d files, %s) in %.1fs (%s/s)", set.Name, len(p.wheels), files, progress.Bytes(size), secs, progress.Bytes(int64(float64(size)/secs)))
 	}
 	rc, err := p.buildReceipt(env, inst, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, laidOut{}, err
 	}
-	return rc, inst.compileErrs, nil
+	return rc, laidOut{notes: inst.compileErrs, bytecode: inst.bytecode}, nil
 }
 
 func (p *pythonLayout) close() {

@@ -35,7 +35,6 @@ func (p *pythonLayout) buildReceipt(env *venv.Env, inst *installation, opts Opti
 		Pipbake:   opts.Version,
 		Installer: set.Installer,
 		Compiled:  set.Compile,
-		Bytecode:  inst.bytecode,
 		Lock:      receipt.Lock{Path: lk.Path, SHA256: lk.SHA256, Format: string(lk.Format)},
 		Interpreter: receipt.Interpreter{
 			Path:           tg.Executable,

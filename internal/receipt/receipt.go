@@ -35,9 +35,10 @@ type Receipt struct {
 	Pipbake   string    `json:"pipbake"`
 	Installer string    `json:"installer"`
 	Compiled  bool      `json:"compiled"`
-	// Bytecode counts the .pyc files the native installer wrote (nil
-	// without bytecode, or with pip).
-	Bytecode    *Bytecode   `json:"bytecode,omitempty"`
+	// (No count of the .pyc files taken from the bytecode cache: the
+	// receipt must not depend on the cache's state, or a cold and a warm
+	// install of the same lock would differ. install.Result has it. The
+	// "bytecode" field receipts of an earlier pipbake carry is ignored.)
 	Lock        Lock        `json:"lock"`
 	Interpreter Interpreter `json:"interpreter"`
 	// Distributions are the installed wheels, sorted by name.
@@ -139,13 +140,6 @@ type Modes struct {
 	Dir         string            `json:"dir"`
 	Executables []string          `json:"executables"`
 	Other       map[string]string `json:"other,omitempty"`
-}
-
-// Bytecode counts the .pyc files of an install by where they came from:
-// compiled by the interpreter, or copied from the bytecode cache.
-type Bytecode struct {
-	Compiled int `json:"compiled"`
-	Cached   int `json:"cached"`
 }
 
 // Lock identifies the lock file a set was installed from.

@@ -149,3 +149,36 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestReceiptWithBytecodeCounts: a receipt an earlier pipbake wrote, with
+// the bytecode counts it no longer records ("bytecode": {"compiled",
+// "cached"}), still reads and verifies; the field is dropped when the
+// receipt is written again.
+func TestReceiptWithBytecodeCounts(t *testing.T) {
+	rel, _ := release(t, t.TempDir())
+	data, err := os.ReadFile(filepath.Join(rel, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(data), "\n  \"lock\": {", "\n  \"bytecode\": {\n    \"compiled\": 3,\n    \"cached\": 812\n  },\n  \"lock\": {", 1)
+	if old == string(data) {
+		t.Fatalf("no lock field to put the counts before:\n%s", data)
+	}
+	if err := os.WriteFile(filepath.Join(rel, FileName), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Read(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(rel, Options{}); err != nil || !rep.Clean() {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	again, err := rc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(again), "bytecode") || string(again) != string(data) {
+		t.Errorf("written again:\n%s\nwant:\n%s", again, data)
+	}
+}

@@ -269,7 +269,11 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 			if rc.Runtime() == plan.KindNode {
 				rt = "node " + rc.Interpreter.Version
 			}
-			ui.Say(fmt.Sprintf("pipbake: %s: release %s, %d distributions, %s", s.Name, rc.Release, len(rc.Distributions), rt))
+			line := fmt.Sprintf("pipbake: %s: release %s, %d distributions, %s", s.Name, rc.Release, len(rc.Distributions), rt)
+			if n, ok := res.Bytecode[s.Name]; ok {
+				line += "; bytecode: " + n.String()
+			}
+			ui.Say(line)
 		}
 	}
 	return nil
