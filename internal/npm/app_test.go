@@ -32,7 +32,7 @@ func appTarball(t *testing.T, f *npmtest.Fixture) string {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "pipbake-express-fixture-1.0.0.tgz")
-	data := tgz(t, entry{name: "package/package.json", body: string(pkgJSON)}, entry{name: "package/server.js", body: expressServer})
+	data := npmtest.Tgz(t, npmtest.Member{Name: "package/package.json", Body: string(pkgJSON)}, npmtest.Member{Name: "package/server.js", Body: expressServer})
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +95,9 @@ func TestExpressAppServes(t *testing.T) {
 // TestAppMayNotWriteNodeModules: the app's tarball is refused when it
 // brings files into node_modules.
 func TestAppMayNotWriteNodeModules(t *testing.T) {
-	p := makeProject(t, nil, spkg{path: "node_modules/a", entries: []entry{pj("a", "1.0.0")}})
+	p := makeProject(t, nil, spkg{path: "node_modules/a", entries: []npmtest.Member{pj("a", "1.0.0")}})
 	app := filepath.Join(t.TempDir(), "app.tgz")
-	os.WriteFile(app, tgz(t, entry{name: "package/node_modules/a/index.js", body: "shadow"}), 0o644)
+	os.WriteFile(app, npmtest.Tgz(t, npmtest.Member{Name: "package/node_modules/a/index.js", Body: "shadow"}), 0o644)
 	_, _, _, err := p.install(t, nil, npm.InstallOptions{App: app})
 	if err == nil || !strings.Contains(err.Error(), "the app may not bring files into node_modules") {
 		t.Fatalf("got %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
 )
 
 // TestTarballArchiveBesideApps: a tar archive of tarballs (the Packer
@@ -16,7 +17,7 @@ import (
 // names (name@version.tgz) are packages' tarballs. It failed before with
 // "app-1.0.0.tgz appears twice".
 func TestTarballArchiveBesideApps(t *testing.T) {
-	pkg := tgz(t, pj("a", "1.0.0"))
+	pkg := npmtest.Tgz(t, pj("a", "1.0.0"))
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range []struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
 )
 
 // onlyRelease checks that nothing but the release folder was written in
@@ -34,27 +35,27 @@ func onlyRelease(t *testing.T, parent, dir string) {
 // the tarball, the package and the entry, and nothing is written outside
 // the release.
 func TestHostileTarballs(t *testing.T) {
-	good := []entry{pj("evil", "1.0.0"), {name: "package/index.js", body: "ok"}}
+	good := []npmtest.Member{pj("evil", "1.0.0"), {Name: "package/index.js", Body: "ok"}}
 	cases := []struct {
 		name    string
-		entries []entry
+		entries []npmtest.Member
 		want    string
 	}{
-		{"dotdot", []entry{{name: "package/../../../escaped", body: "x"}}, `entry "package/../../../escaped": has a ".." segment`},
-		{"dotdot deeper", []entry{{name: "package/a/../../escaped", body: "x"}}, `has a ".." segment`},
-		{"absolute", []entry{{name: "/tmp/escaped", body: "x"}}, "has an absolute path"},
-		{"symlink out", []entry{{name: "package/l", typ: tar.TypeSymlink, link: "../../../../etc/passwd"}}, `is a symlink to "../../../../etc/passwd", outside the package`},
-		{"symlink absolute", []entry{{name: "package/l", typ: tar.TypeSymlink, link: "/etc/passwd"}}, "is a link to the absolute path"},
-		{"symlink one up", []entry{{name: "package/sub/l", typ: tar.TypeSymlink, link: "../../x"}}, "outside the package"},
-		{"hard link out", []entry{{name: "package/h", typ: tar.TypeLink, link: "package/../../x"}}, "is a hard link to"},
-		{"control character", []entry{{name: "package/a\nb", body: "x"}}, "control character"},
-		{"into another package", []entry{{name: "package/node_modules/dep/index.js", body: "x"}}, "lands in node_modules/evil/node_modules/dep, which the lock installs from its own tarball"},
+		{"dotdot", []npmtest.Member{{Name: "package/../../../escaped", Body: "x"}}, `entry "package/../../../escaped": has a ".." segment`},
+		{"dotdot deeper", []npmtest.Member{{Name: "package/a/../../escaped", Body: "x"}}, `has a ".." segment`},
+		{"absolute", []npmtest.Member{{Name: "/tmp/escaped", Body: "x"}}, "has an absolute path"},
+		{"symlink out", []npmtest.Member{{Name: "package/l", Type: tar.TypeSymlink, Link: "../../../../etc/passwd"}}, `is a symlink to "../../../../etc/passwd", outside the package`},
+		{"symlink absolute", []npmtest.Member{{Name: "package/l", Type: tar.TypeSymlink, Link: "/etc/passwd"}}, "is a link to the absolute path"},
+		{"symlink one up", []npmtest.Member{{Name: "package/sub/l", Type: tar.TypeSymlink, Link: "../../x"}}, "outside the package"},
+		{"hard link out", []npmtest.Member{{Name: "package/h", Type: tar.TypeLink, Link: "package/../../x"}}, "is a hard link to"},
+		{"control character", []npmtest.Member{{Name: "package/a\nb", Body: "x"}}, "control character"},
+		{"into another package", []npmtest.Member{{Name: "package/node_modules/dep/index.js", Body: "x"}}, "lands in node_modules/evil/node_modules/dep, which the lock installs from its own tarball"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := makeProject(t, nil,
-				spkg{path: "node_modules/evil", entries: append(append([]entry{}, good...), c.entries...)},
-				spkg{path: "node_modules/evil/node_modules/dep", entries: []entry{pj("dep", "1.0.0")}},
+				spkg{path: "node_modules/evil", entries: append(append([]npmtest.Member{}, good...), c.entries...)},
+				spkg{path: "node_modules/evil/node_modules/dep", entries: []npmtest.Member{pj("dep", "1.0.0")}},
 			)
 			parent, dir, _, err := p.install(t, nil, npm.InstallOptions{})
 			if err == nil {
@@ -76,11 +77,11 @@ func TestHostileTarballs(t *testing.T) {
 // integrity is refused before anything is written, and every such
 // tarball is named.
 func TestIntegrityMismatch(t *testing.T) {
-	other := tgz(t, pj("b", "1.0.0"))
+	other := npmtest.Tgz(t, pj("b", "1.0.0"))
 	p := makeProject(t, nil,
-		spkg{path: "node_modules/a", entries: []entry{pj("a", "1.0.0")}, lockSRI: sriOf([]byte("something else"))},
-		spkg{path: "node_modules/b", entries: []entry{pj("b", "1.0.0"), {name: "package/x", body: "x"}}, lockSRI: sriOf(other)},
-		spkg{path: "node_modules/c", entries: []entry{pj("c", "1.0.0")}},
+		spkg{path: "node_modules/a", entries: []npmtest.Member{pj("a", "1.0.0")}, lockSRI: sriOf([]byte("something else"))},
+		spkg{path: "node_modules/b", entries: []npmtest.Member{pj("b", "1.0.0"), {Name: "package/x", Body: "x"}}, lockSRI: sriOf(other)},
+		spkg{path: "node_modules/c", entries: []npmtest.Member{pj("c", "1.0.0")}},
 	)
 	parent, dir, _, err := p.install(t, nil, npm.InstallOptions{})
 	if err == nil {
@@ -99,7 +100,7 @@ func TestIntegrityMismatch(t *testing.T) {
 
 // TestMissingTarball names every tarball the folder lacks.
 func TestMissingTarball(t *testing.T) {
-	p := makeProject(t, nil, spkg{path: "node_modules/a", entries: []entry{pj("a", "1.0.0")}}, spkg{path: "node_modules/@s/b", entries: []entry{pj("@s/b", "1.0.0")}})
+	p := makeProject(t, nil, spkg{path: "node_modules/a", entries: []npmtest.Member{pj("a", "1.0.0")}}, spkg{path: "node_modules/@s/b", entries: []npmtest.Member{pj("@s/b", "1.0.0")}})
 	for f := range p.files {
 		os.Remove(p.files[f])
 	}
@@ -113,7 +114,7 @@ func TestMissingTarball(t *testing.T) {
 // its own needs node-gyp; when the set does not allow its scripts the
 // install fails, naming it and the fix. "gypfile": false turns that off.
 func TestBuildNeeded(t *testing.T) {
-	gyp := []entry{pj("native", "1.0.0"), {name: "package/binding.gyp", body: "{}"}, {name: "package/src/a.cc", body: ""}}
+	gyp := []npmtest.Member{pj("native", "1.0.0"), {Name: "package/binding.gyp", Body: "{}"}, {Name: "package/src/a.cc", Body: ""}}
 	p := makeProject(t, nil, spkg{path: "node_modules/native", entries: gyp, meta: map[string]any{"hasInstallScript": true}})
 	parent, dir, _, err := p.install(t, nil, npm.InstallOptions{ScriptsAllow: []string{"other"}})
 	var be *npm.BuildNeededError
@@ -127,12 +128,12 @@ func TestBuildNeeded(t *testing.T) {
 	}
 	onlyRelease(t, parent, dir)
 
-	off := []entry{pj("native", "1.0.0", `, "gypfile": false`), {name: "package/binding.gyp", body: "{}"}}
+	off := []npmtest.Member{pj("native", "1.0.0", `, "gypfile": false`), {Name: "package/binding.gyp", Body: "{}"}}
 	p = makeProject(t, nil, spkg{path: "node_modules/native", entries: off})
 	if _, _, _, err := p.install(t, nil, npm.InstallOptions{}); err != nil {
 		t.Errorf("gypfile false: %v", err)
 	}
-	own := []entry{pj("native", "1.0.0", `, "scripts": {"install": "node-gyp-build"}`), {name: "package/binding.gyp", body: "{}"}}
+	own := []npmtest.Member{pj("native", "1.0.0", `, "scripts": {"install": "node-gyp-build"}`), {Name: "package/binding.gyp", Body: "{}"}}
 	p = makeProject(t, nil, spkg{path: "node_modules/native", entries: own, meta: map[string]any{"hasInstallScript": true}})
 	_, _, res, err := p.install(t, nil, npm.InstallOptions{})
 	if err != nil {
@@ -146,7 +147,7 @@ func TestBuildNeeded(t *testing.T) {
 // TestPlatformRefusal: a package for another platform that is not
 // optional fails the selection, named.
 func TestPlatformRefusal(t *testing.T) {
-	p := makeProject(t, nil, spkg{path: "node_modules/mac", meta: map[string]any{"os": []string{"darwin"}, "cpu": []string{"arm64"}}, entries: []entry{pj("mac", "1.0.0")}})
+	p := makeProject(t, nil, spkg{path: "node_modules/mac", meta: map[string]any{"os": []string{"darwin"}, "cpu": []string{"arm64"}}, entries: []npmtest.Member{pj("mac", "1.0.0")}})
 	_, _, _, err := p.install(t, nil, npm.InstallOptions{})
 	if err == nil || !strings.Contains(err.Error(), "node_modules/mac (mac@1.0.0) is for os darwin, cpu arm64 (the target is linux x64 glibc), and it is not optional") {
 		t.Fatalf("got %v", err)
@@ -157,7 +158,7 @@ func TestPlatformRefusal(t *testing.T) {
 // from a tarball; pipbake drops them (an install running as root would
 // otherwise make setuid-root programs of a package's files).
 func TestSetuidBitsDropped(t *testing.T) {
-	p := makeProject(t, nil, spkg{path: "node_modules/s", entries: []entry{pj("s", "1.0.0"), {name: "package/suid", body: "x", mode: 0o4755}, {name: "package/sticky", body: "x", mode: 0o1644}}})
+	p := makeProject(t, nil, spkg{path: "node_modules/s", entries: []npmtest.Member{pj("s", "1.0.0"), {Name: "package/suid", Body: "x", Mode: 0o4755}, {Name: "package/sticky", Body: "x", Mode: 0o1644}}})
 	_, dir, _, err := p.install(t, nil, npm.InstallOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -29,50 +29,50 @@ func rulesProject(t testing.TB) *sproject {
 		return map[string]any{"bin": out}
 	}
 	return makeProject(t, map[string]any{"devDependencies": map[string]any{"devdep": "1.0.0"}},
-		spkg{path: "node_modules/modes", entries: []entry{
-			{name: "package/", typ: tar.TypeDir},
+		spkg{path: "node_modules/modes", entries: []npmtest.Member{
+			{Name: "package/", Type: tar.TypeDir},
 			pj("modes", "1.0.0"),
-			{name: "package/a.js", body: "a"},
-			{name: "package/x.sh", body: "#!/bin/sh\n", mode: 0o755},
-			{name: "package/owner", body: "o", mode: 0o700},
-			{name: "package/group", body: "g", mode: 0o710},
-			{name: "package/none", body: "n", mode: 0o000},
-			{name: "package/empty-dir/", typ: tar.TypeDir},
-			{name: "package/sub/dir/f.js", body: "f"},
-			{name: "package/link", typ: tar.TypeSymlink, link: "a.js"},
-			{name: "package/hard", typ: tar.TypeLink, link: "package/a.js"},
-			{name: "package/dup.js", body: "first"},
-			{name: "package/dup.js", body: "second"},
-			{name: "README", body: "top-level file"},
-			{name: "package/fifo", typ: tar.TypeFifo},
-			{name: "package/.gitignore", body: "g"},
+			{Name: "package/a.js", Body: "a"},
+			{Name: "package/x.sh", Body: "#!/bin/sh\n", Mode: 0o755},
+			{Name: "package/owner", Body: "o", Mode: 0o700},
+			{Name: "package/group", Body: "g", Mode: 0o710},
+			{Name: "package/none", Body: "n", Mode: 0o000},
+			{Name: "package/empty-dir/", Type: tar.TypeDir},
+			{Name: "package/sub/dir/f.js", Body: "f"},
+			{Name: "package/link", Type: tar.TypeSymlink, Link: "a.js"},
+			{Name: "package/hard", Type: tar.TypeLink, Link: "package/a.js"},
+			{Name: "package/dup.js", Body: "first"},
+			{Name: "package/dup.js", Body: "second"},
+			{Name: "README", Body: "top-level file"},
+			{Name: "package/fifo", Type: tar.TypeFifo},
+			{Name: "package/.gitignore", Body: "g"},
 		}},
-		spkg{path: "node_modules/ignores", entries: []entry{
+		spkg{path: "node_modules/ignores", entries: []npmtest.Member{
 			pj("ignores", "1.0.0"),
-			{name: "package/.npmignore", body: "npm"},
-			{name: "package/.gitignore", body: "git"},
-			{name: "package/sub/.gitignore", body: "sub git"},
+			{Name: "package/.npmignore", Body: "npm"},
+			{Name: "package/.gitignore", Body: "git"},
+			{Name: "package/sub/.gitignore", Body: "sub git"},
 		}},
-		spkg{path: "node_modules/otherroot", entries: []entry{
-			{name: "foo/package.json", body: `{"name": "otherroot", "version": "1.0.0"}`},
-			{name: "foo/index.js", body: "x"},
+		spkg{path: "node_modules/otherroot", entries: []npmtest.Member{
+			{Name: "foo/package.json", Body: `{"name": "otherroot", "version": "1.0.0"}`},
+			{Name: "foo/index.js", Body: "x"},
 		}},
-		spkg{path: "node_modules/a_b", meta: bin(map[string]string{"clash": "c.js", "a_b": "c.js"}), entries: []entry{pj("a_b", "1.0.0"), {name: "package/c.js", body: "underscore"}}},
-		spkg{path: "node_modules/a-b", meta: bin(map[string]string{"clash": "c.js"}), entries: []entry{pj("a-b", "1.0.0"), {name: "package/c.js", body: "dash"}}},
-		spkg{path: "node_modules/m1", meta: bin(map[string]string{"ghost": "missing.js"}), entries: []entry{pj("m1", "1.0.0")}},
-		spkg{path: "node_modules/m2", meta: bin(map[string]string{"ghost": "present.js"}), entries: []entry{pj("m2", "1.0.0"), {name: "package/present.js", body: "p"}}},
-		spkg{path: "node_modules/crlf", meta: bin(map[string]string{"crlf": "cli.js"}), entries: []entry{pj("crlf", "1.0.0"), {name: "package/cli.js", body: "#!/usr/bin/env node\r\nconsole.log(1)\r\n"}}},
-		spkg{path: "node_modules/outer", meta: map[string]any{"dependencies": map[string]any{"inner": "1.0.0"}}, entries: []entry{pj("outer", "1.0.0")}},
-		spkg{path: "node_modules/outer/node_modules/inner", meta: bin(map[string]string{"inner": "i.js"}), entries: []entry{pj("inner", "1.0.0"), {name: "package/i.js", body: "i"}}},
-		spkg{path: "node_modules/@sc/pkg", meta: bin(map[string]string{"scoped": "s.js"}), entries: []entry{pj("@sc/pkg", "1.0.0"), {name: "package/s.js", body: "s", mode: 0o755}}},
-		spkg{path: "node_modules/bundler", meta: map[string]any{"bundleDependencies": []string{"bundled"}, "dependencies": map[string]any{"bundled": "1.0.0"}}, entries: []entry{
+		spkg{path: "node_modules/a_b", meta: bin(map[string]string{"clash": "c.js", "a_b": "c.js"}), entries: []npmtest.Member{pj("a_b", "1.0.0"), {Name: "package/c.js", Body: "underscore"}}},
+		spkg{path: "node_modules/a-b", meta: bin(map[string]string{"clash": "c.js"}), entries: []npmtest.Member{pj("a-b", "1.0.0"), {Name: "package/c.js", Body: "dash"}}},
+		spkg{path: "node_modules/m1", meta: bin(map[string]string{"ghost": "missing.js"}), entries: []npmtest.Member{pj("m1", "1.0.0")}},
+		spkg{path: "node_modules/m2", meta: bin(map[string]string{"ghost": "present.js"}), entries: []npmtest.Member{pj("m2", "1.0.0"), {Name: "package/present.js", Body: "p"}}},
+		spkg{path: "node_modules/crlf", meta: bin(map[string]string{"crlf": "cli.js"}), entries: []npmtest.Member{pj("crlf", "1.0.0"), {Name: "package/cli.js", Body: "#!/usr/bin/env node\r\nconsole.log(1)\r\n"}}},
+		spkg{path: "node_modules/outer", meta: map[string]any{"dependencies": map[string]any{"inner": "1.0.0"}}, entries: []npmtest.Member{pj("outer", "1.0.0")}},
+		spkg{path: "node_modules/outer/node_modules/inner", meta: bin(map[string]string{"inner": "i.js"}), entries: []npmtest.Member{pj("inner", "1.0.0"), {Name: "package/i.js", Body: "i"}}},
+		spkg{path: "node_modules/@sc/pkg", meta: bin(map[string]string{"scoped": "s.js"}), entries: []npmtest.Member{pj("@sc/pkg", "1.0.0"), {Name: "package/s.js", Body: "s", Mode: 0o755}}},
+		spkg{path: "node_modules/bundler", meta: map[string]any{"bundleDependencies": []string{"bundled"}, "dependencies": map[string]any{"bundled": "1.0.0"}}, entries: []npmtest.Member{
 			pj("bundler", "1.0.0", `, "bundleDependencies": ["bundled"]`),
-			{name: "package/node_modules/bundled/package.json", body: `{"name": "bundled", "version": "1.0.0", "bin": {"bundled-bin": "b.js"}}`},
-			{name: "package/node_modules/bundled/b.js", body: "b"},
+			{Name: "package/node_modules/bundled/package.json", Body: `{"name": "bundled", "version": "1.0.0", "bin": {"bundled-bin": "b.js"}}`},
+			{Name: "package/node_modules/bundled/b.js", Body: "b"},
 		}},
 		spkg{path: "node_modules/bundler/node_modules/bundled", meta: map[string]any{"inBundle": true, "bin": map[string]any{"bundled-bin": "b.js"}}},
-		spkg{path: "node_modules/darwin-only", meta: map[string]any{"os": []string{"darwin"}, "optional": true}, entries: []entry{pj("darwin-only", "1.0.0")}},
-		spkg{path: "node_modules/devdep", meta: map[string]any{"dev": true}, entries: []entry{pj("devdep", "1.0.0")}},
+		spkg{path: "node_modules/darwin-only", meta: map[string]any{"os": []string{"darwin"}, "optional": true}, entries: []npmtest.Member{pj("darwin-only", "1.0.0")}},
+		spkg{path: "node_modules/devdep", meta: map[string]any{"dev": true}, entries: []npmtest.Member{pj("devdep", "1.0.0")}},
 	)
 }
 
@@ -170,10 +170,10 @@ func TestOptionalSetMatchesNPMCI(t *testing.T) {
 		return m
 	}
 	p := makeProject(t, map[string]any{"dependencies": deps("shared"), "optionalDependencies": deps("w")},
-		spkg{path: "node_modules/w", meta: map[string]any{"optional": true, "dependencies": deps("p", "d", "shared")}, entries: []entry{pj("w", "1.0.0")}},
-		spkg{path: "node_modules/p", meta: map[string]any{"optional": true, "os": []string{"darwin"}}, entries: []entry{pj("p", "1.0.0")}},
-		spkg{path: "node_modules/d", meta: map[string]any{"optional": true}, entries: []entry{pj("d", "1.0.0")}},
-		spkg{path: "node_modules/shared", entries: []entry{pj("shared", "1.0.0")}},
+		spkg{path: "node_modules/w", meta: map[string]any{"optional": true, "dependencies": deps("p", "d", "shared")}, entries: []npmtest.Member{pj("w", "1.0.0")}},
+		spkg{path: "node_modules/p", meta: map[string]any{"optional": true, "os": []string{"darwin"}}, entries: []npmtest.Member{pj("p", "1.0.0")}},
+		spkg{path: "node_modules/d", meta: map[string]any{"optional": true}, entries: []npmtest.Member{pj("d", "1.0.0")}},
+		spkg{path: "node_modules/shared", entries: []npmtest.Member{pj("shared", "1.0.0")}},
 	)
 	_, got, res, err := p.install(t, npmtest.Node(t), npm.InstallOptions{})
 	if err != nil {
@@ -257,8 +257,8 @@ func TestInstallFromArchive(t *testing.T) {
 // TestEnginesReported: a package whose engines the target's node does
 // not satisfy is installed and listed.
 func TestEnginesReported(t *testing.T) {
-	p := makeProject(t, nil, spkg{path: "node_modules/new", meta: map[string]any{"engines": map[string]any{"node": ">=99"}}, entries: []entry{pj("new", "1.0.0")}},
-		spkg{path: "node_modules/odd", meta: map[string]any{"engines": map[string]any{"node": "node >= 1"}}, entries: []entry{pj("odd", "1.0.0")}})
+	p := makeProject(t, nil, spkg{path: "node_modules/new", meta: map[string]any{"engines": map[string]any{"node": ">=99"}}, entries: []npmtest.Member{pj("new", "1.0.0")}},
+		spkg{path: "node_modules/odd", meta: map[string]any{"engines": map[string]any{"node": "node >= 1"}}, entries: []npmtest.Member{pj("odd", "1.0.0")}})
 	_, _, res, err := p.install(t, nil, npm.InstallOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -298,8 +298,8 @@ func TestWorkspaceLinkMatchesNPMCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := filepath.Join(t.TempDir(), "app.tgz")
-	os.WriteFile(app, tgz(t, entry{name: "package/package.json", body: pkgJSON}, entry{name: "package/packages/w/package.json", body: wJSON},
-		entry{name: "package/packages/w/tool.js", body: "#!/usr/bin/env node\n"}), 0o644)
+	os.WriteFile(app, npmtest.Tgz(t, npmtest.Member{Name: "package/package.json", Body: pkgJSON}, npmtest.Member{Name: "package/packages/w/package.json", Body: wJSON},
+		npmtest.Member{Name: "package/packages/w/tool.js", Body: "#!/usr/bin/env node\n"}), 0o644)
 	got := t.TempDir()
 	if _, err := npm.Install(context.Background(), npm.InstallOptions{Selection: sel, Dir: got, App: app}); err != nil {
 		t.Fatal(err)

@@ -44,13 +44,13 @@ func TestScripts(t *testing.T) {
 	p := makeProject(t, nil,
 		// aaa sorts first but depends on zzz: zzz's scripts run first.
 		spkg{path: "node_modules/aaa", meta: map[string]any{"hasInstallScript": true, "dependencies": map[string]any{"zzz": "1.0.0"}},
-			entries: []entry{pj("aaa", "1.0.0", scripts(` && zzz-tool >> "$INIT_CWD/order.log"`))}},
+			entries: []npmtest.Member{pj("aaa", "1.0.0", scripts(` && zzz-tool >> "$INIT_CWD/order.log"`))}},
 		spkg{path: "node_modules/zzz", meta: map[string]any{"hasInstallScript": true, "bin": map[string]any{"zzz-tool": "tool.sh"}},
-			entries: []entry{pj("zzz", "1.0.0", scripts(probe)), {name: "package/tool.sh", body: "#!/bin/sh\necho zzz-tool ran\n"}}},
+			entries: []npmtest.Member{pj("zzz", "1.0.0", scripts(probe)), {Name: "package/tool.sh", Body: "#!/bin/sh\necho zzz-tool ran\n"}}},
 		spkg{path: "node_modules/denied", meta: map[string]any{"hasInstallScript": true},
-			entries: []entry{pj("denied", "1.0.0", `, "scripts": {"postinstall": "touch ran"}`)}},
+			entries: []npmtest.Member{pj("denied", "1.0.0", `, "scripts": {"postinstall": "touch ran"}`)}},
 		spkg{path: "node_modules/quiet", meta: map[string]any{"hasInstallScript": true},
-			entries: []entry{pj("quiet", "1.0.0", `, "scripts": {"install": "printf no-newline"}`)}},
+			entries: []npmtest.Member{pj("quiet", "1.0.0", `, "scripts": {"install": "printf no-newline"}`)}},
 	)
 	var out bytes.Buffer
 	_, dir, res, err := p.install(t, rt, npm.InstallOptions{ScriptsAllow: []string{"zzz", "aaa", "absent", "quiet"}, Log: &out})
@@ -96,7 +96,7 @@ func TestScripts(t *testing.T) {
 func TestScriptFailure(t *testing.T) {
 	rt := npmtest.Node(t)
 	p := makeProject(t, nil, spkg{path: "node_modules/bad", meta: map[string]any{"hasInstallScript": true},
-		entries: []entry{pj("bad", "1.0.0", `, "scripts": {"postinstall": "echo something broke >&2; exit 3"}`)}})
+		entries: []npmtest.Member{pj("bad", "1.0.0", `, "scripts": {"postinstall": "echo something broke >&2; exit 3"}`)}})
 	parent, dir, _, err := p.install(t, rt, npm.InstallOptions{ScriptsAllow: []string{"bad"}})
 	if err == nil || !strings.Contains(err.Error(), `node_modules/bad (bad@1.0.0): postinstall script "echo something broke >&2; exit 3" failed: exit status 3:`) || !strings.Contains(err.Error(), "something broke") {
 		t.Fatalf("got %v", err)

@@ -1,9 +1,6 @@
 package npm_test
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha512"
 	"encoding/base64"
@@ -13,61 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
 )
 
-// entry is one member of a synthetic tarball.
-type entry struct {
-	name string
-	body string
-	mode int64 // default 0644 (0755 for directories)
-	typ  byte  // default tar.TypeReg
-	link string
-}
-
-// tgz makes a gzip'd tar of entries.
-func tgz(t testing.TB, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: e.mode, Typeflag: e.typ, Linkname: e.link, ModTime: time.Unix(499162500, 0), Format: tar.FormatPAX}
-		if h.Typeflag == 0 {
-			h.Typeflag = tar.TypeReg
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-			if h.Typeflag == tar.TypeDir {
-				h.Mode = 0o755
-			}
-		}
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // pj is a package.json entry.
-func pj(name, version string, more ...string) entry {
-	return entry{name: "package/package.json", body: `{"name": "` + name + `", "version": "` + version + `"` + strings.Join(more, "") + "}\n"}
+func pj(name, version string, more ...string) npmtest.Member {
+	return npmtest.Member{Name: "package/package.json", Body: `{"name": "` + name + `", "version": "` + version + `"` + strings.Join(more, "") + "}\n"}
 }
 
 // spkg is one package of a synthetic project.
@@ -75,7 +25,7 @@ type spkg struct {
 	path    string
 	name    string // default: from path
 	version string
-	entries []entry
+	entries []npmtest.Member
 	meta    map[string]any // more lock fields
 	data    []byte         // the tarball; made from entries when nil
 	lockSRI string         // integrity written in the lock; default the tarball's
@@ -124,7 +74,7 @@ func makeProject(t testing.TB, root map[string]any, pkgs ...spkg) *sproject {
 		if e["link"] == nil && e["inBundle"] == nil {
 			data := s.data
 			if data == nil {
-				data = tgz(t, s.entries...)
+				data = npmtest.Tgz(t, s.entries...)
 			}
 			file := npm.TarballFile(name, s.version)
 			dst := filepath.Join(p.tarballs, file)
