@@ -236,7 +236,7 @@ set {
 	for _, c := range cases {
 		what := strings.Replace(strings.Replace(c, "/true", " (bytecode)", 1), "/false", " (no bytecode)", 1)
 		what = strings.Replace(what, "fabric", "scp + venv + pip over ssh", 1)
-		what = strings.Replace(what, "pipbake+cache", "pipbake (warm bytecode cache)", 1)
+		what = strings.Replace(what, "pipbake+cache", "pipbake, warm bytecode cache,", 1)
 		what = strings.Replace(what, "pipbake", "pipbake push --parallel "+strconv.Itoa(nhosts), 1)
 		var rs []string
 		for _, x := range times[c] {
