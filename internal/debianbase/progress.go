@@ -1,6 +1,7 @@
 package debianbase
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +10,8 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 )
 
-// stages are debootstrap's "I: <Verb> <package>..." lines, as the stage
-// each starts and what a line of it counts.
+// stages are the verbs of debootstrap's "I: <Verb> <package>" lines and
+// the stage each one means.
 var stages = map[string]string{
 	"Retrieving":  "retrieving",
 	"Validating":  "validating",
@@ -43,7 +44,7 @@ func (d *debootstrapOutput) Write(p []byte) (int, error) {
 	defer d.mu.Unlock()
 	d.part = append(d.part, p...)
 	for {
-		i := strings.IndexByte(string(d.part), '\n')
+		i := bytes.IndexByte(d.part, '\n')
 		if i < 0 {
 			return len(p), nil
 		}
