@@ -69,15 +69,28 @@ func cmdCache(_ context.Context, s stdio, args []string) error {
 	if *asJSON {
 		return printJSON(s.stdout, map[string]any{"dir": dir, "before": before, "after": after})
 	}
-	fmt.Fprintf(s.stdout, "bytecode cache %s: %s; pruned to %s (%d entries, %s removed)\n", dir, describeUsage(before), describeUsage(after),
-		before.Entries-after.Entries, pyccache.FormatSize(before.Bytes-after.Bytes))
+	fmt.Fprintf(s.stdout, "bytecode cache %s: %s; pruned to %s (%s, %s removed)\n", dir, describeUsage(before), describeUsage(after),
+		countEntries(before.Entries-after.Entries, before.WheelPacks-after.WheelPacks), pyccache.FormatSize(before.Bytes-after.Bytes))
 	return nil
 }
 
 func describeUsage(u pyccache.Usage) string {
-	s := fmt.Sprintf("%d entries, %s", u.Entries, pyccache.FormatSize(u.Bytes))
+	s := countEntries(u.Entries, u.WheelPacks) + ", " + pyccache.FormatSize(u.Bytes)
 	if u.Packs > 0 {
 		s += fmt.Sprintf(" (and %d packs, %s)", u.Packs, pyccache.FormatSize(u.PackBytes))
+	}
+	return s
+}
+
+// countEntries says how many loose entries and wheel packs there are.
+func countEntries(entries, wheelPacks int) string {
+	s := fmt.Sprintf("%d entries", entries)
+	switch wheelPacks {
+	case 0:
+	case 1:
+		s += " and 1 wheel pack"
+	default:
+		s += fmt.Sprintf(" and %d wheel packs", wheelPacks)
 	}
 	return s
 }

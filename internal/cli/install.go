@@ -113,7 +113,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 		log = nil
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
-		BytecodeCache: pyccache.Dir(*bytecodeCache)}
+		BytecodeCache: pyccache.Dir(*bytecodeCache), BytecodeCacheTransient: *bytecodeReturn != ""}
 	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
 		defer func() {
 			if ctx.Err() == nil { // cancelled: nothing goes back

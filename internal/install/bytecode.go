@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/bytecode"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
@@ -41,6 +45,13 @@ type bytecodeWriter struct {
 	pool     *bytecode.Pool
 	poolErr  error
 
+	// wheels are the wheel packs of the wheels installed, by their
+	// installation (openWheels): read-only once opened.
+	wheels map[*wheel.Install]*wheelBytecode
+	// transient: the cache is a bake's scratch folder (its new entries go
+	// back to the Packer host): no wheel packs are written to it.
+	transient bool
+
 	cached, compiled atomic.Int64
 	mu               sync.Mutex
 	compileErrs      []string // sources that do not compile
@@ -52,8 +63,8 @@ type bytecodeWriter struct {
 // newBytecodeWriter opens the cache folder dir ("" for none). A cache
 // that cannot be opened, or an interpreter without a bytecode cache tag,
 // leaves the install compiling everything.
-func newBytecodeWriter(ctx context.Context, tg *target.Target, env *venv.Env, dir string, log func(string, ...any)) *bytecodeWriter {
-	b := &bytecodeWriter{ctx: ctx, tg: tg, env: env, log: log}
+func newBytecodeWriter(ctx context.Context, tg *target.Target, env *venv.Env, dir string, transient bool, log func(string, ...any)) *bytecodeWriter {
+	b := &bytecodeWriter{ctx: ctx, tg: tg, env: env, log: log, transient: transient}
 	if dir == "" {
 		return b
 	}
@@ -71,6 +82,53 @@ func newBytecodeWriter(ctx context.Context, tg *target.Target, env *venv.Env, di
 	return b
 }
 
+// wheelBytecode is one wheel's part of the cache.
+type wheelBytecode struct {
+	digest []byte
+	pack   *pyccache.WheelPack
+	mu     sync.Mutex
+	keys   []pyccache.Key // without a wheel pack: its modules', to write one
+}
+
+// openWheels opens the wheel pack of each wheel (digests: their hex
+// sha256, in the order of installs), so most modules are read from one
+// mapped file per wheel instead of a loose entry each.
+func (b *bytecodeWriter) openWheels(installs []*wheel.Install, digests []string) {
+	if b.cache == nil {
+		return
+	}
+	b.wheels = make(map[*wheel.Install]*wheelBytecode, len(installs))
+	for i, in := range installs {
+		d, err := hex.DecodeString(digests[i])
+		if err != nil || len(d) != sha256.Size {
+			continue
+		}
+		b.wheels[in] = &wheelBytecode{digest: d, pack: b.cache.OpenWheel(d, b.in)}
+	}
+}
+
+// packWheels writes the wheel pack of every wheel that had none, from
+// the entries now in the cache, so the next install of it reads one file.
+func (b *bytecodeWriter) packWheels() {
+	if b.cache == nil || b.transient || b.noStore.Load() {
+		return
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for _, w := range b.wheels {
+		if w.pack.Packed() || len(w.keys) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if _, err := b.cache.PutWheel(w.digest, b.in, w.keys); err != nil {
+				b.storeFailure(err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // failures are storeFailure's: the install goes on
+}
+
 // add writes the .pyc of a module just extracted, or queues it to be
 // compiled.
 func (b *bytecodeWriter) add(j *wheel.Job) error {
@@ -83,7 +141,16 @@ func (b *bytecodeWriter) add(j *wheel.Job) error {
 	if src := j.RecordSHA256(); b.cache != nil && len(src) == sha256.Size {
 		key = &pyccache.Key{Interp: b.in, Path: rel}
 		copy(key.Source[:], src)
-		if pyc, sum, ok := b.cache.Get(*key); ok {
+		get := b.cache.Get
+		if w := b.wheels[j.Install()]; w != nil {
+			get = w.pack.Get
+			if !w.pack.Packed() {
+				w.mu.Lock()
+				w.keys = append(w.keys, *key)
+				w.mu.Unlock()
+			}
+		}
+		if pyc, sum, ok := get(*key); ok {
 			if err := j.WriteBytecode(b.tg.CacheTag, pyc, sum[:]); err != nil {
 				return err
 			}
@@ -167,6 +234,9 @@ func (b *bytecodeWriter) close() {
 	}
 	if b.storeErr != nil {
 		b.log("pipbake: warning: bytecode cache %s: %d compiled files not stored: %v", b.cache.Dir(), b.storeFailed, b.storeErr)
+	}
+	for _, w := range b.wheels {
+		w.pack.Close()
 	}
 	if n := b.cache.Damaged(); n > 0 {
 		b.log("pipbake: warning: bytecode cache %s: %d damaged entries ignored (compiled again)", b.cache.Dir(), n)

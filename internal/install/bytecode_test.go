@@ -350,6 +350,7 @@ func TestBytecodeCacheDamaged(t *testing.T) {
 	want := fileTree(t, cold.Path)
 	total := counts(t, cold).Compiled
 	os.RemoveAll(root)
+	dropWheelPacks(t, cache) // damaged loose entries here; wheel packs in TestBytecodeWheelPacks
 	entries := cacheEntries(t, cache)
 	if len(entries) < 4 {
 		t.Fatalf("%d entries", len(entries))
@@ -396,6 +397,7 @@ func TestBytecodeCacheOtherPython(t *testing.T) {
 	if n := counts(t, res); n.Cached != 0 || n.Compiled != len(want) {
 		t.Fatalf("counts %+v after a 3.12 cache, want %d compiled", n, len(want))
 	}
+	dropWheelPacks(t, cache) // forged loose entries here; wheel packs in TestBytecodeWheelPacks
 	// Forge: every 3.11 entry now holds a 3.12 .pyc, with a correct hash.
 	var pyc312 []byte
 	filepath.WalkDir(other.Path, func(p string, d fs.DirEntry, err error) error {
@@ -511,6 +513,94 @@ func TestBytecodeCacheParallel(t *testing.T) {
 	sameFiles(t, "after parallel installs", want, pycs(fileTree(t, res.Path)))
 }
 
+// dropWheelPacks removes a cache's wheel packs, so the next install
+// reads loose entries.
+func dropWheelPacks(t *testing.T, cache string) {
+	t.Helper()
+	if err := os.RemoveAll(filepath.Join(cache, "wheels")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBytecodeWheelPacks: an install that read or compiled a wheel's
+// modules leaves the wheel's pack, and the next install reads them all
+// from it (shown with the loose entries gone); a wheel pack damaged in
+// any way (a flipped byte, truncated, emptied, another wheel's) is
+// ignored, said, and rewritten, and the tree is the same every time.
+func TestBytecodeWheelPacks(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1764133200")
+	py := corpustest.Python(t)
+	click, _ := corpustest.Set(t).Get("click")
+	wh, lockPath := house(t, []corpus.Wheel{click})
+	cache := filepath.Join(t.TempDir(), "pyc")
+	root := filepath.Join(t.TempDir(), "app")
+	cold, _ := pycInstall(t, py, wh, lockPath, root, "r1", cache)
+	want := fileTree(t, cold.Path)
+	total := counts(t, cold).Compiled
+	packs := func() []string {
+		t.Helper()
+		var out []string
+		for _, p := range cacheFiles(t, filepath.Join(cache, "wheels")) {
+			if strings.HasSuffix(p, ".pack") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if p := packs(); len(p) != 1 {
+		t.Fatalf("wheel packs after the cold install: %v, want one (click's)", p)
+	}
+	u, err := pyccache.Measure(cache)
+	if err != nil || u.WheelPacks != 1 || u.Entries != total {
+		t.Fatalf("usage %+v (%v)", u, err)
+	}
+	fromPackOnly := func(what string) {
+		t.Helper()
+		if err := os.RemoveAll(filepath.Join(cache, "v1")); err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(root)
+		res, log := pycInstall(t, py, wh, lockPath, root, "r1", cache)
+		if n := counts(t, res); n.Compiled != 0 || n.Cached != total {
+			t.Fatalf("%s: counts %+v, want all %d from the wheel pack\n%s", what, n, total, log)
+		}
+		sameFiles(t, what, want, fileTree(t, res.Path))
+	}
+	fromPackOnly("from the wheel pack")
+
+	other := filepath.Join(t.TempDir(), "other.pack")
+	if err := os.WriteFile(other, []byte("not a pack at all, but long enough to look at its end"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherBytes, _ := os.ReadFile(other)
+	damage := map[string]func(b []byte) []byte{
+		"flipped byte": func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b },
+		"truncated":    func(b []byte) []byte { return b[:len(b)-100] },
+		"emptied":      func(b []byte) []byte { return nil },
+		"another file": func(b []byte) []byte { return otherBytes },
+	}
+	for what, f := range damage {
+		p := packs()[0]
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(root)
+		res, log := pycInstall(t, py, wh, lockPath, root, "r1", cache)
+		if n := counts(t, res); n.Compiled != total || n.Cached != 0 {
+			t.Fatalf("%s: counts %+v, want all %d compiled again", what, n, total)
+		}
+		if !strings.Contains(log, "damaged entries ignored") {
+			t.Errorf("%s: the log does not say the cache was damaged:\n%s", what, log)
+		}
+		sameFiles(t, what, want, fileTree(t, res.Path))
+		fromPackOnly(what + ", then rewritten")
+	}
+}
+
 // cacheFiles lists every file in a cache folder; cacheEntries the loose
 // entries, sorted.
 func cacheFiles(t *testing.T, dir string) []string {
@@ -529,7 +619,7 @@ func cacheFiles(t *testing.T, dir string) []string {
 func cacheEntries(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, p := range cacheFiles(t, dir) {
+	for _, p := range cacheFiles(t, filepath.Join(dir, "v1")) {
 		if !strings.HasPrefix(filepath.Base(p), ".") {
 			out = append(out, p)
 		}

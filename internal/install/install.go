@@ -87,6 +87,10 @@ type Options struct {
 	// (internal/pyccache) the native installer copies .pyc files from and
 	// stores the ones it compiles in.
 	BytecodeCache string
+	// BytecodeCacheTransient says BytecodeCache is thrown away after the
+	// install (a bake's, whose new entries go back to the Packer host):
+	// no wheel packs are written to it.
+	BytecodeCacheTransient bool
 }
 
 // Result describes a finished install.

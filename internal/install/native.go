@@ -47,7 +47,9 @@ type native struct {
 	tg     *target.Target
 	env    *venv.Env
 	wheels []*wheel.Wheel
-	opts   Options
+	// digests are the wheels' hex sha256, in the same order.
+	digests []string
+	opts    Options
 	// set names the set in log lines.
 	set string
 	// bc writes bytecode; nil without.
@@ -65,12 +67,12 @@ type native struct {
 // installNative installs wheels into env with pipbake's own installer,
 // writing bytecode when compile is set.
 func (p *pythonLayout) installNative(ctx context.Context, env *venv.Env, opts Options) (*installation, error) {
-	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, opts: opts, set: p.set.Name, meter: p.meter}
+	n := &native{ctx: ctx, tg: p.tg, env: env, wheels: p.wheels, digests: p.digests, opts: opts, set: p.set.Name, meter: p.meter}
 	if p.set.Compile {
 		var poolCtx context.Context
 		poolCtx, n.stopCompilers = context.WithCancel(ctx)
 		defer n.stopCompilers()
-		n.bc = newBytecodeWriter(poolCtx, p.tg, env, opts.BytecodeCache, opts.logf)
+		n.bc = newBytecodeWriter(poolCtx, p.tg, env, opts.BytecodeCache, opts.BytecodeCacheTransient, opts.logf)
 		defer n.bc.close()
 	}
 	for _, phase := range []func() error{n.prepare, n.schedule, n.extract, n.finish} {
@@ -87,10 +89,14 @@ func (n *native) prepare() error {
 	logWarnings(n.wheels, n.opts)
 	wopts := installOptions(n.tg, n.env)
 	n.installs = make([]*wheel.Install, len(n.wheels))
-	return eachWheel(len(n.wheels), func(k int) (err error) {
+	err := eachWheel(len(n.wheels), func(k int) (err error) {
 		n.installs[k], err = n.wheels[k].Prepare(wopts)
 		return err
 	})
+	if err == nil && n.bc != nil {
+		n.bc.openWheels(n.installs, n.digests)
+	}
+	return err
 }
 
 // schedule orders the member jobs: with bytecode, the .py files first, so
@@ -162,6 +168,9 @@ func (n *native) extract() error {
 	}
 	if err == nil {
 		err = n.ctx.Err()
+	}
+	if err == nil && n.bc != nil {
+		n.bc.packWheels()
 	}
 	return err
 }

@@ -68,6 +68,26 @@ func decodeWhole(id ID, data []byte) ([]byte, [32]byte, error) {
 	return pyc, sum, nil
 }
 
+// decodeSealed is decodeEntry for an entry whose bytes a checksum over
+// its whole file has already shown intact (a wheel pack's seal): it
+// checks the header and the .pyc's, and takes the stored sha256 as the
+// bytes' instead of hashing them again.
+func decodeSealed(id ID, data []byte, in Interp) ([]byte, [32]byte, error) {
+	var sum [32]byte
+	if len(data) < headerSize || string(data[:8]) != entryMagic {
+		return nil, sum, fmt.Errorf("%w: no entry header", errDamaged)
+	}
+	if !bytes.Equal(data[8:40], id[:]) {
+		return nil, sum, fmt.Errorf("%w: it holds entry %x", errDamaged, data[8:40])
+	}
+	pyc := data[headerSize:]
+	if err := checkPyc(pyc, in); err != nil {
+		return nil, sum, err
+	}
+	copy(sum[:], data[40:72])
+	return pyc, sum, nil
+}
+
 // checkPyc checks a .pyc's header: the interpreter's magic number and the
 // unchecked-hash flags. A .pyc of another Python, or a timestamp or
 // checked-hash one, is refused whatever its entry says.

@@ -3,6 +3,8 @@ package pyccache
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -79,6 +81,58 @@ func FuzzPack(f *testing.F) {
 			if i < len(p.index) {
 				x := p.index[i]
 				_, _, _ = decodeEntry(k.ID(), data[x.offset:x.offset+x.size], in)
+			}
+		}
+	})
+}
+
+// FuzzWheelPack: any bytes found as a wheel pack (with no loose entries
+// to fall back on) either give nothing or, for each key, exactly a .pyc
+// of the interpreter with its stored sha256; never a panic or a fault.
+func FuzzWheelPack(f *testing.F) {
+	in := interp(f, py311)
+	seedDir := f.TempDir()
+	c, _ := Open(seedDir)
+	var keys []Key
+	for i := 0; i < 3; i++ {
+		k := key(in, string(rune('a'+i)), "m.py")
+		keys = append(keys, k)
+		c.Put(k, fakePyc(in, "code"))
+	}
+	wheelSum := [32]byte{1}
+	if _, err := c.PutWheel(wheelSum[:], in, keys); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(c.wheelPackPath(WheelPackID(wheelSum[:], in)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add(good[len(good)-wheelSealSize:])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		c, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.wheelPackPath(WheelPackID(wheelSum[:], in))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := c.OpenWheel(wheelSum[:], in)
+		defer w.Close()
+		for _, k := range keys {
+			pyc, sum, ok := w.Get(k)
+			if !ok {
+				continue
+			}
+			if !w.Packed() || !bytes.Equal(pyc[:4], in.magic[:]) || binary.LittleEndian.Uint32(pyc[4:8]) != flagHashed {
+				t.Fatal("got a .pyc of another interpreter or mode, or from nowhere")
+			}
+			if !bytes.Contains(data, append(sum[:], pyc...)) {
+				t.Fatal("the .pyc and its sum are not stored together in the pack")
 			}
 		}
 	})

@@ -17,7 +17,10 @@
 // entry or none and parallel installs sharing a folder stay consistent
 // (two writers of one key write the same bytes); and read-only packs
 // DIR/packs/*.pack, many entries in one file, which is how a bake carries
-// the entries a machine needs. Every entry stores its key and the sha256
+// the entries a machine needs; and wheel packs DIR/wheels/<2 hex>/<64
+// hex>.pack, the entries of one wheel's modules for one interpreter,
+// written after an install and read (mapped, one file per wheel instead
+// of a file per module) by the next (wheelpack.go). Every entry stores its key and the sha256
 // of its bytes, and a .pyc must start with the interpreter's magic number
 // and the unchecked-hash flag: a damaged, truncated or misfiled entry, or
 // one of another Python, is a miss, never installed.

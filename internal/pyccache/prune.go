@@ -14,8 +14,13 @@ import (
 
 // Usage is what a cache folder holds.
 type Usage struct {
+	// Entries counts the loose entries; Bytes is what they, the wheel
+	// packs and temporary files take (what Prune keeps under a size).
 	Entries int   `json:"entries"`
 	Bytes   int64 `json:"bytes"`
+	// WheelPacks counts the wheel packs (wheelpack.go), pruned with the
+	// loose entries.
+	WheelPacks int `json:"wheel_packs,omitempty"`
 	// Packs and PackBytes count the read-only packs (never pruned).
 	Packs     int   `json:"packs,omitempty"`
 	PackBytes int64 `json:"pack_bytes,omitempty"`
@@ -26,36 +31,43 @@ type looseFile struct {
 	size  int64
 	mtime time.Time
 	temp  bool
+	wheel bool // a wheel pack
 }
 
-// scan lists the loose entries and temporary files of dir.
+// scan lists the loose entries, wheel packs and temporary files of dir.
 func scan(dir string) ([]looseFile, Usage, error) {
 	var files []looseFile
 	var u Usage
-	shards, err := os.ReadDir(filepath.Join(dir, looseDir))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, u, err
-	}
-	for _, sh := range shards {
-		if !sh.IsDir() {
-			continue
-		}
-		sd := filepath.Join(dir, looseDir, sh.Name())
-		ents, err := os.ReadDir(sd)
-		if err != nil {
+	for _, sub := range []string{looseDir, wheelDir} {
+		shards, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, u, err
 		}
-		for _, e := range ents {
-			info, err := e.Info()
-			if err != nil || !info.Mode().IsRegular() {
-				continue // removed meanwhile (a parallel prune), or not ours
+		for _, sh := range shards {
+			if !sh.IsDir() {
+				continue
 			}
-			lf := looseFile{path: filepath.Join(sd, e.Name()), size: info.Size(), mtime: info.ModTime(), temp: isTemp(e.Name())}
-			files = append(files, lf)
-			if !lf.temp {
-				u.Entries++
+			sd := filepath.Join(dir, sub, sh.Name())
+			ents, err := os.ReadDir(sd)
+			if err != nil {
+				return nil, u, err
 			}
-			u.Bytes += lf.size
+			for _, e := range ents {
+				info, err := e.Info()
+				if err != nil || !info.Mode().IsRegular() {
+					continue // removed meanwhile (a parallel prune), or not ours
+				}
+				lf := looseFile{path: filepath.Join(sd, e.Name()), size: info.Size(), mtime: info.ModTime(), temp: isTemp(e.Name()), wheel: sub == wheelDir}
+				files = append(files, lf)
+				switch {
+				case lf.temp:
+				case lf.wheel:
+					u.WheelPacks++
+				default:
+					u.Entries++
+				}
+				u.Bytes += lf.size
+			}
 		}
 	}
 	packs, _ := filepath.Glob(filepath.Join(dir, packDir, "*"+PackSuffix))
@@ -81,8 +93,8 @@ func Measure(dir string) (Usage, error) {
 // the leftover of a killed writer.
 const staleTemp = time.Hour
 
-// Prune removes the least recently used loose entries of the cache folder
-// dir until they take at most maxBytes, and temporary files left by
+// Prune removes the least recently used loose entries and wheel packs of
+// the cache folder dir until they take at most maxBytes, and temporary files left by
 // killed writers. Installs may run meanwhile: an entry removed under a
 // reader is a miss. It returns the usage before and after.
 func Prune(dir string, maxBytes int64) (before, after Usage, err error) {
@@ -94,7 +106,11 @@ func Prune(dir string, maxBytes int64) (before, after Usage, err error) {
 	remove := func(f looseFile) {
 		if err := os.Remove(f.path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			after.Bytes -= f.size
-			if !f.temp {
+			switch {
+			case f.temp:
+			case f.wheel:
+				after.WheelPacks--
+			default:
 				after.Entries--
 			}
 		}

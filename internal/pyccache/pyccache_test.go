@@ -393,3 +393,92 @@ func TestNewInterp(t *testing.T) {
 		t.Error("a slash in the tag accepted")
 	}
 }
+
+// TestWheelPack: PutWheel packs a wheel's entries (those the cache has);
+// OpenWheel finds them by the wheel's sha256 and the interpreter only,
+// reads them with the loose entries gone, falls back to the loose
+// entries for keys it lacks, and counts a damaged wheel pack as damaged
+// and ignores it. Prune drops wheel packs by age like loose entries.
+func TestWheelPack(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := interp(t, py311)
+	wheelSum := sha256.Sum256([]byte("a wheel"))
+	var keys []Key
+	for i := range 5 {
+		k := key(in, fmt.Sprint(i), fmt.Sprintf("lib/m%d.py", i))
+		keys = append(keys, k)
+		if err := c.Put(k, fakePyc(in, fmt.Sprint("body ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := key(in, "never stored", "lib/x.py")
+	st, err := c.PutWheel(wheelSum[:], in, append(keys[:4:4], missing))
+	if err != nil || st.Entries != 4 || st.Missing != 1 {
+		t.Fatalf("PutWheel: %+v %v", st, err)
+	}
+	if w := c.OpenWheel(wheelSum[:], interp(t, py312)); w.Packed() {
+		t.Fatal("another interpreter's install found the wheel pack")
+	}
+	if err := os.RemoveAll(filepath.Join(dir, looseDir, keys[0].ID().String()[:2])); err != nil {
+		t.Fatal(err)
+	}
+	w := c.OpenWheel(wheelSum[:], in)
+	if !w.Packed() {
+		t.Fatal("no wheel pack")
+	}
+	for i, k := range keys {
+		pyc, sum, ok := w.Get(k)
+		// keys[0] only in the pack now; keys[4] only loose.
+		if want := fakePyc(in, fmt.Sprint("body ", i)); !ok || !bytes.Equal(pyc, want) || sum != sha256.Sum256(want) {
+			t.Errorf("key %d: ok=%v pyc=%q", i, ok, pyc)
+		}
+	}
+	if _, _, ok := w.Get(missing); ok {
+		t.Error("a key never stored was found")
+	}
+	w.Close()
+	if c.Damaged() != 0 {
+		t.Fatalf("%d damaged", c.Damaged())
+	}
+	p := c.wheelPackPath(WheelPackID(wheelSum[:], in))
+	b, _ := os.ReadFile(p)
+	b[headerSize+20] ^= 1 // inside the first entry's .pyc bytes
+	os.WriteFile(p, b, 0o644)
+	if w := c.OpenWheel(wheelSum[:], in); w.Packed() || c.Damaged() != 1 {
+		t.Fatalf("a damaged wheel pack was opened (damaged %d)", c.Damaged())
+	}
+	if _, _, ok := c.OpenWheel(wheelSum[:], in).Get(keys[0]); ok {
+		t.Error("an entry only in a damaged wheel pack was found")
+	}
+
+	// Prune: the wheel pack, older than every loose entry, goes first.
+	if _, err := c.PutWheel(wheelSum[:], in, keys[1:4]); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(p, old, old)
+	before, after, err := Prune(dir, before0(t, dir)-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.WheelPacks != 1 || after.WheelPacks != 0 || after.Entries != before.Entries {
+		t.Fatalf("before %+v after %+v", before, after)
+	}
+	if _, err := os.Stat(p); err == nil {
+		t.Error("the wheel pack was kept")
+	}
+}
+
+// before0 is how many bytes a cache folder's prunable files take.
+func before0(t *testing.T, dir string) int64 {
+	t.Helper()
+	u, err := Measure(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Bytes
+}
