@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
 // synthPkg is one package of a synthetic Node project.
@@ -125,5 +127,67 @@ func TestNodeSetRefusals(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestNodeSetScriptsAllow: a set's scripts_allow reaches the install: the
+// named packages' lifecycle scripts run, a dependency's first, and what
+// they write is in the receipt, so verify is clean and later sees a
+// change to it; without scripts_allow nothing runs and the log names
+// what did not; an allowed script that fails fails the install and
+// current stays the release it was.
+func TestNodeSetScriptsAllow(t *testing.T) {
+	npmtest.Node(t)
+	script := func(name, body string) npmtest.Member {
+		return npmtest.Member{Name: "package/package.json", Body: `{"name": "` + name + `", "version": "1.0.0", "scripts": {"install": ` + strconv.Quote(body) + `}}`}
+	}
+	dep := synthPkg{name: "dep", entry: map[string]any{"hasInstallScript": true},
+		members: []npmtest.Member{script("dep", `node -e "require('fs').writeFileSync('built.txt', 'built by dep')"`)}}
+	user := synthPkg{name: "user", entry: map[string]any{"hasInstallScript": true, "dependencies": map[string]any{"dep": "1.0.0"}},
+		members: []npmtest.Member{script("user", `cp ../dep/built.txt seen.txt`)}}
+	lockPath, tarballs := synthProject(t, 3, user, dep)
+	root := filepath.Join(t.TempDir(), "web")
+
+	var log strings.Builder
+	if _, err := Run(context.Background(), Set{Lock: lockPath, Root: root}, Options{Release: "r1", Tarballs: tarballs, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"node_modules/dep/built.txt", "node_modules/user/seen.txt"} {
+		if _, err := os.Stat(filepath.Join(root, "current", f)); err == nil {
+			t.Errorf("%s written without scripts_allow", f)
+		}
+	}
+	if !strings.Contains(log.String(), "lifecycle scripts not run (not in scripts_allow): dep@1.0.0, user@1.0.0") {
+		t.Errorf("the log does not name the scripts not run:\n%s", log.String())
+	}
+
+	res, err := Run(context.Background(), Set{Lock: lockPath, Root: root, ScriptsAllow: []string{"user", "dep"}}, Options{Release: "r2", Tarballs: tarballs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := os.ReadFile(filepath.Join(root, "current", "node_modules/user/seen.txt"))
+	if err != nil || string(seen) != "built by dep" {
+		t.Fatalf("user's script did not run after dep's: %q %v", seen, err)
+	}
+	rep, err := receipt.Verify(res.Path, receipt.Options{})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("verify: %v %s", err, describe(rep.Problems))
+	}
+	if err := os.WriteFile(filepath.Join(res.Path, "node_modules/dep/built.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := receipt.Verify(res.Path, receipt.Options{}); err != nil || rep.Clean() {
+		t.Fatalf("verify does not see a change to what a script wrote: %v", err)
+	}
+
+	broken := synthPkg{name: "dep", entry: map[string]any{"hasInstallScript": true},
+		members: []npmtest.Member{script("dep", `echo dep cannot build >&2; exit 3`)}}
+	lockPath, tarballs = synthProject(t, 3, broken)
+	_, err = Run(context.Background(), Set{Lock: lockPath, Root: root, ScriptsAllow: []string{"dep"}}, Options{Release: "r3", Tarballs: tarballs})
+	if err == nil || !strings.Contains(err.Error(), "dep") {
+		t.Fatalf("a failing script: %v", err)
+	}
+	if cur := currentOf(t, root); cur != "r2" {
+		t.Errorf("current is %q after a failed script", cur)
 	}
 }
