@@ -98,7 +98,11 @@ type Set struct {
 	// Pipbake is the version of pipbake that installed it.
 	Pipbake   string `json:"pipbake,omitempty"`
 	Installer string `json:"installer,omitempty"`
+	// Ecosystem is "node" for a Node set ("" for Python); Python or
+	// Node is the version of the set's runtime.
+	Ecosystem string `json:"ecosystem,omitempty"`
 	Python    string `json:"python,omitempty"`
+	Node      string `json:"node,omitempty"`
 	Platform  string `json:"platform,omitempty"`
 	Lock      *Lock  `json:"lock,omitempty"`
 	// ReceiptSHA256 is the sha256 of the receipt file.

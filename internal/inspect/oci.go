@@ -492,9 +492,14 @@ func setFromReceipt(rc receipt.Receipt, data []byte) Set {
 	sum := sha256.Sum256(data)
 	s := Set{
 		Name: rc.Set, Release: rc.Release, Pipbake: rc.Pipbake, Installer: rc.Installer,
-		Python: rc.Interpreter.Version, Platform: rc.Interpreter.Platform,
+		Ecosystem: rc.Ecosystem, Platform: rc.Interpreter.Platform,
 		Lock:          &Lock{Path: rc.Lock.Path, SHA256: rc.Lock.SHA256, Format: rc.Lock.Format},
 		ReceiptSHA256: hex.EncodeToString(sum[:]),
+	}
+	if rc.Ecosystem == receipt.EcosystemNode {
+		s.Node = rc.Interpreter.Version
+	} else {
+		s.Python = rc.Interpreter.Version
 	}
 	if !rc.Created.IsZero() {
 		s.Created = rc.Created.UTC().Format("2006-01-02T15:04:05Z")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
 // clean makes a string read from an image safe to print on a terminal:
@@ -77,6 +79,9 @@ func Print(w io.Writer, rep *Report) error {
 		line("  release", s.Release)
 		line("  root", s.Root)
 		line("  created", s.Created)
+		if s.Node != "" {
+			line("  node", strings.TrimSpace(s.Node+" "+s.Platform))
+		}
 		if s.Python != "" {
 			line("  python", strings.TrimSpace(s.Python+" "+s.Platform))
 		}
@@ -96,7 +101,11 @@ func Print(w io.Writer, rep *Report) error {
 			line("  sbom", fmt.Sprintf("CycloneDX, %d components", s.SBOMComponents))
 		}
 		if len(s.Distributions) > 0 {
-			line("  distributions", strconv.Itoa(len(s.Distributions)))
+			what := "  distributions"
+			if s.Ecosystem == receipt.EcosystemNode {
+				what = "  packages"
+			}
+			line(what, strconv.Itoa(len(s.Distributions)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
