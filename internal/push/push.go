@@ -96,6 +96,8 @@ type SetState struct {
 	// From the receipt brought back, when the set was installed.
 	Distributions int    `json:"distributions,omitempty"`
 	Python        string `json:"python,omitempty"`
+	// Node is a Node set's node version (Python is then empty).
+	Node string `json:"node,omitempty"`
 	// Releases are the set's releases on the host (Releases only).
 	Releases []ReleaseInfo `json:"releases,omitempty"`
 }
@@ -425,9 +427,10 @@ func pushHost(ctx context.Context, opts *Options, name string) (res HostResult) 
 		now[s.Name] = rc.Release
 		res.Sets[i].Current = rc.Release
 		res.Sets[i].Distributions = len(rc.Distributions)
-		res.Sets[i].Python = rc.Interpreter.Version
 		if rc.Runtime() == plan.KindNode {
-			res.Sets[i].Python = "node " + rc.Interpreter.Version
+			res.Sets[i].Node = rc.Interpreter.Version
+		} else {
+			res.Sets[i].Python = rc.Interpreter.Version
 		}
 		changed = changed || rc.Release != before[s.Name]
 	}
