@@ -30,6 +30,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/bundle"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
@@ -257,7 +258,9 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	// its connection dies, and switches only when this side agrees
 	// (internal/session); --session-staging: it then also removes what it
 	// was given in the staging folder.
-	installArgs := []string{"install", "-f", planPath(opts), "--receipts-dir", ReceiptsDir, "--session-stdin"}
+	// --npm-cache off: a store of unpacked npm packages on the machine
+	// would stay in the image.
+	installArgs := []string{"install", "-f", planPath(opts), "--receipts-dir", ReceiptsDir, "--session-stdin", "--npm-cache", npmstore.Off}
 	if !opts.SkipClean {
 		installArgs = append(installArgs, "--session-staging", opts.Staging)
 	}

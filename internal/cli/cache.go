@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 )
 
 var cacheHelp = commandHelp{
 	name:     "cache",
-	does:     "show the size of the bytecode cache installs copy .pyc files from, or prune it to a size",
-	forms:    []string{"size [--dir DIR] [--json]", "prune --max-size SIZE [--dir DIR] [--json]"},
+	does:     "show the size of the bytecode cache installs copy .pyc files from (or, with --npm, of the npm store Node sets are laid out from), or prune it to a size",
+	forms:    []string{"size [--npm] [--dir DIR] [--json]", "prune --max-size SIZE [--npm] [--dir DIR] [--json]"},
 	example:  "pipbake cache prune --max-size 2GB",
-	more:     "prune removes the least recently used entries until the cache holds at most --max-size.",
+	more:     "prune removes the least recently used entries (or packages) until the cache holds at most --max-size.",
 	operands: []string{"prune", "size"},
 }
 
@@ -23,7 +24,8 @@ var cacheHelp = commandHelp{
 // copy .pyc files from.
 func cmdCache(_ context.Context, s stdio, args []string) error {
 	fs := cacheHelp.flags(s)
-	dirFlag := fs.String("dir", "", "the bytecode cache `folder` (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
+	dirFlag := fs.String("dir", "", "the bytecode cache `folder` (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode), or with --npm the npm store's (default $"+npmstore.Env+", else ~/.cache/pipbake/npm)")
+	npm := fs.Bool("npm", false, "the store of unpacked npm packages instead of the bytecode cache")
 	maxSize := fs.String("max-size", "", "prune: keep at most this `size` of entries (2GB, 500MiB, bytes)")
 	asJSON := fs.Bool("json", false, "print the sizes as JSON")
 	operands, err := fs.parseOperands(args)
@@ -36,6 +38,9 @@ func cmdCache(_ context.Context, s stdio, args []string) error {
 	sub := operands[0]
 	if sub == "size" && *maxSize != "" {
 		return usageErr("cache size: --max-size goes with prune")
+	}
+	if *npm {
+		return npmCache(s, sub, *dirFlag, *maxSize, *asJSON)
 	}
 	dir := pyccache.Dir(*dirFlag)
 	if dir == "" {
@@ -93,4 +98,47 @@ func countEntries(entries, wheelPacks int) string {
 		s += fmt.Sprintf(" and %d wheel packs", wheelPacks)
 	}
 	return s
+}
+
+// npmCache is `pipbake cache size|prune --npm`: the store of unpacked npm
+// packages.
+func npmCache(s stdio, sub, dirFlag, maxSize string, asJSON bool) error {
+	dir := npmstore.Dir(dirFlag)
+	if dir == "" {
+		return usageErr("cache: no npm store folder (it is off, or there is no user cache folder): give --dir")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("npm store: %w", err)
+	}
+	describe := func(u npmstore.Usage) string {
+		return fmt.Sprintf("%d packages, %s", u.Packages, pyccache.FormatSize(u.Bytes))
+	}
+	if sub == "size" {
+		u, err := npmstore.Measure(dir)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(s.stdout, map[string]any{"dir": dir, "usage": u})
+		}
+		fmt.Fprintf(s.stdout, "npm store %s: %s\n", dir, describe(u))
+		return nil
+	}
+	if maxSize == "" {
+		return usageErr("cache prune: --max-size is required (e.g. --max-size 2GB)")
+	}
+	limit, err := pyccache.ParseSize(maxSize)
+	if err != nil {
+		return usageErr("cache prune: --max-size: %w", err)
+	}
+	before, after, err := npmstore.Prune(dir, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(s.stdout, map[string]any{"dir": dir, "before": before, "after": after})
+	}
+	fmt.Fprintf(s.stdout, "npm store %s: %s; pruned to %s (%d packages, %s removed)\n", dir, describe(before), describe(after),
+		before.Packages-after.Packages, pyccache.FormatSize(before.Bytes-after.Bytes))
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
@@ -152,5 +153,29 @@ func TestInstallResultBytecode(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "pipbake: warning: write the result file") {
 		t.Errorf("no warning for a result file that cannot be written:\n%s", stderr)
+	}
+}
+
+// TestCacheNpm: `pipbake cache size|prune --npm` report and prune the
+// store of unpacked npm packages, least recently used first.
+func TestCacheNpm(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "npm")
+	st, err := npmstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "index.js")
+	body := strings.Repeat("x", 1000)
+	os.WriteFile(src, []byte(body), 0o644)
+	for i := 0; i < 3; i++ {
+		in := fmt.Sprintf("sha512-%d", i)
+		if err := st.Put(in, []npmstore.PutFile{{Path: "index.js", Mode: 0o666, SHA256: sha256.Sum256([]byte(body)), Source: src}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has(t, "size", mustRun(t, "cache", "size", "--npm", "--dir", dir), "3 packages, ")
+	has(t, "prune", mustRun(t, "cache", "prune", "--npm", "--dir", dir, "--max-size", "1.5kB"), "pruned to 1 packages")
+	if u, err := npmstore.Measure(dir); err != nil || u.Packages != 1 {
+		t.Fatalf("after prune: %+v %v", u, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/progress"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
@@ -80,6 +81,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
 	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
+	npmCache := fs.String("npm-cache", "", "lay a Node set's packages out from (and store new ones in) this store of unpacked packages, `folder`, or off (default $"+npmstore.Env+", else ~/.cache/pipbake/npm)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	resultFile := fs.String("result-file", "", "once every set is current, also write the result as JSON (what --json prints) to this `file`, readable by all (the provisioner brings it back with the receipts); failing to is only a warning")
@@ -113,7 +115,8 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 		log = nil
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
-		BytecodeCache: pyccache.Dir(*bytecodeCache), BytecodeCacheTransient: *bytecodeReturn != ""}
+		BytecodeCache: pyccache.Dir(*bytecodeCache), BytecodeCacheTransient: *bytecodeReturn != "",
+		NpmStore: npmstore.Dir(*npmCache)}
 	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
 		defer func() {
 			if ctx.Err() == nil { // cancelled: nothing goes back

@@ -48,6 +48,7 @@ type layout interface {
 type laidOut struct {
 	notes    []string
 	bytecode *Bytecode
+	npmStore *NpmStore
 }
 
 // ecosystems by set kind.

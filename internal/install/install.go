@@ -91,6 +91,9 @@ type Options struct {
 	// install (a bake's, whose new entries go back to the Packer host):
 	// no wheel packs are written to it.
 	BytecodeCacheTransient bool
+	// NpmStore, when set, is the folder of the store of unpacked npm
+	// packages (internal/npmstore) Node sets are laid out from and add to.
+	NpmStore string
 }
 
 // Result describes a finished install.
@@ -115,6 +118,16 @@ type Result struct {
 	// receipt: a receipt that depended on the bytecode cache's state would
 	// make a cold and a warm install of the same lock differ.
 	Bytecode *Bytecode `json:"bytecode,omitempty"`
+	// NpmStore counts a Node set's packages by where they came from (nil
+	// without a store); like Bytecode, not in the receipt.
+	NpmStore *NpmStore `json:"npm_store,omitempty"`
+}
+
+// NpmStore counts a Node set's packages laid out from the npm store
+// (internal/npmstore) and unpacked from their tarballs.
+type NpmStore struct {
+	Stored   int `json:"stored"`
+	Unpacked int `json:"unpacked"`
 }
 
 // Bytecode counts the .pyc files of an install by where they came from:
@@ -371,7 +384,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 		p.storeFresh(dir, opts)
 	}
 	res := &Result{Set: set.Name, Release: id, Root: root.Dir, Path: dir, Receipt: rc,
-		Duration: time.Since(start), CompileErrors: out.notes, Bytecode: out.bytecode}
+		Duration: time.Since(start), CompileErrors: out.notes, Bytecode: out.bytecode, NpmStore: out.npmStore}
 	return &Staged{set: set, opts: opts, root: root, id: id, unlock: unlock, result: res}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 )
 
@@ -187,11 +188,26 @@ func (p *nodeLayout) app(res *npm.Result) *receipt.App {
 }
 
 func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts Options) (*receipt.Receipt, laidOut, error) {
+	var store *npmstore.Store
+	if opts.NpmStore != "" {
+		var err error
+		if store, err = npmstore.Open(opts.NpmStore); err != nil {
+			opts.logf("pipbake: warning: npm store not used: %v", err)
+		}
+	}
 	res, err := npm.Install(ctx, npm.InstallOptions{Selection: p.sel, Tarballs: p.tb, Dir: dir,
 		App: set.App, AppIntegrity: p.appSRI, PackageJSON: p.pkgJSON, ScriptsAllow: set.ScriptsAllow,
-		Jobs: opts.Jobs, Log: opts.Log})
+		Jobs: opts.Jobs, Log: opts.Log, Store: store})
 	if err != nil {
 		return nil, laidOut{}, err
+	}
+	var out laidOut
+	if store != nil {
+		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked}
+		opts.logf("pipbake: %s: npm packages: %d from the npm store, %d unpacked (npm store %s)", set.Name, res.Stored, res.Unpacked, store.Dir())
+		if n := store.Damaged(); n > 0 {
+			opts.logf("pipbake: warning: npm store %s: %d damaged packages ignored (unpacked again)", store.Dir(), n)
+		}
 	}
 	created, err := createdTime(opts.Now)
 	if err != nil {
@@ -240,7 +256,7 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 	for _, s := range res.Skipped {
 		rc.Skipped = append(rc.Skipped, receipt.Skipped{Path: s.Path, ID: s.ID, Reason: s.Reason})
 	}
-	return rc, laidOut{}, nil
+	return rc, out, nil
 }
 
 // sizeOf is a manifest entry's size: a regular file's (a link has none).

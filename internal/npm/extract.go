@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
 )
 
@@ -58,6 +59,7 @@ type fileRec struct {
 	size int64
 	sum  [sha256.Size]byte
 	mode fs.FileMode
+	perm fs.FileMode // the mode it was created with, before the umask
 }
 
 // unpackSpec says where one tarball goes.
@@ -205,7 +207,7 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 		if err != nil {
 			return nil, fail(name, "write "+dest, err)
 		}
-		rec := fileRec{rel: rel, size: size, mode: mode &^ u.umask}
+		rec := fileRec{rel: rel, size: size, mode: mode &^ u.umask, perm: mode}
 		h.Sum(rec.sum[:0])
 		if i, again := written[rel]; again {
 			out.files[i] = rec
@@ -213,6 +215,55 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 			written[rel] = len(out.files)
 			out.files = append(out.files, rec)
 		}
+		if rest == "binding.gyp" {
+			out.hasGyp = true
+		}
+	}
+	return out, nil
+}
+
+// unpackStored writes a package from the store into root/spec.dest: the
+// files unpack wrote the first time, with the same checks of where they
+// land, their bytes from the store's mapping and their hashes from it
+// (the store file's seal was checked when it was opened).
+func (u *unpacker) unpackStored(sp *npmstore.Package, spec unpackSpec) (*unpacked, error) {
+	fail := func(entry, msg string, err error) error {
+		return &EntryError{Tarball: spec.file + " (from the npm store)", Package: spec.label, Entry: entry, Msg: msg, Err: err}
+	}
+	out := &unpacked{files: make([]fileRec, 0, len(sp.Files))}
+	base := filepath.Join(u.root, filepath.FromSlash(spec.dest))
+	for _, f := range sp.Files {
+		rest := f.Path
+		rel := rest
+		if spec.dest != "" {
+			rel = spec.dest + "/" + rest
+		}
+		if hasNodeModules(rest) {
+			if spec.noNodeModules {
+				return nil, fail(rest, "the app may not bring files into node_modules", nil)
+			}
+			if spec.inside != nil {
+				if err := spec.inside(rel); err != nil {
+					return nil, fail(rest, err.Error(), nil)
+				}
+			}
+		}
+		dest := filepath.Join(base, filepath.FromSlash(rest))
+		if err := u.dirs.Ensure(filepath.Dir(dest)); err != nil {
+			return nil, fail(rest, "make its folder", err)
+		}
+		w, err := outfile.Create(dest, f.Mode)
+		if err != nil {
+			return nil, fail(rest, "create "+dest, err)
+		}
+		_, err = w.Write(f.Data)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fail(rest, "write "+dest, err)
+		}
+		out.files = append(out.files, fileRec{rel: rel, size: f.Size, sum: f.SHA256, mode: f.Mode &^ u.umask, perm: f.Mode})
 		if rest == "binding.gyp" {
 			out.hasGyp = true
 		}

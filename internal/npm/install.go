@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
 	"github.com/pipbake/packer-plugin-pipbake/internal/umask"
 )
@@ -50,6 +51,10 @@ type InstallOptions struct {
 	Log io.Writer
 	// Env is the base environment of scripts (nil: this process's).
 	Env []string
+	// Store, when set, is a store of unpacked packages (internal/npmstore):
+	// a package it holds (by the lock's integrity) is laid out from it,
+	// without reading its tarball; one it lacks is stored once laid out.
+	Store *npmstore.Store
 }
 
 // Result is what a receipt needs of a layout.
@@ -70,6 +75,10 @@ type Result struct {
 	NotRun  []string    `json:"scripts_not_run,omitempty"`
 	// App is the project's own tarball, when there was one.
 	App *App `json:"app,omitempty"`
+	// Stored counts the packages laid out from the Store, Unpacked
+	// those from their tarballs (not in the receipt: the store's state
+	// must not change a release).
+	Stored, Unpacked int `json:"-"`
 }
 
 // Installed is one laid-out entry of the lock.
@@ -120,13 +129,18 @@ func (k Kind) String() string { return kindNames[k] }
 
 // job is one tarball to unpack.
 type job struct {
-	pkg  *Package // nil for the app
-	src  *Tarballs
-	file string
-	data []byte
-	size int64
-	out  *unpacked
-	sri  string // the app's sha512 integrity
+	pkg *Package // nil for the app
+	// store and storeKey: to lay out from the store (its tarball read
+	// only when the store's copy turns out damaged); fromStore: it was.
+	store     *npmstore.Store
+	storeKey  string
+	fromStore bool
+	src       *Tarballs
+	file      string
+	data      []byte
+	size      int64
+	out       *unpacked
+	sri       string // the app's sha512 integrity
 }
 
 // Install lays the selection out into opts.Dir as `npm ci` would (with
@@ -195,7 +209,21 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 		}
 		app = &job{file: filepath.Base(opts.App), data: data, size: int64(len(data)), sri: SRI(data)}
 	}
-	if err := verifyAll(opts.Tarballs, jobs); err != nil {
+	// Packages the store holds are opened by the unpacking workers; the
+	// rest are all read and checked now, before anything is written.
+	var fromTarball []*job
+	for _, j := range jobs {
+		if opts.Store != nil && !j.pkg.Integrity.IsZero() {
+			j.storeKey = j.pkg.Integrity.String()
+			if size, ok := opts.Store.Has(j.storeKey); ok {
+				j.store, j.size = opts.Store, size // size: for scheduling, biggest first
+				continue
+			}
+			j.storeKey = ""
+		}
+		fromTarball = append(fromTarball, j)
+	}
+	if err := verifyAll(opts.Tarballs, fromTarball); err != nil {
 		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
 	}
 
@@ -218,6 +246,18 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Engines: s.Engines}
+	var toStore []*job
+	for _, j := range jobs {
+		if j.fromStore {
+			res.Stored++
+		} else {
+			res.Unpacked++
+			toStore = append(toStore, j)
+		}
+	}
+	if opts.Store != nil {
+		u.store(opts.Store, toStore, opts.Log)
+	}
 	var files []fileRec
 	for _, j := range all {
 		files = append(files, j.out.files...)
@@ -473,8 +513,13 @@ func (u *unpacker) unpackAll(ctx context.Context, jobs []*job, own map[string]*P
 }
 
 func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
+	var stored *npmstore.Package
+	if j.storeKey != "" {
+		stored, j.fromStore = j.store.Get(j.storeKey)
+		defer stored.Close()
+	}
 	data := j.data
-	if data == nil && j.pkg != nil {
+	if data == nil && j.pkg != nil && !j.fromStore {
 		var err error
 		if data, err = readAgain(j); err != nil {
 			return err
@@ -493,13 +538,46 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
 			return nil
 		}
 	}
-	out, err := u.unpack(data, spec)
+	var out *unpacked
+	var err error
+	if j.fromStore {
+		out, err = u.unpackStored(stored, spec)
+	} else {
+		out, err = u.unpack(data, spec)
+	}
 	if err != nil {
 		return err
 	}
 	j.out = out
 	j.data = nil
 	return nil
+}
+
+// store puts the packages unpacked from their tarballs into the store,
+// from the files just written (before any script runs), on every CPU. A
+// store that refuses one is said once; the install goes on.
+func (u *unpacker) store(st *npmstore.Store, jobs []*job, log io.Writer) {
+	var failed atomic.Int64
+	var first atomic.Value
+	eachIndex(len(jobs), runtime.NumCPU(), func(i int) {
+		j := jobs[i]
+		if j.pkg.Integrity.IsZero() {
+			return
+		}
+		files := make([]npmstore.PutFile, len(j.out.files))
+		prefix := j.pkg.Path + "/"
+		for k, f := range j.out.files {
+			files[k] = npmstore.PutFile{Path: strings.TrimPrefix(f.rel, prefix), Mode: f.perm, SHA256: f.sum,
+				Source: filepath.Join(u.root, filepath.FromSlash(f.rel))}
+		}
+		if err := st.Put(j.pkg.Integrity.String(), files); err != nil {
+			failed.Add(1)
+			first.CompareAndSwap(nil, err)
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		logf(log, "pipbake: warning: npm store %s: %d packages not stored: %v", st.Dir(), n, first.Load())
+	}
 }
 
 // readAgain reads a tarball not kept since its check, and checks it

@@ -450,14 +450,19 @@ func hostKeyCallback(hc *HostConfig, opts Options, addr string, remote net.Addr)
 
 // probeKey is a key no known_hosts file holds, to ask a check which keys
 // it has for a host.
-var probeKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+// Made on first use, not at start: ed25519's self-test costs every
+// pipbake command about 5 ms otherwise.
+var probeKey = sync.OnceValue(func() ssh.PublicKey {
+	k, _ := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+	return k
+})
 
 // knownAlgorithms asks the known_hosts check which keys it holds for a
 // host (a KeyError's Want) and returns their algorithms, nil when it holds
 // none (any algorithm then).
 func knownAlgorithms(check ssh.HostKeyCallback, addr string, remote net.Addr) []string {
 	var ke *knownhosts.KeyError
-	if err := check(addr, remote, probeKey); !errors.As(err, &ke) || len(ke.Want) == 0 {
+	if err := check(addr, remote, probeKey()); !errors.As(err, &ke) || len(ke.Want) == 0 {
 		return nil
 	}
 	var algos []string
