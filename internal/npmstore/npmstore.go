@@ -34,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
 )
 
 // Env names the store's folder when no flag does; Off (as a flag's or
@@ -79,7 +81,7 @@ const (
 	sealSize   = 4 + 4 + 8
 	storeDir   = "v1"
 	suffix     = ".pkg"
-	tmpPrefix  = ".tmp-"
+	tmpPrefix  = lru.TempPrefix
 	// MaxFiles bounds the files of one package (as a tarball's entries).
 	MaxFiles = 500_000
 )
@@ -198,9 +200,7 @@ func (s *Store) Get(integrity string) (*Package, bool) {
 		s.damaged.Add(1)
 		return nil, false
 	}
-	if now := time.Now(); now.Sub(st.ModTime()) > touchAfter {
-		_ = os.Chtimes(p, now, now) // best effort, for Prune's order
-	}
+	lru.Touch(p, st.ModTime(), touchAfter)
 	return &Package{Files: files, release: func() error { putBuf(bp); return nil }}, true
 }
 

@@ -1,14 +1,10 @@
 package npmstore
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
 )
 
 // Usage is what a store folder holds.
@@ -17,93 +13,44 @@ type Usage struct {
 	Bytes    int64 `json:"bytes"`
 }
 
-type stored struct {
-	path  string
-	size  int64
-	mtime time.Time
-	temp  bool
+// add counts f in u (n = 1), or takes it out (n = -1).
+func (u *Usage) add(f lru.File, n int) {
+	u.Bytes += int64(n) * f.Size
+	if !f.Temp {
+		u.Packages += n
+	}
 }
 
-func scan(dir string) ([]stored, Usage, error) {
-	var out []stored
+func scan(dir string) ([]lru.File, Usage, error) {
 	var u Usage
-	shards, err := os.ReadDir(filepath.Join(dir, storeDir))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, u, err
+	files, err := lru.Scan(dir, []string{storeDir}, func(name string) bool { return strings.HasSuffix(name, suffix) })
+	if err != nil {
+		return nil, u, fmt.Errorf("npm store %s: %w", dir, err)
 	}
-	for _, sh := range shards {
-		if !sh.IsDir() {
-			continue
-		}
-		sd := filepath.Join(dir, storeDir, sh.Name())
-		ents, err := os.ReadDir(sd)
-		if err != nil {
-			return nil, u, err
-		}
-		for _, e := range ents {
-			info, err := e.Info()
-			if err != nil || !info.Mode().IsRegular() {
-				continue // removed meanwhile, or not ours
-			}
-			s := stored{path: filepath.Join(sd, e.Name()), size: info.Size(), mtime: info.ModTime(), temp: strings.HasPrefix(e.Name(), tmpPrefix)}
-			if !s.temp && !strings.HasSuffix(e.Name(), suffix) {
-				continue
-			}
-			out = append(out, s)
-			if !s.temp {
-				u.Packages++
-			}
-			u.Bytes += s.size
-		}
+	for _, f := range files {
+		u.add(f, 1)
 	}
-	return out, u, nil
+	return files, u, nil
 }
 
 // Measure reports what the store folder dir holds.
 func Measure(dir string) (Usage, error) {
 	_, u, err := scan(dir)
-	if err != nil {
-		return u, fmt.Errorf("npm store %s: %w", dir, err)
-	}
-	return u, nil
+	return u, err
 }
 
 // Prune removes the least recently used packages of the store folder dir
-// until they take at most maxBytes, and temporary files older than an
-// hour (left by killed writers). Installs may run meanwhile: a package
-// removed under a reader that has it open stays readable to it.
+// until they take at most maxBytes, and temporary files left by killed
+// writers. Installs may run meanwhile: a package removed under a reader
+// that has it open stays readable to it.
 func Prune(dir string, maxBytes int64) (before, after Usage, err error) {
 	files, before, err := scan(dir)
 	if err != nil {
-		return before, before, fmt.Errorf("npm store %s: %w", dir, err)
+		return before, before, err
 	}
 	after = before
-	remove := func(f stored) {
-		if err := os.Remove(f.path); err == nil || errors.Is(err, fs.ErrNotExist) {
-			after.Bytes -= f.size
-			if !f.temp {
-				after.Packages--
-			}
-		}
-	}
-	var pkgs []stored
-	now := time.Now()
-	for _, f := range files {
-		switch {
-		case f.temp && now.Sub(f.mtime) > time.Hour:
-			remove(f)
-		case !f.temp:
-			pkgs = append(pkgs, f)
-		}
-	}
-	sort.Slice(pkgs, func(a, b int) bool { return pkgs[a].mtime.After(pkgs[b].mtime) })
-	var kept int64
-	for _, f := range pkgs {
-		if kept+f.size <= maxBytes {
-			kept += f.size
-			continue
-		}
-		remove(f)
+	for _, f := range lru.Prune(files, maxBytes) {
+		after.add(f, -1)
 	}
 	return before, after, nil
 }

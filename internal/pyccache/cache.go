@@ -10,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
 )
 
 // Env names the cache folder when no flag does; Off (as a flag's or
@@ -49,7 +50,7 @@ const (
 	packDir  = "packs"
 	// PackSuffix ends the name of every pack file.
 	PackSuffix = ".pack"
-	tmpPrefix  = ".tmp-"
+	tmpPrefix  = lru.TempPrefix
 )
 
 // touchAfter is how old a loose entry's time must be for a read to bump
@@ -148,9 +149,7 @@ func (c *Cache) Get(k Key) (pyc []byte, sum [32]byte, ok bool) {
 		c.damaged.Add(1)
 		return nil, sum, false
 	}
-	if now := time.Now(); now.Sub(mtime) > touchAfter {
-		_ = os.Chtimes(c.path(id), now, now) // best effort (a read-only cache)
-	}
+	lru.Touch(c.path(id), mtime, touchAfter)
 	return pyc, sum, true
 }
 
@@ -220,6 +219,3 @@ func writeRenamed(dst string, data []byte) error {
 	}
 	return err
 }
-
-// isTemp reports whether a name in a shard is a temporary file.
-func isTemp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }

@@ -1,15 +1,13 @@
 package pyccache
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
 )
 
 // Usage is what a cache folder holds.
@@ -26,49 +24,16 @@ type Usage struct {
 	PackBytes int64 `json:"pack_bytes,omitempty"`
 }
 
-type looseFile struct {
-	path  string
-	size  int64
-	mtime time.Time
-	temp  bool
-	wheel bool // a wheel pack
-}
-
-// scan lists the loose entries, wheel packs and temporary files of dir.
-func scan(dir string) ([]looseFile, Usage, error) {
-	var files []looseFile
+// scan lists the loose entries, wheel packs and temporary files of dir
+// (lru.File.Kind: looseDir or wheelDir), and what the folder holds.
+func scan(dir string) ([]lru.File, Usage, error) {
 	var u Usage
-	for _, sub := range []string{looseDir, wheelDir} {
-		shards, err := os.ReadDir(filepath.Join(dir, sub))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, u, err
-		}
-		for _, sh := range shards {
-			if !sh.IsDir() {
-				continue
-			}
-			sd := filepath.Join(dir, sub, sh.Name())
-			ents, err := os.ReadDir(sd)
-			if err != nil {
-				return nil, u, err
-			}
-			for _, e := range ents {
-				info, err := e.Info()
-				if err != nil || !info.Mode().IsRegular() {
-					continue // removed meanwhile (a parallel prune), or not ours
-				}
-				lf := looseFile{path: filepath.Join(sd, e.Name()), size: info.Size(), mtime: info.ModTime(), temp: isTemp(e.Name()), wheel: sub == wheelDir}
-				files = append(files, lf)
-				switch {
-				case lf.temp:
-				case lf.wheel:
-					u.WheelPacks++
-				default:
-					u.Entries++
-				}
-				u.Bytes += lf.size
-			}
-		}
+	files, err := lru.Scan(dir, []string{looseDir, wheelDir}, nil)
+	if err != nil {
+		return nil, u, err
+	}
+	for _, f := range files {
+		u.add(f, 1)
 	}
 	packs, _ := filepath.Glob(filepath.Join(dir, packDir, "*"+PackSuffix))
 	for _, p := range packs {
@@ -80,6 +45,18 @@ func scan(dir string) ([]looseFile, Usage, error) {
 	return files, u, nil
 }
 
+// add counts f in u (n = 1), or takes it out (n = -1).
+func (u *Usage) add(f lru.File, n int) {
+	u.Bytes += int64(n) * f.Size
+	switch {
+	case f.Temp:
+	case f.Kind == wheelDir:
+		u.WheelPacks += n
+	default:
+		u.Entries += n
+	}
+}
+
 // Measure reports what the cache folder dir holds.
 func Measure(dir string) (Usage, error) {
 	_, u, err := scan(dir)
@@ -89,51 +66,18 @@ func Measure(dir string) (Usage, error) {
 	return u, nil
 }
 
-// staleTemp is how old a temporary file must be for Prune to take it for
-// the leftover of a killed writer.
-const staleTemp = time.Hour
-
 // Prune removes the least recently used loose entries and wheel packs of
-// the cache folder dir until they take at most maxBytes, and temporary files left by
-// killed writers. Installs may run meanwhile: an entry removed under a
-// reader is a miss. It returns the usage before and after.
+// the cache folder dir until they take at most maxBytes, and temporary
+// files left by killed writers. Installs may run meanwhile: an entry
+// removed under a reader is a miss. It returns the usage before and after.
 func Prune(dir string, maxBytes int64) (before, after Usage, err error) {
 	files, before, err := scan(dir)
 	if err != nil {
 		return before, before, fmt.Errorf("bytecode cache %s: %w", dir, err)
 	}
 	after = before
-	remove := func(f looseFile) {
-		if err := os.Remove(f.path); err == nil || errors.Is(err, fs.ErrNotExist) {
-			after.Bytes -= f.size
-			switch {
-			case f.temp:
-			case f.wheel:
-				after.WheelPacks--
-			default:
-				after.Entries--
-			}
-		}
-	}
-	var entries []looseFile
-	now := time.Now()
-	for _, f := range files {
-		switch {
-		case f.temp && now.Sub(f.mtime) > staleTemp:
-			remove(f)
-		case !f.temp:
-			entries = append(entries, f)
-		}
-	}
-	// newest first; what no longer fits goes
-	sort.Slice(entries, func(a, b int) bool { return entries[a].mtime.After(entries[b].mtime) })
-	var kept int64
-	for _, f := range entries {
-		if kept+f.size <= maxBytes {
-			kept += f.size
-			continue
-		}
-		remove(f)
+	for _, f := range lru.Prune(files, maxBytes) {
+		after.add(f, -1)
 	}
 	return before, after, nil
 }

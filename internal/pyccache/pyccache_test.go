@@ -198,8 +198,8 @@ func TestSharedByParallelWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		if f.temp {
-			t.Errorf("temporary file left: %s", f.path)
+		if f.Temp {
+			t.Errorf("temporary file left: %s", f.Path)
 		}
 	}
 	if u.Entries > keys {
@@ -344,8 +344,8 @@ func TestFullDisk(t *testing.T) {
 	}
 	files, _, _ := scan(c.Dir())
 	for _, f := range files {
-		if f.temp {
-			t.Errorf("temporary file left: %s", f.path)
+		if f.Temp {
+			t.Errorf("temporary file left: %s", f.Path)
 		}
 	}
 }

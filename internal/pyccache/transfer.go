@@ -43,14 +43,14 @@ func ExportLoose(dir, out string) (PackStats, error) {
 	var index []packIndex
 	var offset int64
 	for _, lf := range files {
-		if lf.temp {
+		if lf.Temp || lf.Kind != looseDir {
 			continue
 		}
-		id, err := ParseID(filepath.Base(lf.path))
+		id, err := ParseID(filepath.Base(lf.Path))
 		if err != nil {
 			continue
 		}
-		data, _, err := readLoose(lf.path)
+		data, _, err := readLoose(lf.Path)
 		if err != nil {
 			continue
 		}

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
-	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
 	"github.com/pipbake/packer-plugin-pipbake/internal/mmap"
 )
 
@@ -113,9 +113,7 @@ func (c *Cache) OpenWheel(wheelSHA256 []byte, in Interp) *WheelPack {
 		return w
 	}
 	w.data, w.index, w.release = data, pk.index, unmap
-	if now := time.Now(); now.Sub(st.ModTime()) > touchAfter {
-		_ = os.Chtimes(p, now, now) // best effort, for Prune's order
-	}
+	lru.Touch(p, st.ModTime(), touchAfter)
 	return w
 }
 
