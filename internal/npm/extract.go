@@ -224,8 +224,8 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 
 // unpackStored writes a package from the store into root/spec.dest: the
 // files unpack wrote the first time, with the same checks of where they
-// land, their bytes from the store's mapping and their hashes from it
-// (the store file's seal was checked when it was opened).
+// land, their bytes and hashes from the store file (whose seal was
+// checked when it was read).
 func (u *unpacker) unpackStored(sp *npmstore.Package, spec unpackSpec) (*unpacked, error) {
 	fail := func(entry, msg string, err error) error {
 		return &EntryError{Tarball: spec.file + " (from the npm store)", Package: spec.label, Entry: entry, Msg: msg, Err: err}

@@ -146,7 +146,8 @@ type job struct {
 // Install lays the selection out into opts.Dir as `npm ci` would (with
 // --omit=dev unless the selection kept them, and --ignore-scripts but for
 // ScriptsAllow), without network: every tarball's integrity is checked
-// first, all of them, before anything is written; then they are unpacked
+// first, all of them, before anything is written (but for packages laid
+// out from opts.Store, whose tarballs are not read); then they are unpacked
 // in parallel, streaming; bundled packages are checked, links made,
 // package.json and the lock written; a package that needs a native build
 // and is not allowed to run scripts fails the install; the allowed
