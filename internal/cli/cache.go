@@ -13,10 +13,10 @@ import (
 
 var cacheHelp = commandHelp{
 	name:     "cache",
-	does:     "show the size of the bytecode cache installs copy .pyc files from (or, with --npm, of the npm store Node sets are laid out from), or prune it to a size",
+	does:     "show the size of the bytecode cache (or, with --npm, the npm store), or prune it to a size",
 	forms:    []string{"size [--npm] [--dir DIR] [--json]", "prune --max-size SIZE [--npm] [--dir DIR] [--json]"},
 	example:  "pipbake cache prune --max-size 2GB",
-	more:     "prune removes the least recently used entries (or packages) until the cache holds at most --max-size.",
+	more:     "installs copy .pyc files from the bytecode cache and lay Node packages out from the npm store. prune removes the least recently used entries (or packages) until the cache holds at most --max-size.",
 	operands: []string{"prune", "size"},
 }
 
