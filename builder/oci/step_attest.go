@@ -3,10 +3,12 @@ package oci
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -17,6 +19,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
+	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -31,41 +34,40 @@ func prepareAttest(c *Config) error {
 			return fmt.Errorf("signing_key: %w", err)
 		}
 	}
-	for i, f := range c.TemplateFiles {
-		if abs, err := filepath.Abs(f); err == nil {
-			c.TemplateFiles[i] = abs
-		}
-		if st, err := os.Stat(c.TemplateFiles[i]); err != nil || !st.Mode().IsRegular() {
-			return fmt.Errorf("template_files: %s is not a file", f)
-		}
-	}
-	return nil
+	return attest.CheckTemplateFiles(c.TemplateFiles)
 }
 
 func loadSigningKey(path string) (*ecdsa.PrivateKey, error) {
 	return attest.LoadPrivateKey(path, []byte(os.Getenv(attest.PasswordEnv)))
 }
 
-// templateFiles are the files the provenance names by sha256: the
-// configured ones, else Packer's files in the working folder.
-func templateFiles(c *Config) ([]attest.File, error) {
-	files := c.TemplateFiles
-	if len(files) == 0 {
-		for _, pat := range []string{"*.pkr.hcl", "*.pkr.json", "*.pkrvars.hcl"} {
-			m, _ := filepath.Glob(pat)
-			files = append(files, m...)
-		}
+// planOf is the plan that installed a set, as the agent recorded it in
+// the image: its release provenance statement (attest.Dir, beside the
+// receipts the pipbake provisioner has it keep) names the plan file it
+// read by sha256. A set installed without one (no plan, no receipts
+// folder) has none; a statement about another receipt (left from an
+// earlier install of the set) says nothing about this one.
+func planOf(view rootfs.View, set string, rc []byte) (*attest.File, error) {
+	p := strings.TrimPrefix(attest.Dir, "/") + "/" + attest.ProvenanceFile(set)
+	data, err := view.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	sort.Strings(files)
-	var out []attest.File
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read template file %s: %w", f, err)
-		}
-		out = append(out, attest.File{Name: filepath.Base(f), SHA256: attest.SHA256Hex(data)})
+	if err != nil {
+		return nil, fmt.Errorf("the agent's provenance of set %s: %w", set, err)
 	}
-	return out, nil
+	st, err := attest.ParseStatement(data)
+	if err != nil {
+		return nil, fmt.Errorf("the agent's provenance of set %s (/%s): %w", set, p, err)
+	}
+	if !st.HasSubject(attest.SHA256Hex(rc)) {
+		return nil, nil
+	}
+	plan, _, err := attest.ReadReleaseProvenance(data, set, rc)
+	if err != nil {
+		return nil, fmt.Errorf("the agent's provenance of set %s (/%s): %w", set, p, err)
+	}
+	return plan, nil
 }
 
 // stepAttest makes the image's attestations (an SBOM statement per set,
@@ -139,7 +141,11 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the SBOM of set %s: %w", st.Name, err)
 		}
-		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom}
+		plan, err := planOf(view, st.Name, rc)
+		if err != nil {
+			return nil, err
+		}
+		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom, Plan: plan}
 		switch {
 		case st.Layer != nil:
 			s.Layer = st.Layer.Digest.String()
@@ -152,7 +158,7 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 		}
 		sets = append(sets, s)
 	}
-	templates, err := templateFiles(c)
+	templates, err := attest.TemplateFiles(c.TemplateFiles)
 	if err != nil {
 		return nil, err
 	}
