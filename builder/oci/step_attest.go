@@ -3,12 +3,9 @@ package oci
 import (
 	"context"
 	"crypto/ecdsa"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -17,9 +14,9 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
-	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
 )
 
@@ -41,34 +38,12 @@ func loadSigningKey(path string) (*ecdsa.PrivateKey, error) {
 	return attest.LoadPrivateKey(path, []byte(os.Getenv(attest.PasswordEnv)))
 }
 
-// planOf is the plan that installed a set, as the agent recorded it in
-// the image: its release provenance statement (attest.Dir, beside the
-// receipts the pipbake provisioner has it keep) names the plan file it
-// read by sha256. A set installed without one (no plan, no receipts
-// folder) has none; a statement about another receipt (left from an
-// earlier install of the set) says nothing about this one.
-func planOf(view rootfs.View, set string, rc []byte) (*attest.File, error) {
-	p := strings.TrimPrefix(attest.Dir, "/") + "/" + attest.ProvenanceFile(set)
-	data, err := view.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("the agent's provenance of set %s: %w", set, err)
-	}
-	st, err := attest.ParseStatement(data)
-	if err != nil {
-		return nil, fmt.Errorf("the agent's provenance of set %s (/%s): %w", set, p, err)
-	}
-	if !st.HasSubject(attest.SHA256Hex(rc)) {
-		return nil, nil
-	}
-	plan, _, err := attest.ReadReleaseProvenance(data, set, rc)
-	if err != nil {
-		return nil, fmt.Errorf("the agent's provenance of set %s (/%s): %w", set, p, err)
-	}
-	return plan, nil
-}
+// provenanceDir is the build's folder for the pipbake provisioner's plan
+// records (bake.GeneratedProvenanceDir): which plan installed which sets,
+// by sha256. The provisioner keeps that out of the sets' statements in the
+// image, so that a set's layer depends on that set only; the image's
+// provenance names it.
+func provenanceDir(b *build) string { return filepath.Join(b.root.Dir, "provenance") }
 
 // stepAttest makes the image's attestations (an SBOM statement per set,
 // one provenance statement), signs them when a signing key is given, and
@@ -130,6 +105,10 @@ func (s *stepAttest) Cleanup(multistep.StateBag) {}
 func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 	c := b.cfg
 	view := b.root.View()
+	plans, err := bake.PlanRecords(provenanceDir(b))
+	if err != nil {
+		return nil, err
+	}
 	var sets []attest.Set
 	for _, st := range b.sets {
 		dir := st.Root + "/releases/" + st.Release + "/"
@@ -141,11 +120,10 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the SBOM of set %s: %w", st.Name, err)
 		}
-		plan, err := planOf(view, st.Name, rc)
-		if err != nil {
-			return nil, err
+		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom}
+		if plan, ok := plans[st.Name]; ok {
+			s.Plan = &plan
 		}
-		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom, Plan: plan}
 		switch {
 		case st.Layer != nil:
 			s.Layer = st.Layer.Digest.String()

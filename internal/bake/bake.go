@@ -87,6 +87,11 @@ type Options struct {
 	// Templates are the Packer template files the sets' provenance names,
 	// by sha256 (beside the plan's, which the agent hashes).
 	Templates []attest.File
+	// ProvenanceDir, when set (by the pipbake-oci builder, through
+	// GeneratedProvenanceDir), is a folder on this host that gets a
+	// PlanRecord of this bake; the sets' statements then name no plan and
+	// no template file (attest.go).
+	ProvenanceDir string
 	// SkipClean leaves the staging folder on the machine.
 	SkipClean bool
 	// BytecodeCache is the folder of the host's bytecode cache (pyc.go);
@@ -270,7 +275,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		installArgs = append(installArgs, "--result-file", p)
 	}
 	installArgs = append(installArgs, pyc.agentArgs(opts)...)
-	installArgs = append(installArgs, templateArgs(opts.Templates)...)
+	installArgs = append(installArgs, agentAttestArgs(opts)...)
 	command, err := agentCommand(opts, installArgs...)
 	if err != nil {
 		return nil, err
@@ -327,12 +332,17 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		}
 		res.Receipts[s.Name] = rc
 	}
+	pj, err := remotePlan.JSON() // the bytes assemble put in the bundle
+	if err != nil {
+		return nil, err
+	}
 	if opts.ReceiptOutput != "" {
-		pj, err := remotePlan.JSON() // the bytes assemble put in the bundle
-		if err != nil {
+		if err := keepStatements(opts, remotePlan.Sets, files, attest.SHA256Hex(pj)); err != nil {
 			return nil, err
 		}
-		if err := keepStatements(opts.ReceiptOutput, remotePlan.Sets, files, attest.SHA256Hex(pj), opts.Templates); err != nil {
+	}
+	if opts.ProvenanceDir != "" {
+		if err := writePlanRecord(opts.ProvenanceDir, remotePlan.Sets, attest.SHA256Hex(pj)); err != nil {
 			return nil, err
 		}
 	}

@@ -51,4 +51,15 @@ func TestInstallProvenanceNamesPlan(t *testing.T) {
 			t.Errorf("set %s: plan %v, templates %v (%v); want plan %v, template %v", set, got, templates, err, want, tpl)
 		}
 	}
+	// --provenance-plan=false (pipbake-oci's: a set's layer must depend on
+	// that set only): no plan named.
+	if _, code, err := pipbake(t, "install", "-f", plan, "--release", "2", "--receipts-dir", e.receipts, "--system-root", e.sysroot,
+		"--provenance-plan=false", "--quiet"); code != 0 {
+		t.Fatalf("install: exit %d: %v", code, err)
+	}
+	data, _ := os.ReadFile(filepath.Join(e.dir, "attestations", attest.ProvenanceFile("s1")))
+	rc, _ := os.ReadFile(filepath.Join(e.receipts, "s1.json"))
+	if got, templates, err := attest.ReadReleaseProvenance(data, "s1", rc); err != nil || got != nil || len(templates) != 0 {
+		t.Errorf("--provenance-plan=false: plan %v, templates %v (%v)", got, templates, err)
+	}
 }

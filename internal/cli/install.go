@@ -79,6 +79,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts), and keep each set's attestations in the attestations folder beside it")
 	var templateSums repeatedFlag
 	fs.Var(&templateSums, "template-sha256", "with --receipts-dir, name this Packer template file in the sets' provenance, as `NAME=SHA256` (repeatable; the provisioner gives them)")
+	provenancePlan := fs.Bool("provenance-plan", true, "with --receipts-dir and -f, name the plan file by sha256 in the sets' provenance (pipbake-oci turns it off: a set's layer then depends on that set only, and the image's provenance names the plan)")
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
@@ -146,7 +147,9 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		planSum = &attest.File{Name: filepath.Base(*planFile), SHA256: attest.SHA256Hex(src)}
+		if *provenancePlan {
+			planSum = &attest.File{Name: filepath.Base(*planFile), SHA256: attest.SHA256Hex(src)}
+		}
 		if opts.Release == "" {
 			opts.Release = pl.Release
 		}

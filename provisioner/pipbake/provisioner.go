@@ -261,6 +261,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		Command:       p.command,
 		ReceiptOutput: c.ReceiptOutput,
 		Templates:     templates,
+		ProvenanceDir: provenanceDir(generated),
 		SkipClean:     c.SkipClean,
 		BytecodeCache: bytecodeCache(c.BytecodeCache, generated),
 		Log:           out,
@@ -286,6 +287,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 	}
 	return nil
+}
+
+// provenanceDir is the folder the pipbake-oci builder names for the plan
+// records of its bakes (bake.GeneratedProvenanceDir), "" under another
+// builder.
+func provenanceDir(generated map[string]interface{}) string {
+	dir, _ := generated[bake.GeneratedProvenanceDir].(string)
+	return dir
 }
 
 // bytecodeCache is the host's bytecode cache folder: bytecode_cache, else
