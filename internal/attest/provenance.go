@@ -11,8 +11,8 @@ import (
 
 // BuildType is the SLSA build type of a pipbake bake: its external
 // parameters are the template files, the base image and each set's name,
-// root, lock and the plan that installed it; its resolved dependencies every lock, wheel,
-// interpreter and the base image, by digest.
+// root, lock and the plan that installed it; its resolved dependencies
+// every lock, wheel, interpreter and the base image, by digest.
 const BuildType = "https://github.com/pipbake/packer-plugin-pipbake/blob/main/docs/attestations.md#buildtype-v1"
 
 // BuilderID names pipbake as the SLSA builder.
