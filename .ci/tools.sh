@@ -19,12 +19,13 @@
 # Variables:
 #   PIPBAKE_DEV_CACHE  cache root (default ~/.cache/pipbake-dev)
 #   PIPBAKE_TOOLS      tools to provide, separated by spaces or commas, from:
-#                      packer goreleaser amazon cosign staticcheck (default: packer goreleaser)
+#                      packer goreleaser amazon cosign oras staticcheck (default: packer goreleaser)
 # Sets (and prints):
 #   PIPBAKE_PACKER                 packer v1.16.0
 #   PIPBAKE_GORELEASER             goreleaser v2.15.1
 #   PIPBAKE_PACKER_PLUGIN_AMAZON   packer-plugin-amazon v1.8.0 (only with "amazon")
 #   PIPBAKE_COSIGN                 cosign v2.6.5 (only with "cosign"; the attestation tests ask for it)
+#   PIPBAKE_ORAS                   oras v1.3.6 (only with "oras"; the attestation tests ask for it)
 #   PIPBAKE_STATICCHECK            staticcheck v0.8.2 (only with "staticcheck")
 #   PIPBAKE_TOOLS_BIN              the tools/bin folder
 #
@@ -64,10 +65,12 @@ declare -A pkg=(
   [amazon]=github.com/hashicorp/packer-plugin-amazon
   [staticcheck]=honnef.co/go/tools/cmd/staticcheck
   [cosign]=github.com/sigstore/cosign/v2/cmd/cosign
+  [oras]=oras.land/oras/cmd/oras
 )
 # The module whose version a tool is, where it is not the package built.
 declare -A module=(
   [cosign]=github.com/sigstore/cosign/v2
+  [oras]=oras.land/oras
   [staticcheck]=honnef.co/go/tools
 )
 declare -A bin=(
@@ -75,6 +78,7 @@ declare -A bin=(
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
   [cosign]=cosign
+  [oras]=oras
   [staticcheck]=staticcheck
 )
 declare -A var=(
@@ -82,6 +86,7 @@ declare -A var=(
   [goreleaser]=PIPBAKE_GORELEASER
   [amazon]=PIPBAKE_PACKER_PLUGIN_AMAZON
   [cosign]=PIPBAKE_COSIGN
+  [oras]=PIPBAKE_ORAS
   [staticcheck]=PIPBAKE_STATICCHECK
 )
 declare -A dir=(
@@ -89,13 +94,14 @@ declare -A dir=(
   [goreleaser]=goreleaser
   [amazon]=packer-plugin-amazon
   [cosign]=cosign
+  [oras]=oras
   [staticcheck]=staticcheck
 )
 
 tools=()
 requested=${PIPBAKE_TOOLS:-packer goreleaser}
 for t in ${requested//,/ }; do
-  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon cosign staticcheck)"
+  [ -n "${pkg[$t]:-}" ] || die "unknown tool '$t' in PIPBAKE_TOOLS (known: packer goreleaser amazon cosign oras staticcheck)"
   case " ${tools[*]} " in *" $t "*) ;; *) tools+=("$t") ;; esac
 done
 [ ${#tools[@]} -gt 0 ] || die "PIPBAKE_TOOLS names no tool"

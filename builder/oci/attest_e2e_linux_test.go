@@ -69,8 +69,10 @@ build {
   sources = ["source.pipbake-oci.app"]
 
   provisioner "pipbake" {
-    wheelhouse = var.wheelhouse
-    release    = "r1"
+    wheelhouse        = var.wheelhouse
+    release           = "r1"
+    staging_directory = "/tmp/pipbake"
+    skip_clean        = true
 
     set {
       name           = "hello"
@@ -82,6 +84,12 @@ build {
         command = "hello"
       }
     }
+  }
+
+  # The plan the agent installed, kept where the image shows it (the
+  # staging folder under /tmp is left out of the layers).
+  provisioner "shell" {
+    inline = ["cp /tmp/pipbake/plan.json /opt/installed-plan.json"]
   }
 }
 `
@@ -176,6 +184,7 @@ func TestPackerBuildOCIAttested(t *testing.T) {
 	// into it; it passes, then fails naming a file changed after the bake.
 	t.Log("verify on boot, in a chroot of the baked root")
 	root := unpackImage(t, pull(t, refA))
+	installedPlan(t, root, payloadsA[attest.PredicateSLSA])
 	checkVerifyOnBoot(t, root)
 	t.Log("cosign verify-attestation")
 
@@ -281,9 +290,36 @@ func pipbakeCLI(t *testing.T, plugin string, args ...string) (string, int) {
 	return string(out), 0
 }
 
+// installedPlan: the image's provenance names, for the set, the plan the
+// agent installed, by the sha256 of the plan file the template's shell
+// provisioner copied from the staging folder into the image (computed
+// here).
+func installedPlan(t *testing.T, root string, statement []byte) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "opt/installed-plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &attest.File{Name: "plan.json", SHA256: attest.SHA256Hex(data)}
+	st, err := attest.ParseStatement(statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := attest.ParseProvenance(st.Predicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := prov.BuildDefinition.ExternalParameters.Sets
+	if len(sets) != 1 || sets[0].Name != "hello" || sets[0].Plan == nil || *sets[0].Plan != *want {
+		t.Fatalf("the image's provenance names the sets %+v, want hello's plan %v:\n%s", sets, want, statement)
+	}
+}
+
 // checkVerifyOnBoot runs the verify-on-boot unit's command in a chroot of
 // root before and after changing a file of the release, and checks the
-// statements the agent kept in the image.
+// statements the agent kept in the image: the ones its receipt and SBOM
+// make, naming no plan and no template file (they sit in the set's layer,
+// which must depend on that set only; the image's provenance names them).
 func checkVerifyOnBoot(t *testing.T, root string) {
 	t.Helper()
 	unit, err := os.ReadFile(filepath.Join(root, "etc/systemd/system/pipbake-verify@hello.service"))
@@ -310,7 +346,7 @@ func checkVerifyOnBoot(t *testing.T, root string) {
 	// The statements the agent kept are the ones made from the receipts
 	// (what the post-processor signs for AMIs).
 	sbom, _ := os.ReadFile(filepath.Join(root, "var/lib/pipbake/receipts/hello.cdx.json"))
-	sts, err := attest.ReleaseStatements([]attest.Set{{Name: "hello", Receipt: rc, SBOM: sbom}})
+	sts, err := attest.ReleaseStatements([]attest.Set{{Name: "hello", Receipt: rc, SBOM: sbom}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,17 +356,42 @@ func checkVerifyOnBoot(t *testing.T, root string) {
 			t.Errorf("statement %s in the image: %v", n, err)
 		}
 	}
-	run := func() (string, int) {
+	// Boot, as far as these units go: systemd starts a unit's Requires=
+	// units first; ordered After= a oneshot, it waits for it to exit, and
+	// one that fails keeps it from starting ("dependency failed"). Each
+	// ExecStart runs in a chroot of the baked root.
+	run := func(command string) (string, int) {
 		var out bytes.Buffer
 		sess := &chroot.Session{Spec: chroot.Spec{Dir: root, Env: chroot.DefaultEnv}}
-		code, err := sess.Run(context.Background(), exec, nil, &out, &out)
+		code, err := sess.Run(context.Background(), command, nil, &out, &out)
 		if err != nil {
-			t.Fatalf("run %s in the image: %v", exec, err)
+			t.Fatalf("run %s in the image: %v", command, err)
 		}
 		return out.String(), code
 	}
-	if out, code := run(); code != 0 {
-		t.Fatalf("verify on boot of the baked image: exit %d\n%s", code, out)
+	boot := func() (started bool, out string) {
+		for _, req := range strings.Fields(unitValue(t, string(svc), "Requires")) {
+			u, err := os.ReadFile(filepath.Join(root, "etc/systemd/system", req))
+			if err != nil {
+				t.Fatalf("hello.service requires %s: %v", req, err)
+			}
+			if typ := unitValue(t, string(u), "Type"); typ != "oneshot" {
+				t.Fatalf("%s is Type=%s: After= would not wait for it to finish", req, typ)
+			}
+			o, code := run(unitValue(t, string(u), "ExecStart"))
+			out += o
+			if code != 0 {
+				return false, out
+			}
+		}
+		o, code := run(unitValue(t, string(svc), "ExecStart"))
+		if code != 0 {
+			t.Fatalf("hello.service's command failed in the image: exit %d\n%s", code, o)
+		}
+		return true, out + o
+	}
+	if started, out := boot(); !started || !strings.Contains(out, "Hello from hello") {
+		t.Fatalf("booting the baked image: the service did not start:\n%s", out)
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "opt/hello/releases/r1/lib/python3*/site-packages/hello/*.py"))
 	if len(files) == 0 {
@@ -339,8 +400,26 @@ func checkVerifyOnBoot(t *testing.T, root string) {
 	f, _ := os.OpenFile(files[0], os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("print('changed after the bake')\n")
 	f.Close()
-	out, code := run()
-	if code != 1 || !strings.Contains(out, filepath.Base(files[0])) || !strings.Contains(out, "modified") {
-		t.Fatalf("verify on boot after changing %s: exit %d\n%s", files[0], code, out)
+	// The service's own command would still start...
+	if out, code := run(unitValue(t, string(svc), "ExecStart")); code != 0 || !strings.Contains(out, "Hello from hello") {
+		t.Fatalf("hello's command after the change: exit %d\n%s", code, out)
 	}
+	// ...but at boot its verify unit fails, naming the file, and the
+	// service does not start.
+	started, out := boot()
+	if started || !strings.Contains(out, filepath.Base(files[0])) || !strings.Contains(out, "modified") || strings.Contains(out, "Hello from hello") {
+		t.Fatalf("booting after changing %s: started %v\n%s", files[0], started, out)
+	}
+}
+
+// unitValue is a systemd unit's last value of key ("" when absent).
+func unitValue(t *testing.T, unit, key string) string {
+	t.Helper()
+	var v string
+	for _, l := range strings.Split(unit, "\n") {
+		if val, ok := strings.CutPrefix(l, key+"="); ok {
+			v = val
+		}
+	}
+	return v
 }

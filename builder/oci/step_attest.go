@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest/ociattest"
+	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/receipt"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
@@ -31,42 +31,19 @@ func prepareAttest(c *Config) error {
 			return fmt.Errorf("signing_key: %w", err)
 		}
 	}
-	for i, f := range c.TemplateFiles {
-		if abs, err := filepath.Abs(f); err == nil {
-			c.TemplateFiles[i] = abs
-		}
-		if st, err := os.Stat(c.TemplateFiles[i]); err != nil || !st.Mode().IsRegular() {
-			return fmt.Errorf("template_files: %s is not a file", f)
-		}
-	}
-	return nil
+	return attest.CheckTemplateFiles(c.TemplateFiles)
 }
 
 func loadSigningKey(path string) (*ecdsa.PrivateKey, error) {
 	return attest.LoadPrivateKey(path, []byte(os.Getenv(attest.PasswordEnv)))
 }
 
-// templateFiles are the files the provenance names by sha256: the
-// configured ones, else Packer's files in the working folder.
-func templateFiles(c *Config) ([]attest.File, error) {
-	files := c.TemplateFiles
-	if len(files) == 0 {
-		for _, pat := range []string{"*.pkr.hcl", "*.pkr.json", "*.pkrvars.hcl"} {
-			m, _ := filepath.Glob(pat)
-			files = append(files, m...)
-		}
-	}
-	sort.Strings(files)
-	var out []attest.File
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read template file %s: %w", f, err)
-		}
-		out = append(out, attest.File{Name: filepath.Base(f), SHA256: attest.SHA256Hex(data)})
-	}
-	return out, nil
-}
+// provenanceDir is the build's folder for the pipbake provisioner's plan
+// records (bake.GeneratedProvenanceDir): which plan installed which sets,
+// by sha256. The provisioner keeps that out of the sets' statements in the
+// image, so that a set's layer depends on that set only; the image's
+// provenance names it.
+func provenanceDir(b *build) string { return filepath.Join(b.root.Dir, "provenance") }
 
 // stepAttest makes the image's attestations (an SBOM statement per set,
 // one provenance statement), signs them when a signing key is given, and
@@ -128,6 +105,10 @@ func (s *stepAttest) Cleanup(multistep.StateBag) {}
 func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 	c := b.cfg
 	view := b.root.View()
+	plans, err := bake.PlanRecords(provenanceDir(b))
+	if err != nil {
+		return nil, err
+	}
 	var sets []attest.Set
 	for _, st := range b.sets {
 		dir := st.Root + "/releases/" + st.Release + "/"
@@ -140,6 +121,9 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 			return nil, fmt.Errorf("read the SBOM of set %s: %w", st.Name, err)
 		}
 		s := attest.Set{Name: st.Name, Root: "/" + st.Root, Receipt: rc, SBOM: sbom}
+		if plan, ok := plans[st.Name]; ok {
+			s.Plan = &plan
+		}
 		switch {
 		case st.Layer != nil:
 			s.Layer = st.Layer.Digest.String()
@@ -152,7 +136,7 @@ func imageAttestations(b *build) ([]ociattest.Attestation, error) {
 		}
 		sets = append(sets, s)
 	}
-	templates, err := templateFiles(c)
+	templates, err := attest.TemplateFiles(c.TemplateFiles)
 	if err != nil {
 		return nil, err
 	}

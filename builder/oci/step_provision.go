@@ -21,6 +21,11 @@ func (s *stepProvision) Run(ctx context.Context, state multistep.StateBag) multi
 	ui := state.Get("ui").(packersdk.Ui)
 	comm := state.Get("communicator").(packersdk.Communicator)
 	b := state.Get(stateBuild).(*build)
+	// The pipbake provisioner records here which plan installed which
+	// sets, for the image's provenance (step_attest.go).
+	if err := os.MkdirAll(provenanceDir(b), 0o755); err != nil {
+		return halt(state, fmt.Errorf("provisioning: %w", err))
+	}
 	data := map[string]interface{}{
 		"ID":                "pipbake-oci",
 		"ConnType":          "chroot",
@@ -38,6 +43,7 @@ func (s *stepProvision) Run(ctx context.Context, state multistep.StateBag) multi
 		"SourceImageDigest": b.base.Digest.String(),
 		// the pipbake provisioner's host bytecode cache, unless it names one
 		bake.GeneratedBytecodeCache: b.cfg.BytecodeCache,
+		bake.GeneratedProvenanceDir: provenanceDir(b),
 	}
 	if err := hook.Run(ctx, packersdk.HookProvision, ui, comm, data); err != nil {
 		return halt(state, fmt.Errorf("provisioning: %w", err))

@@ -379,6 +379,20 @@ func checkAttestations(t *testing.T, machine, receipts, pubPath string, tags map
 		}
 		files[n+attest.StatementSuffix] = inImage
 	}
+	// The provenance names the plan the agent installed and the
+	// template's files (their sha256 computed here).
+	rc, err := os.ReadFile(filepath.Join(receipts, "hello.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := os.ReadFile("build.pkr.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, templates, err := attest.ReadReleaseProvenance(files["hello.provenance"+attest.StatementSuffix], "hello", rc)
+	if err != nil || plan == nil || plan.Name != "plan.json" || len(templates) != 1 || templates[0] != (attest.File{Name: "build.pkr.hcl", SHA256: attest.SHA256Hex(tpl)}) {
+		t.Errorf("the provenance names plan %v, templates %v (%v)", plan, templates, err)
+	}
 	if got := tags[attest.TagAttestationSHA256]; got != attest.ManifestDigest(files) {
 		t.Errorf("%s = %q, want %s", attest.TagAttestationSHA256, got, attest.ManifestDigest(files))
 	}

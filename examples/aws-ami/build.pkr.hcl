@@ -209,6 +209,9 @@ build {
     release         = var.release
     receipt_output  = local.receipts
     execute_command = var.execute_command
+    # The template files the sets' provenance names by sha256 (Packer tells
+    # a provisioner no template path).
+    template_files = [for f in fileset(path.root, "*.pkr.hcl") : "${path.root}/${f}"]
 
     set {
       name = var.set_name

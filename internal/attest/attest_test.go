@@ -196,11 +196,11 @@ func testSet(t testing.TB, name string) Set {
 
 func TestReleaseStatements(t *testing.T) {
 	sets := []Set{testSet(t, "web"), testSet(t, "api")}
-	a, err := ReleaseStatements(sets)
+	a, err := ReleaseStatements(sets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReleaseStatements([]Set{sets[1], sets[0]})
+	b, err := ReleaseStatements([]Set{sets[1], sets[0]}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,31 +245,87 @@ func TestReleaseStatements(t *testing.T) {
 	// An SBOM that is not the one the receipt records is refused.
 	bad := testSet(t, "api")
 	bad.SBOM = append(bad.SBOM, ' ')
-	if _, err := ReleaseStatements([]Set{bad}); err == nil || !strings.Contains(err.Error(), "SBOM") {
+	if _, err := ReleaseStatements([]Set{bad}, nil); err == nil || !strings.Contains(err.Error(), "SBOM") {
 		t.Errorf("mismatched SBOM: %v", err)
 	}
 }
 
 func TestProvenanceContext(t *testing.T) {
 	epoch := int64(1700000000)
-	p, err := NewProvenance([]Set{testSet(t, "api")}, Context{BuilderVersion: "9.9.9", Templates: []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}},
-		Plan: &File{Name: "plan.json", SHA256: strings.Repeat("4", 64)}, Base: &Image{Name: "debian:bookworm", Digest: "sha256:" + strings.Repeat("5", 64)}, SourceDateEpoch: &epoch})
+	api := testSet(t, "api")
+	api.Plan = &File{Name: "plan.json", SHA256: strings.Repeat("4", 64)}
+	p, err := NewProvenance([]Set{api}, Context{BuilderVersion: "9.9.9", Templates: []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}},
+		Base: &Image{Name: "debian:bookworm", Digest: "sha256:" + strings.Repeat("5", 64)}, SourceDateEpoch: &epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, _ := p.Statement(SHA256Subject("reg/app", strings.Repeat("6", 64)))
 	s := string(st.Bytes())
-	for _, want := range []string{`"SOURCE_DATE_EPOCH":1700000000`, `"startedOn":"2023-11-14T22:13:20Z"`, strings.Repeat("3", 64), strings.Repeat("4", 64),
+	for _, want := range []string{`"SOURCE_DATE_EPOCH":1700000000`, `"startedOn":"2023-11-14T22:13:20Z"`, strings.Repeat("3", 64),
+		`"plan":{"name":"plan.json","sha256":"` + strings.Repeat("4", 64) + `"}`,
 		`"digest":{"sha256":"` + strings.Repeat("5", 64), `"pipbake":"9.9.9"`, `"python:api"`, `"version":"3.11.2"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("provenance lacks %s:\n%s", want, s)
 		}
 	}
-	again, _ := NewProvenance([]Set{testSet(t, "api")}, Context{BuilderVersion: "9.9.9", Templates: []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}},
-		Plan: &File{Name: "plan.json", SHA256: strings.Repeat("4", 64)}, Base: &Image{Name: "debian:bookworm", Digest: "sha256:" + strings.Repeat("5", 64)}, SourceDateEpoch: &epoch})
+	again, _ := NewProvenance([]Set{api}, Context{BuilderVersion: "9.9.9", Templates: []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}},
+		Base: &Image{Name: "debian:bookworm", Digest: "sha256:" + strings.Repeat("5", 64)}, SourceDateEpoch: &epoch})
 	st2, _ := again.Statement(SHA256Subject("reg/app", strings.Repeat("6", 64)))
 	if !bytes.Equal(st.Bytes(), st2.Bytes()) {
 		t.Error("the same inputs gave other bytes")
+	}
+}
+
+// TestReleaseStatementsPlan: a set's plan and the template files are in
+// its release provenance, and ReadReleaseProvenance gives them back from
+// the statement's bytes, so the post-processor can make the same bytes;
+// a statement about another receipt, of another predicate, or not naming
+// the set gives nothing.
+func TestReleaseStatementsPlan(t *testing.T) {
+	api := testSet(t, "api")
+	planSum := SHA256Hex([]byte(`{"sets":[]}`))
+	api.Plan = &File{Name: "plan.json", SHA256: planSum}
+	templates := []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}}
+	sts, err := ReleaseStatements([]Set{api}, templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := StatementBytes(sts)[ProvenanceFile("api")]
+	if !bytes.Contains(data, []byte(`"plan":{"name":"plan.json","sha256":"`+planSum+`"}`)) || !bytes.Contains(data, []byte(`"templates":[{"name":"app.pkr.hcl"`)) {
+		t.Fatalf("the provenance lacks the plan or the templates:\n%s", data)
+	}
+	plan, tpls, err := ReadReleaseProvenance(data, "api", api.Receipt)
+	if err != nil || plan == nil || *plan != *api.Plan || len(tpls) != 1 || tpls[0] != templates[0] {
+		t.Fatalf("read back plan %v templates %v: %v", plan, tpls, err)
+	}
+	again := api
+	again.Plan = plan
+	made, err := ReleaseStatements([]Set{again}, tpls)
+	if err != nil || !bytes.Equal(made[ProvenanceFile("api")].Bytes(), data) {
+		t.Errorf("the statement remade from what was read back differs: %v", err)
+	}
+	// Without a plan the statement names none, and says so.
+	none := testSet(t, "api")
+	sts, _ = ReleaseStatements([]Set{none}, nil)
+	if p, _, err := ReadReleaseProvenance(sts[ProvenanceFile("api")].Bytes(), "api", none.Receipt); err != nil || p != nil {
+		t.Errorf("no plan: %v %v", p, err)
+	}
+	other := testSet(t, "web")
+	for name, c := range map[string]struct {
+		data    []byte
+		set     string
+		receipt []byte
+		want    string
+	}{
+		"another receipt": {data, "api", other.Receipt, "not about the receipt"},
+		"another set":     {data, "web", api.Receipt, `does not name set "web"`},
+		"an SBOM":         {StatementBytes(sts)[SBOMFile("api")], "api", none.Receipt, "not SLSA provenance"},
+		"a bad plan":      {bytes.Replace(data, []byte(planSum), []byte("zz"), 1), "api", api.Receipt, "sha256 of 64 hex digits"},
+		"not JSON":        {[]byte("{"), "api", api.Receipt, "not JSON"},
+	} {
+		if _, _, err := ReadReleaseProvenance(c.data, c.set, c.receipt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }
 

@@ -126,3 +126,46 @@ func FuzzParseProvenance(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadReleaseProvenance: a provenance statement read from a receipts
+// folder or an image never panics; what it gives back is well formed (a
+// plan and templates named, with sha256 digests) and, with the receipt
+// it is about, remakes a statement that reads back the same.
+func FuzzReadReleaseProvenance(f *testing.F) {
+	api := testSet(f, "api")
+	api.Plan = &File{Name: "plan.json", SHA256: strings.Repeat("4", 64)}
+	sts, err := ReleaseStatements([]Set{api}, []File{{Name: "app.pkr.hcl", SHA256: strings.Repeat("3", 64)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := sts[ProvenanceFile("api")].Bytes()
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte(`"plan":{`), []byte(`"plan":{"x":1,`), 1))
+	f.Add(bytes.Replace(good, []byte(`"name":"api"`), []byte(`"name":"web"`), -1))
+	f.Add(sts[SBOMFile("api")].Bytes())
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plan, templates, err := ReadReleaseProvenance(data, "api", api.Receipt)
+		if err != nil {
+			return
+		}
+		if plan != nil && (plan.Name == "" || !IsSHA256(plan.SHA256)) {
+			t.Fatalf("plan %+v is not well formed", plan)
+		}
+		for _, f := range templates {
+			if f.Name == "" || !IsSHA256(f.SHA256) {
+				t.Fatalf("template %+v is not well formed", f)
+			}
+		}
+		set := api
+		set.Plan = plan
+		again, err := ReleaseStatements([]Set{set}, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, t2, err := ReadReleaseProvenance(again[ProvenanceFile("api")].Bytes(), "api", api.Receipt)
+		if err != nil || (p2 == nil) != (plan == nil) || (plan != nil && *p2 != *plan) || len(t2) != len(templates) {
+			t.Fatalf("remade statement reads back %v %v (%v), want %v %v", p2, t2, err, plan, templates)
+		}
+	})
+}

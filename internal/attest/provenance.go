@@ -10,9 +10,9 @@ import (
 )
 
 // BuildType is the SLSA build type of a pipbake bake: its external
-// parameters are the template, the plan, the base image and each set's
-// name, root and lock; its resolved dependencies every lock, wheel,
-// interpreter and the base image, by digest.
+// parameters are the template files, the base image and each set's name,
+// root, lock and the plan that installed it; its resolved dependencies
+// every lock, wheel, interpreter and the base image, by digest.
 const BuildType = "https://github.com/pipbake/packer-plugin-pipbake/blob/main/docs/attestations.md#buildtype-v1"
 
 // BuilderID names pipbake as the SLSA builder.
@@ -29,6 +29,10 @@ type Set struct {
 	SBOM    []byte
 	// Layer is the set's layer digest ("sha256:..."), for an OCI image.
 	Layer string
+	// Plan is the plan file the agent installed the set from, by sha256
+	// (optional: an install without a plan has none). Sets of one image
+	// may come from several plans (several provisioner blocks).
+	Plan *File
 }
 
 // File is a named file by sha256.
@@ -49,8 +53,6 @@ type Context struct {
 	BuilderVersion string
 	// Templates are the Packer template files (optional).
 	Templates []File
-	// Plan is the plan the agent installed (optional).
-	Plan *File
 	// Base is the base image (optional).
 	Base *Image
 	// SourceDateEpoch is SOURCE_DATE_EPOCH, when the bake had one.
@@ -74,7 +76,6 @@ type BuildDefinition struct {
 // ExternalParameters are what the user chose.
 type ExternalParameters struct {
 	Templates []File     `json:"templates,omitempty"`
-	Plan      *File      `json:"plan,omitempty"`
 	Base      *Image     `json:"base,omitempty"`
 	Sets      []SetParam `json:"sets"`
 }
@@ -85,7 +86,9 @@ type SetParam struct {
 	Root    string `json:"root,omitempty"`
 	Release string `json:"release"`
 	Lock    File   `json:"lock"`
-	Python  string `json:"python"`
+	// Plan is the plan file that installed the set.
+	Plan   *File  `json:"plan,omitempty"`
+	Python string `json:"python"`
 }
 
 // InternalParameters are what pipbake derived.
@@ -183,7 +186,7 @@ func NewProvenance(sets []Set, ctx Context) (*Provenance, error) {
 	p := &Provenance{}
 	bd := &p.BuildDefinition
 	bd.BuildType = BuildType
-	bd.ExternalParameters = ExternalParameters{Templates: ctx.Templates, Plan: ctx.Plan, Base: ctx.Base, Sets: []SetParam{}}
+	bd.ExternalParameters = ExternalParameters{Templates: ctx.Templates, Base: ctx.Base, Sets: []SetParam{}}
 	bd.InternalParameters = InternalParameters{SourceDateEpoch: ctx.SourceDateEpoch, Sets: []SetBuild{}}
 	bd.ResolvedDependencies = []ResourceDescriptor{}
 	if b := ctx.Base; b != nil {
@@ -196,7 +199,7 @@ func NewProvenance(sets []Set, ctx Context) (*Provenance, error) {
 	for _, s := range ps {
 		rc := s.rc
 		bd.ExternalParameters.Sets = append(bd.ExternalParameters.Sets, SetParam{Name: s.Name, Root: s.Root, Release: rc.Release,
-			Lock: File{Name: rc.Lock.Path, SHA256: rc.Lock.SHA256}, Python: rc.Interpreter.Path})
+			Lock: File{Name: rc.Lock.Path, SHA256: rc.Lock.SHA256}, Plan: s.Plan, Python: rc.Interpreter.Path})
 		bd.InternalParameters.Sets = append(bd.InternalParameters.Sets, SetBuild{Name: s.Name, Created: rc.Created.UTC().Format("2006-01-02T15:04:05Z"),
 			Installer: rc.Installer, Compiled: rc.Compiled, Pipbake: rc.Pipbake})
 		bd.ResolvedDependencies = append(bd.ResolvedDependencies,
@@ -336,10 +339,13 @@ func SBOMFile(set string) string       { return set + ".sbom" + StatementSuffix 
 func ProvenanceFile(set string) string { return set + ".provenance" + StatementSuffix }
 
 // ReleaseStatements makes every set's statement files, by file name. The
-// statements depend only on the receipts and SBOMs, so the agent that
-// installed the sets and the post-processor reading the receipts brought
-// back write the same bytes.
-func ReleaseStatements(sets []Set) (map[string]*Statement, error) {
+// statements depend only on the receipts, the SBOMs, each set's plan and
+// the template files, so the agent that installed the sets (it hashes the
+// plan it read; the provisioner tells it the templates' digests), the
+// provisioner (it hashes the plan it uploaded) and the post-processor
+// (it reads both back from the provisioner's statements,
+// ReadReleaseProvenance) write the same bytes.
+func ReleaseStatements(sets []Set, templates []File) (map[string]*Statement, error) {
 	ps, err := parseSets(sets)
 	if err != nil {
 		return nil, err
@@ -356,7 +362,7 @@ func ReleaseStatements(sets []Set) (map[string]*Statement, error) {
 		}
 		only := s.Set
 		only.Root = "" // receipts do not carry the root: keep both sides equal
-		prov, err := NewProvenance([]Set{only}, Context{})
+		prov, err := NewProvenance([]Set{only}, Context{Templates: templates})
 		if err != nil {
 			return nil, err
 		}
@@ -368,6 +374,43 @@ func ReleaseStatements(sets []Set) (map[string]*Statement, error) {
 		out[ProvenanceFile(s.Name)] = pst
 	}
 	return out, nil
+}
+
+// ReadReleaseProvenance reads back what a set's release provenance
+// statement (the ProvenanceFile the agent or the provisioner wrote) holds
+// beyond the receipt: the plan that installed the set and the template
+// files. The statement must be SLSA provenance about receipt (its sha256)
+// naming the set.
+func ReadReleaseProvenance(data []byte, set string, receipt []byte) (plan *File, templates []File, err error) {
+	st, err := ParseStatement(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.PredicateType != PredicateSLSA {
+		return nil, nil, fmt.Errorf("the statement's predicate is %q, not SLSA provenance", clip(st.PredicateType))
+	}
+	if d := SHA256Hex(receipt); !st.HasSubject(d) {
+		return nil, nil, fmt.Errorf("the statement is not about the receipt of set %q (sha256 %s)", set, d)
+	}
+	p, err := ParseProvenance(st.Predicate)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range p.BuildDefinition.ExternalParameters.Sets {
+		if s.Name == set {
+			if s.Plan != nil && (s.Plan.Name == "" || !IsSHA256(s.Plan.SHA256)) {
+				return nil, nil, fmt.Errorf("the provenance of set %q names its plan without a name and a sha256 of 64 hex digits", set)
+			}
+			templates := p.BuildDefinition.ExternalParameters.Templates
+			for _, f := range templates {
+				if f.Name == "" || !IsSHA256(f.SHA256) {
+					return nil, nil, fmt.Errorf("the provenance of set %q names a template file without a name and a sha256 of 64 hex digits", set)
+				}
+			}
+			return s.Plan, templates, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("the provenance does not name set %q", set)
 }
 
 // StatementBytes are the statements' bytes by file name.

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/agent"
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/bundle"
 	"github.com/pipbake/packer-plugin-pipbake/internal/fetch"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
@@ -81,8 +82,17 @@ type Options struct {
 	// path and its arguments (already quoted); nil runs it directly.
 	Command func(agentPath, args string) (string, error)
 	// ReceiptOutput, when set, is a local folder that gets each set's
-	// receipt (<set>.json) and SBOM (<set>.cdx.json).
+	// receipt (<set>.json), SBOM (<set>.cdx.json) and in-toto statements
+	// (attestations/, attest.go).
 	ReceiptOutput string
+	// Templates are the Packer template files the sets' provenance names,
+	// by sha256 (beside the plan's, which the agent hashes).
+	Templates []attest.File
+	// ProvenanceDir, when set (by the pipbake-oci builder, through
+	// GeneratedProvenanceDir), is a folder on this host that gets a
+	// PlanRecord of this bake; the sets' statements then name no plan and
+	// no template file (attest.go).
+	ProvenanceDir string
 	// SkipClean leaves the staging folder on the machine.
 	SkipClean bool
 	// BytecodeCache is the folder of the host's bytecode cache (pyc.go);
@@ -268,6 +278,7 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 		installArgs = append(installArgs, "--result-file", p)
 	}
 	installArgs = append(installArgs, pyc.agentArgs(opts)...)
+	installArgs = append(installArgs, agentAttestArgs(opts)...)
 	command, err := agentCommand(opts, installArgs...)
 	if err != nil {
 		return nil, err
@@ -323,6 +334,20 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 			return nil, err
 		}
 		res.Receipts[s.Name] = rc
+	}
+	pj, err := remotePlan.JSON() // the bytes assemble put in the bundle
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReceiptOutput != "" {
+		if err := keepStatements(opts, remotePlan.Sets, files, attest.SHA256Hex(pj)); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ProvenanceDir != "" {
+		if err := writePlanRecord(opts.ProvenanceDir, remotePlan.Sets, attest.SHA256Hex(pj)); err != nil {
+			return nil, err
+		}
 	}
 	takeResult(files, opts, res)
 	ph.done("receipts")
@@ -483,7 +508,7 @@ func assemble(ctx context.Context, opts Options, bin *agent.Binary, targets map[
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	b.AddBytes("plan.json", pj, 0o644)
+	b.AddBytes(planName, pj, 0o644)
 	return b, remote, len(names), nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus"
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm/npmtest"
@@ -133,6 +134,7 @@ func TestBakeLocal(t *testing.T) {
 		Release:       "r1",
 		Staging:       filepath.Join(dir, "staging"),
 		ReceiptOutput: filepath.Join(dir, "receipts"),
+		Templates:     []attest.File{{Name: "bake.pkr.hcl", SHA256: attest.SHA256Hex([]byte("build {}\n"))}},
 		Log:           &log, Output: &output,
 	}
 	// a freshly built pipbake as the agent (this test binary is not one);
@@ -199,6 +201,7 @@ func TestBakeLocal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(opts.Staging, "wheels")); !os.IsNotExist(err) {
 		t.Errorf("the wheels were unpacked on the machine: %v", err)
 	}
+	checkProvenancePlan(t, dir, opts)
 	os.RemoveAll(opts.Staging)
 	opts.SkipClean = false
 
@@ -282,6 +285,42 @@ func TestBakeLocal(t *testing.T) {
 	_, err = Run(context.Background(), r, opts)
 	if err == nil || !strings.Contains(err.Error(), "create staging folder /proc/pipbake-staging") {
 		t.Fatalf("want the staging folder named, got %v", err)
+	}
+}
+
+// checkProvenancePlan: the set's provenance names the plan the agent
+// installed, by the sha256 of the plan.json left in the staging folder
+// (computed here), and the template files; receipt_output holds the same
+// statements the agent kept on the machine (the attestations folder
+// beside its receipts folder).
+func checkProvenancePlan(t *testing.T, dir string, opts Options) {
+	t.Helper()
+	installed, err := os.ReadFile(filepath.Join(opts.Staging, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := attest.File{Name: "plan.json", SHA256: attest.SHA256Hex(installed)}
+	rc, err := os.ReadFile(filepath.Join(opts.ReceiptOutput, "api.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept [][]byte
+	for _, d := range []string{filepath.Join(dir, "attestations"), filepath.Join(opts.ReceiptOutput, "attestations")} {
+		data, err := os.ReadFile(filepath.Join(d, attest.ProvenanceFile("api")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, templates, err := attest.ReadReleaseProvenance(data, "api", rc)
+		if err != nil || plan == nil || *plan != want || len(templates) != 1 || templates[0] != opts.Templates[0] {
+			t.Errorf("%s: plan %v, templates %v (%v); want plan %v, templates %v", d, plan, templates, err, want, opts.Templates)
+		}
+		kept = append(kept, data)
+		if _, err := os.Stat(filepath.Join(d, attest.SBOMFile("api"))); err != nil {
+			t.Error(err)
+		}
+	}
+	if !bytes.Equal(kept[0], kept[1]) {
+		t.Errorf("receipt_output's provenance is not the one the agent kept:\n%s\n%s", kept[1], kept[0])
 	}
 }
 

@@ -53,7 +53,7 @@ func (e *CancelError) Error() string { return e.State }
 func (e *CancelError) Unwrap() error { return e.Err }
 
 // planPath is the plan's path on the machine.
-func planPath(opts Options) string { return opts.Staging + "/plan.json" }
+func planPath(opts Options) string { return opts.Staging + "/" + planName }
 
 // agentCommand renders the command that runs the uploaded agent with args
 // (execute_command, or the agent directly).

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
@@ -15,21 +16,24 @@ import (
 )
 
 // statementsStep keeps a set's in-toto statements (its SBOM and its
-// provenance, about the sha256 of its receipt; unsigned: the key stays on
-// the Packer host, where the pipbake-release post-processor makes the same
-// statements from the receipts and signs them) in the attestations folder
+// provenance, about the sha256 of its receipt, naming the plan file the
+// set was installed from, when there is one, and the template files;
+// unsigned: the key stays on the Packer host, where the pipbake-release
+// post-processor makes the same statements from the receipts and signs
+// them) in the attestations folder
 // beside the receipts folder (/var/lib/pipbake/attestations beside
 // /var/lib/pipbake/receipts). It is a commit step, done before any switch:
 // a folder that cannot be written fails the install with every current
 // as it was, and undoing puts back what the files held.
-func statementsStep(receiptsDir string, log io.Writer) install.Step {
+func statementsStep(receiptsDir string, plan *attest.File, templates []attest.File, log io.Writer) install.Step {
 	dir := filepath.Join(filepath.Dir(filepath.Clean(receiptsDir)), filepath.Base(attest.Dir))
 	return func(res *install.Result) (func() error, error) {
 		set, err := releaseSet(res)
 		if err != nil {
 			return nil, err
 		}
-		sts, err := attest.ReleaseStatements([]attest.Set{set})
+		set.Plan = plan
+		sts, err := attest.ReleaseStatements([]attest.Set{set}, templates)
 		if err != nil {
 			return nil, fmt.Errorf("attestations of set %s: %w", res.Set, err)
 		}
@@ -69,6 +73,20 @@ func statementsStep(receiptsDir string, log io.Writer) install.Step {
 		}
 		return undo, nil
 	}
+}
+
+// parseTemplateSums reads --template-sha256 NAME=SHA256 values, in the
+// order given.
+func parseTemplateSums(vals []string) ([]attest.File, error) {
+	var out []attest.File
+	for _, v := range vals {
+		name, sum, ok := strings.Cut(v, "=")
+		if !ok || name == "" || strings.ContainsAny(name, "/\x00\n") || !attest.IsSHA256(sum) {
+			return nil, usageErr("install: --template-sha256 %q is not NAME=SHA256 (a file name, 64 lower-case hex digits)", v)
+		}
+		out = append(out, attest.File{Name: name, SHA256: sum})
+	}
+	return out, nil
 }
 
 // chainSteps runs a, then b; undoing undoes both, in reverse. Either may

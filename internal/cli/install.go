@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
@@ -76,7 +77,10 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	keep := fs.Int("keep", 0, "keep the newest `N` releases (default 5)")
 	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
 	installer := fs.String("installer", install.Native, "`native` or pip")
-	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts)")
+	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts), and keep each set's attestations in the attestations folder beside it")
+	var templateSums repeatedFlag
+	fs.Var(&templateSums, "template-sha256", "with --receipts-dir, name this Packer template file in the sets' provenance, as `NAME=SHA256` (repeatable; the provisioner gives them)")
+	provenancePlan := fs.Bool("provenance-plan", true, "with --receipts-dir and -f, name the plan file by sha256 in the sets' provenance (pipbake-oci turns it off: a set's layer then depends on that set only, and the image's provenance names the plan)")
 	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
 	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
@@ -124,6 +128,11 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 			}
 		}()
 	}
+	templates, err := parseTemplateSums(templateSums)
+	if err != nil {
+		return err
+	}
+	var planSum *attest.File // the plan's sha256, for the provenance
 	var sets []install.Set
 	services := map[string]*plan.Service{}
 	verifyOnBoot := map[string]bool{}
@@ -131,9 +140,18 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 		if *lockFile != "" || *root != "" || *app != "" || *includeDev || len(scriptsAllow) > 0 {
 			return usageErr("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")
 		}
-		pl, err := plan.Load(*planFile)
+		// Read once: the plan parsed is the plan hashed for the
+		// provenance (attestations.go).
+		src, err := os.ReadFile(*planFile)
+		if err != nil {
+			return fmt.Errorf("read plan file: %w", err)
+		}
+		pl, err := plan.Parse(*planFile, src)
 		if err != nil {
 			return err
+		}
+		if *provenancePlan {
+			planSum = &attest.File{Name: filepath.Base(*planFile), SHA256: attest.SHA256Hex(src)}
 		}
 		if opts.Release == "" {
 			opts.Release = pl.Release
@@ -237,7 +255,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	}
 	if *receipts != "" { // attestations.go
 		for i := range steps {
-			steps[i] = chainSteps(statementsStep(*receipts, log), steps[i])
+			steps[i] = chainSteps(statementsStep(*receipts, planSum, templates, log), steps[i])
 		}
 	}
 	results, err := install.CommitAll(staged, steps)

@@ -1,9 +1,12 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,6 +51,14 @@ type Attested struct {
 // signing_key (unsigned without one) and writes them to
 // receipts_dir/attestations/<statement>.dsse.json. The key never leaves
 // this host.
+//
+// The plan that installed each set and the template files, by sha256, come
+// from the provenance statements the provisioner wrote beside the receipts
+// (receipts_dir/attestations/<set>.provenance.intoto.json; Packer tells a
+// post-processor neither): the statements made here must be those, byte
+// for byte, or the receipts and the statements do not belong together. A
+// receipts folder without them (an older provisioner's) gives statements
+// that name no plan and no template.
 func (p *PostProcessor) attestRelease() (*Attested, error) {
 	dir := p.config.ReceiptsDir
 	ents, err := os.ReadDir(dir)
@@ -71,15 +82,21 @@ func (p *PostProcessor) attestRelease() (*Attested, error) {
 		}
 		sets = append(sets, attest.Set{Name: set, Receipt: rc, SBOM: sbom})
 	}
-	sts, err := attest.ReleaseStatements(sets)
-	if err != nil {
-		return nil, err
+	out := filepath.Join(dir, AttestationsDir)
+	sts := map[string]*attest.Statement{}
+	for _, s := range sets {
+		made, err := releaseStatements(out, s)
+		if err != nil {
+			return nil, err
+		}
+		for n, st := range made {
+			sts[n] = st
+		}
 	}
 	key, err := p.signer()
 	if err != nil {
 		return nil, err
 	}
-	out := filepath.Join(dir, AttestationsDir)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("write attestations: %w", err)
 	}
@@ -101,6 +118,42 @@ func (p *PostProcessor) attestRelease() (*Attested, error) {
 		res.Files = append(res.Files, f)
 	}
 	return res, nil
+}
+
+// releaseStatements makes one set's statements, with the plan and
+// template files the provisioner's provenance statement of the set in dir
+// names, and checks they are the provisioner's statements.
+func releaseStatements(dir string, s attest.Set) (map[string]*attest.Statement, error) {
+	var templates []attest.File
+	provPath := filepath.Join(dir, attest.ProvenanceFile(s.Name))
+	prov, err := os.ReadFile(provPath)
+	kept := err == nil
+	switch {
+	case kept:
+		if s.Plan, templates, err = attest.ReadReleaseProvenance(prov, s.Name, s.Receipt); err != nil {
+			return nil, fmt.Errorf("%s: %w", provPath, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read the provisioner's statements: %w", err)
+	}
+	sts, err := attest.ReleaseStatements([]attest.Set{s}, templates)
+	if err != nil {
+		return nil, err
+	}
+	if !kept {
+		return sts, nil
+	}
+	for n, st := range sts {
+		p := filepath.Join(dir, n)
+		got, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read the provisioner's statements: %w", err)
+		}
+		if !bytes.Equal(got, st.Bytes()) {
+			return nil, fmt.Errorf("%s is not the statement set %s's receipt and SBOM make: the receipts folder was changed after the provisioner wrote it", p, s.Name)
+		}
+	}
+	return sts, nil
 }
 
 // tagAttestation tags the image and its snapshots with the attestations'

@@ -30,7 +30,13 @@ type Config struct {
 	// envelopes to `<receipts_dir>/attestations/`, signed with this key
 	// (unsigned without it), and their digest tags the images as
 	// `pipbake:attestation-sha256`. The key is read on the Packer host
-	// only; it never reaches the machine being baked.
+	// only; it never reaches the machine being baked. The provenance names
+	// the plan each set was installed from and the template files by
+	// sha256, as the provisioner's statements in
+	// `<receipts_dir>/attestations/` do (the post-processor makes the same
+	// bytes and refuses statements its receipts do not make); there is no
+	// template setting here, since Packer tells a post-processor no
+	// template path: the provisioner's `template_files` names them.
 	SigningKey string `mapstructure:"signing_key"`
 	// The release id, written as `pipbake:release`. Defaults to the
 	// receipts' release (the provisioner's `release`).

@@ -60,8 +60,25 @@ type Config struct {
 	// communicator's user is not root.
 	ExecuteCommand string `mapstructure:"execute_command"`
 	// A folder on the Packer host that gets each set's receipt
-	// (`<set>.json`) and CycloneDX SBOM (`<set>.cdx.json`).
+	// (`<set>.json`), CycloneDX SBOM (`<set>.cdx.json`) and in-toto
+	// statements (`attestations/<set>.sbom.intoto.json` and
+	// `attestations/<set>.provenance.intoto.json`, the bytes the agent
+	// keeps in the image under `/var/lib/pipbake/attestations`), which the
+	// `pipbake-release` post-processor signs. Each set's provenance names
+	// the plan the agent installed and the `template_files` by sha256,
+	// except under `pipbake-oci`: there the image's provenance names them,
+	// and a set's statements, in its layer, depend on that set only.
 	ReceiptOutput string `mapstructure:"receipt_output"`
+	// The Packer files whose sha256 the sets' provenance records, beside
+	// the sha256 of the plan the agent installed (not under `pipbake-oci`,
+	// whose own `template_files` the image's provenance names). Packer
+	// tells a provisioner no template path for an HCL2 template (it sends
+	// `packer_template_path` for legacy JSON templates only), so they are
+	// named here, e.g. `[for f in fileset(path.root, "*.pkr.hcl") :
+	// "${path.root}/${f}"]`. Defaults to the `*.pkr.hcl`, `*.pkr.json` and
+	// `*.pkrvars.hcl` files of Packer's working folder, as `pipbake-oci`'s
+	// `template_files`.
+	TemplateFiles []string `mapstructure:"template_files"`
 	// The bytecode cache folder on the Packer host: the `.pyc` files
 	// compiled for the modules of the chosen wheels, per interpreter, so
 	// each file is compiled once and every later bake copies it. The

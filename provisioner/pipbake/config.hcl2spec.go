@@ -30,6 +30,7 @@ type FlatConfig struct {
 	SkipClean           *bool             `mapstructure:"skip_clean" cty:"skip_clean" hcl:"skip_clean"`
 	ExecuteCommand      *string           `mapstructure:"execute_command" cty:"execute_command" hcl:"execute_command"`
 	ReceiptOutput       *string           `mapstructure:"receipt_output" cty:"receipt_output" hcl:"receipt_output"`
+	TemplateFiles       []string          `mapstructure:"template_files" cty:"template_files" hcl:"template_files"`
 	BytecodeCache       *string           `mapstructure:"bytecode_cache" cty:"bytecode_cache" hcl:"bytecode_cache"`
 	AgentPath           *string           `mapstructure:"agent_path" cty:"agent_path" hcl:"agent_path"`
 }
@@ -65,6 +66,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"skip_clean":                 &hcldec.AttrSpec{Name: "skip_clean", Type: cty.Bool, Required: false},
 		"execute_command":            &hcldec.AttrSpec{Name: "execute_command", Type: cty.String, Required: false},
 		"receipt_output":             &hcldec.AttrSpec{Name: "receipt_output", Type: cty.String, Required: false},
+		"template_files":             &hcldec.AttrSpec{Name: "template_files", Type: cty.List(cty.String), Required: false},
 		"bytecode_cache":             &hcldec.AttrSpec{Name: "bytecode_cache", Type: cty.String, Required: false},
 		"agent_path":                 &hcldec.AttrSpec{Name: "agent_path", Type: cty.String, Required: false},
 	}

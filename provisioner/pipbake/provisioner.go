@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/pipbake/packer-plugin-pipbake/internal/attest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/bake"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lockcheck"
@@ -175,6 +176,9 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 			add("receipt_output: %s exists and is not a folder", c.ReceiptOutput)
 		}
 	}
+	if err := attest.CheckTemplateFiles(c.TemplateFiles); err != nil {
+		add("%v", err)
+	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
 	}
@@ -240,6 +244,10 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		case <-ctx.Done():
 		}
 	}()
+	templates, err := attest.TemplateFiles(c.TemplateFiles)
+	if err != nil {
+		return fmt.Errorf("pipbake: template_files: %w", err)
+	}
 	res, err := bake.Run(ctx, &remote{comm: comm}, bake.Options{
 		Sets:          c.Sets,
 		Wheelhouse:    c.Wheelhouse,
@@ -252,6 +260,8 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		AgentPath:     c.AgentPath,
 		Command:       p.command,
 		ReceiptOutput: c.ReceiptOutput,
+		Templates:     templates,
+		ProvenanceDir: provenanceDir(generated),
 		SkipClean:     c.SkipClean,
 		BytecodeCache: bytecodeCache(c.BytecodeCache, generated),
 		Log:           out,
@@ -277,6 +287,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 	}
 	return nil
+}
+
+// provenanceDir is the folder the pipbake-oci builder names for the plan
+// records of its bakes (bake.GeneratedProvenanceDir), "" under another
+// builder.
+func provenanceDir(generated map[string]interface{}) string {
+	dir, _ := generated[bake.GeneratedProvenanceDir].(string)
+	return dir
 }
 
 // bytecodeCache is the host's bytecode cache folder: bytecode_cache, else

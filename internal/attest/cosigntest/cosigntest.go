@@ -6,83 +6,21 @@
 package cosigntest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
-)
-
-var (
-	once    sync.Once
-	bin     string
-	whyNone string
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/citools"
 )
 
 // Bin returns the cosign binary: $PIPBAKE_COSIGN, else what .ci/tools.sh
 // builds (the first time, minutes) or has cached.
 func Bin(tb testing.TB) string {
 	tb.Helper()
-	testenv.SkipShort(tb, "runs cosign")
-	once.Do(func() {
-		if p := os.Getenv("PIPBAKE_COSIGN"); p != "" {
-			bin = p
-			return
-		}
-		script := findTools()
-		if script == "" {
-			whyNone = "no .ci/tools.sh above " + mustWd()
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script)
-		cmd.Env = append(os.Environ(), "PIPBAKE_TOOLS=cosign")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			whyNone = "PIPBAKE_TOOLS=cosign .ci/tools.sh failed: " + err.Error() + "\n" + errb.String()
-			return
-		}
-		for _, l := range strings.Split(out.String(), "\n") {
-			if v, ok := strings.CutPrefix(l, "PIPBAKE_COSIGN="); ok {
-				bin = strings.Trim(v, "'")
-			}
-		}
-		if bin == "" {
-			whyNone = "tools.sh printed no PIPBAKE_COSIGN"
-		}
-	})
-	if bin == "" {
-		testenv.Missing(tb, "cosign: %s", whyNone)
-	}
-	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
-		testenv.Missing(tb, "cosign: no program at %s", bin)
-	}
-	return bin
-}
-
-func mustWd() string { d, _ := os.Getwd(); return d }
-
-func findTools() string {
-	d := mustWd()
-	for {
-		p := filepath.Join(d, ".ci", "tools.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
+	return citools.Bin(tb, "cosign", "PIPBAKE_COSIGN", 25*time.Minute)
 }
 
 // Env is a clean environment for cosign: its own HOME (no docker
