@@ -32,16 +32,47 @@ test-short:
 	$(GO) test -short ./...
 
 # The inner loop, in under 2 minutes with warm caches: vet, staticcheck,
-# and the core's unit tests with the race detector. -short skips every test
-# that starts packer, moto_server, sshd, cosign or debootstrap
-# (internal/testenv). CHECK_PKGS leaves out what is slow even then (the
-# command line's and installers' in-process end-to-end tests, the corpus
-# repacking and the examples' builds, the benchmarks); make test runs those.
-CHECK_SLOW = /internal/cli$$|/internal/corpus$$|/examples$$|/internal/npm$$|/internal/install$$|/internal/bake$$|/internal/agent$$|/cmd/|/bench/|/provisioner/
-CHECK_PKGS ?= $(shell $(GO) list ./... | grep -Ev '$(CHECK_SLOW)')
-check: lint
-	@echo "go test -short -race CHECK_PKGS ($(words $(CHECK_PKGS)) packages)"
-	@$(GO) test -short -race $(CHECK_PKGS)
+# and the core's unit tests with the race detector, lint and tests side by
+# side (make -j2: the tests spend much of their time waiting on Python,
+# nginx and timeouts). -short skips every test that starts packer,
+# moto_server, sshd, cosign, docker-registry or debootstrap
+# (internal/testenv), and the big-input tests take smaller inputs; make
+# test runs them all. README "The inner loop" has the measurements.
+#
+# CHECK_PKGS: every package with tests but CHECK_SLOW's. Measured with
+# `go test -short -race -count=1` of the package alone on the shared
+# 2-core machine (load 4-9), warm build cache: CPU seconds of the test
+# binary and its children, then wall seconds; all of CHECK_PKGS together
+# take about 75 s of CPU and 100 s of wall. Left out, as each would add a
+# large part of the 2 minutes:
+#   internal/bake              65 s CPU, 137 s  bakes through a shell, real installs
+#   internal/install           57 s,      47 s  installs, chaos kills
+#   internal/corpus            39 s,      34 s  repacks and compares the corpus
+#   internal/npm               30 s,      28 s  npm ci comparisons
+#   internal/cli               28 s,      40 s  the CLI end to end
+#   cmd/packer-plugin-pipbake  28 s,      44 s  (and 33 s of CPU to link)
+#   cmd/pipbake                12 s,      23 s  builds and runs the binary
+#   examples                    5 s,       8 s  TestCIExamples
+# and, because -short skips every one of their tests, so -race would only
+# link them (CPU seconds to link): examples/aws-ami (3.8),
+# internal/testenv/packertest (1.1), bench/... (1.7 to 3.3).
+CHECK_SLOW = /internal/bake$$|/internal/install$$|/internal/corpus$$|/internal/npm$$|/internal/cli$$|/cmd/|/examples$$|/examples/aws-ami$$|/internal/testenv/packertest$$|/bench/
+CHECK_PKGS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -Ev '$(CHECK_SLOW)')
+# GORACE atexit_sleep_ms=0: a race-built binary sleeps 1 s before it exits
+# by default (for goroutines still running to report a race): once per
+# test binary and once per helper a test starts as itself (chroot,
+# testenv, bytecode), 25 to 40 s of the wall time. A race found while the
+# tests run still fails them. -ldflags=-w: no DWARF in the test binaries,
+# a quarter less CPU to link them (race reports and panics name files
+# and lines from the symbol table, not DWARF).
+CHECK_TESTFLAGS ?= -short -race -ldflags=-w
+check:
+	@$(MAKE) --no-print-directory -j2 --output-sync=line lint check-race
+
+.PHONY: check-race
+check-race:
+	@echo "go test $(CHECK_TESTFLAGS) CHECK_PKGS ($(words $(CHECK_PKGS)) packages)"
+	@GORACE="$${GORACE:+$$GORACE }atexit_sleep_ms=0" $(GO) test $(CHECK_TESTFLAGS) $(CHECK_PKGS)
 
 # vet, and staticcheck (built once by .ci/tools.sh from .ci/tools/staticcheck,
 # the version pinned there) on the full build and the lean agent's.

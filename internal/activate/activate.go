@@ -81,7 +81,8 @@ type HealthResult struct {
 	Passed  bool          `json:"passed"`
 	Tries   int           `json:"tries"`
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// Output is the end of the last try's output.
+	// Output is the end of the last try's output (of the try before
+	// when the last was killed at the timeout before saying anything).
 	Output string `json:"output,omitempty"`
 }
 
@@ -379,7 +380,9 @@ func check(ctx context.Context, opts *Options, rep *Report, idx []int) []string 
 
 // runHealth runs h's command (sh -c, in dir, stdin empty) until it exits 0
 // or the timeout passes; a try still running at the timeout is killed with
-// its process group.
+// its process group. A try killed before it said anything leaves the
+// output of the try before it (why the check was failing), or, when no
+// try said anything, what stopped it.
 func runHealth(ctx context.Context, h *plan.Health, dir string) *HealthResult {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, h.TimeoutOrDefault())
@@ -394,15 +397,18 @@ func runHealth(ctx context.Context, h *plan.Health, dir string) *HealthResult {
 		killGroup(cmd)
 		cmd.WaitDelay = time.Second
 		err := cmd.Run()
-		res.Output = tailOf(out.Bytes(), 2048)
-		if err == nil {
-			res.Passed = true
-			break
-		}
-		if ctx.Err() != nil {
-			if res.Output == "" {
+		said := tailOf(out.Bytes(), 2048)
+		if err != nil && ctx.Err() != nil {
+			if said != "" {
+				res.Output = said
+			} else if res.Output == "" {
 				res.Output = err.Error()
 			}
+			break
+		}
+		res.Output = said
+		if err == nil {
+			res.Passed = true
 			break
 		}
 		var ee *exec.ExitError

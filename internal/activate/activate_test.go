@@ -142,6 +142,28 @@ func TestHealthRetriesAndTimeout(t *testing.T) {
 	}
 }
 
+// TestHealthOutputOfAKilledTry: when the try running at the timeout is
+// killed before it says anything, the result keeps what the last try
+// that said something said, not "signal: killed". On a loaded machine
+// the last try of a failing check often starts just before the timeout;
+// TestActivateUnhealthyRollsBack then saw "signal: killed" instead of
+// the check's "boom" (3 of 6 make check runs on the shared machine).
+func TestHealthOutputOfAKilledTry(t *testing.T) {
+	dir := t.TempDir()
+	tried := filepath.Join(dir, "tried")
+	// The first try fails saying boom; the next ones hang, silent.
+	h := &plan.Health{Command: "if [ -e " + tried + " ]; then exec sleep 60; fi; touch " + tried + "; echo boom; exit 1", Timeout: "1s", Interval: "100ms"}
+	res := runHealth(context.Background(), h, dir)
+	if res.Passed || res.Tries != 2 || res.Output != "boom" {
+		t.Errorf("got %+v, want 2 tries and the first one's output", res)
+	}
+	// A hung check that never said anything: what stopped it.
+	h = &plan.Health{Command: "exec sleep 60", Timeout: "200ms"}
+	if res := runHealth(context.Background(), h, dir); res.Passed || res.Output != "signal: killed" {
+		t.Errorf("silent hung check: %+v", res)
+	}
+}
+
 func TestRestartWithSystemd(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "run", "systemd", "system"), 0o755)

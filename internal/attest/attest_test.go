@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +23,10 @@ import (
 
 // encryptCosign writes priv in cosign's key format (the test's own
 // writer of the format ParsePrivateKey reads).
-func encryptCosign(t testing.TB, priv *ecdsa.PrivateKey, password []byte, n int) []byte {
-	t.Helper()
+func encryptCosign(priv *ecdsa.PrivateKey, password []byte, n int) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	salt := make([]byte, 32)
 	rand.Read(salt)
@@ -34,7 +34,7 @@ func encryptCosign(t testing.TB, priv *ecdsa.PrivateKey, password []byte, n int)
 	rand.Read(nonce[:])
 	dk, err := scrypt.Key(password, salt, n, 8, 1, 32)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	var key [32]byte
 	copy(key[:], dk)
@@ -46,6 +46,19 @@ func encryptCosign(t testing.TB, priv *ecdsa.PrivateKey, password []byte, n int)
 	return pem.EncodeToMemory(&pem.Block{Type: pemSigstoreKey, Bytes: data})
 }
 
+// encryptedKey is one key in cosign's format, made once per test binary
+// for the tests that need one: each scrypt derivation (N=32768, 32 MB)
+// costs up to a second of CPU under make check's -race.
+var encryptedKey = sync.OnceValues(func() (*ecdsa.PrivateKey, []byte) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k, encryptCosign(k, encryptedKeyPassword, 32768)
+})
+
+var encryptedKeyPassword = []byte("correct horse battery staple")
+
 func newKey(t testing.TB) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -55,14 +68,14 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 }
 
 func TestParsePrivateKeyFormats(t *testing.T) {
-	k := newKey(t)
+	k, enc := encryptedKey()
 	pk8, _ := x509.MarshalPKCS8PrivateKey(k)
 	sec1, _ := x509.MarshalECPrivateKey(k)
-	pass := []byte("correct horse battery staple")
+	pass := encryptedKeyPassword
 	for name, data := range map[string][]byte{
 		"pkcs8":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8}),
 		"sec1":   pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}),
-		"cosign": encryptCosign(t, k, pass, 32768),
+		"cosign": enc,
 	} {
 		got, err := ParsePrivateKey(name, data, pass)
 		if err != nil {
@@ -75,9 +88,8 @@ func TestParsePrivateKeyFormats(t *testing.T) {
 }
 
 func TestParsePrivateKeyRefusals(t *testing.T) {
-	k := newKey(t)
-	pass := []byte("s3cret-pass-word")
-	enc := encryptCosign(t, k, pass, 32768)
+	k, enc := encryptedKey()
+	pass := encryptedKeyPassword
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	pk384, _ := x509.MarshalPKCS8PrivateKey(p384)
 	pub, _ := MarshalPublicKey(&k.PublicKey)

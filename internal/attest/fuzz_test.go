@@ -13,13 +13,13 @@ import (
 // that parses is an ECDSA P-256 key that signs what its public key
 // verifies.
 func FuzzParsePrivateKey(f *testing.F) {
-	k := newKey(f)
+	k, enc := encryptedKey()
 	pk8, _ := x509.MarshalPKCS8PrivateKey(k)
 	sec1, _ := x509.MarshalECPrivateKey(k)
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8}), []byte(""))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}), []byte(""))
-	f.Add(encryptCosign(f, k, []byte("pw-0123456789"), 32768), []byte("pw-0123456789"))
-	f.Add(encryptCosign(f, k, []byte("pw-0123456789"), 32768), []byte("pw-wrong-0123"))
+	f.Add(enc, encryptedKeyPassword)
+	f.Add(enc, []byte("pw-wrong-0123"))
 	f.Add([]byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neyJrZGYiOnt9fQ==\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"), []byte("pw-0123456789"))
 	f.Add([]byte("not a key"), []byte(""))
 	f.Fuzz(func(t *testing.T, data, password []byte) {

@@ -38,20 +38,23 @@ func TestThreadKeepsWorkersAlive(t *testing.T) {
 	}
 
 	// The hazard: started from a thread that then ends. (Not every such
-	// thread ends: the runtime keeps the main thread; so try a few.)
-	died := false
-	for i := 0; i < 5 && !died; i++ {
+	// thread ends: the runtime keeps the main thread; so try a few at
+	// once, rather than one after another with 2 s for each.)
+	var doomed []*exec.Cmd
+	for i := 0; i < 5; i++ {
 		done := make(chan *exec.Cmd)
 		go func() {
 			runtime.LockOSThread() // returning locked ends the thread
 			done <- start()
 		}()
-		doomed := <-done
-		deadline := time.Now().Add(2 * time.Second)
-		for running(doomed.Process.Pid) && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		doomed = append(doomed, <-done)
+	}
+	died := false
+	for deadline := time.Now().Add(2 * time.Second); !died && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		for _, cmd := range doomed {
+			died = died || !running(cmd.Process.Pid)
 		}
-		died = !running(doomed.Process.Pid)
 	}
 	if !died {
 		t.Fatal("no child whose starting thread ended was killed: the parent-death signal is not per thread here")

@@ -148,6 +148,13 @@ func (s *Session) command(ctx context.Context, op string, args ...string) (*exec
 	}
 	cmd := exec.CommandContext(ctx, self, append([]string{HelperArg, op}, args...)...)
 	cmd.Env = []string{specEnv + "=" + string(spec)}
+	// A race-built test binary (make check) hands its race detector's
+	// options to the helpers it starts as itself: with the default
+	// atexit_sleep_ms each helper sleeps 1 s before it exits. The helper
+	// does not pass its environment on to the commands it runs.
+	if v, ok := os.LookupEnv("GORACE"); ok {
+		cmd.Env = append(cmd.Env, "GORACE="+v)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	return cmd, nil

@@ -188,6 +188,11 @@ func ParseFile(path string) (*Lock, error) {
 		return nil, fmt.Errorf("reading lock file: %w", err)
 	}
 	defer f.Close()
+	// A regular file's size says it all; the LimitReader bounds the rest
+	// (a pipe, a file still growing).
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is %d bytes; the limit for a lock file is %d", fi.Size(), MaxFileBytes)}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading lock file %q: %w", path, err)

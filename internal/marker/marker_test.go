@@ -381,13 +381,19 @@ func TestStringLiterals(t *testing.T) {
 }
 
 func TestDepthAndSize(t *testing.T) {
+	// With -short (make check, under -race) the inputs are a tenth as big,
+	// still far over the limits.
+	scale := 1
+	if testing.Short() {
+		scale = 10
+	}
 	deep := func(n int) string {
 		return strings.Repeat("(", n) + `os_name == "posix"` + strings.Repeat(")", n)
 	}
 	if ok, err := Evaluate(deep(MaxDepth), linux311); err != nil || !ok {
 		t.Errorf("%d nested parentheses: %v, %v", MaxDepth, ok, err)
 	}
-	for _, n := range []int{MaxDepth + 1, 3_000_000} {
+	for _, n := range []int{MaxDepth + 1, 3_000_000 / scale} {
 		_, err := Parse(deep(n))
 		var se *SyntaxError
 		if !errors.As(err, &se) || !strings.Contains(se.Msg, "nested more than") {
@@ -398,7 +404,7 @@ func TestDepthAndSize(t *testing.T) {
 		}
 	}
 	// A long flat chain is no problem, and prints and evaluates in linear time.
-	long := strings.Repeat(`os_name == "nt" or `, 200_000) + `os_name == "posix"`
+	long := strings.Repeat(`os_name == "nt" or `, 200_000/scale) + `os_name == "posix"`
 	e, err := Parse(long)
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +420,7 @@ func TestDepthAndSize(t *testing.T) {
 		t.Errorf("error for a broken long marker: %d bytes", len(fmt.Sprint(err)))
 	}
 	// Not UTF-8: the excerpt must not grow over a run of continuation bytes.
-	_, err = Parse(`os_name == "` + strings.Repeat("\xa5", 1<<20) + `"`)
+	_, err = Parse(`os_name == "` + strings.Repeat("\xa5", 1<<20/scale) + `"`)
 	if err == nil || len(err.Error()) > 1000 {
 		t.Errorf("error for a megabyte of invalid UTF-8: %d bytes", len(fmt.Sprint(err)))
 	}
