@@ -37,14 +37,16 @@ test-short:
 # nginx and timeouts). -short skips every test that starts packer,
 # moto_server, sshd, cosign, docker-registry or debootstrap
 # (internal/testenv), and the big-input tests take smaller inputs; make
-# test runs them all. README "The inner loop" has the measurements.
+# test runs them all. README ("make check is the inner loop") has the
+# measurements.
 #
 # CHECK_PKGS: every package with tests but CHECK_SLOW's. Measured with
 # `go test -short -race -count=1` of the package alone on the shared
 # 2-core machine (load 4-9), warm build cache: CPU seconds of the test
 # binary and its children, then wall seconds; all of CHECK_PKGS together
-# take about 75 s of CPU and 100 s of wall. Left out, as each would add a
-# large part of the 2 minutes:
+# take 65 to 75 s of CPU to run (and 44 s to build and link), 70 s of wall
+# on a nearly quiet machine. Left out, as each would add a large part of
+# the 2 minutes:
 #   internal/bake              65 s CPU, 137 s  bakes through a shell, real installs
 #   internal/install           57 s,      47 s  installs, chaos kills
 #   internal/corpus            39 s,      34 s  repacks and compares the corpus
@@ -62,9 +64,10 @@ CHECK_PKGS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Impo
 # by default (for goroutines still running to report a race): once per
 # test binary and once per helper a test starts as itself (chroot,
 # testenv, bytecode), 25 to 40 s of the wall time. A race found while the
-# tests run still fails them. -ldflags=-w: no DWARF in the test binaries,
-# a quarter less CPU to link them (race reports and panics name files
-# and lines from the symbol table, not DWARF).
+# tests run still fails them. -ldflags=-w: no DWARF in the test binaries:
+# building and linking the set takes 44 s of CPU instead of 49 (race
+# reports and panics name files and lines from the symbol table, not
+# DWARF).
 CHECK_TESTFLAGS ?= -short -race -ldflags=-w
 check:
 	@$(MAKE) --no-print-directory -j2 --output-sync=line lint check-race
