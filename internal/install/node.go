@@ -53,7 +53,11 @@ func (nodeEcosystem) check(ctx context.Context, set Set, opts Options) (_ layout
 	if p.lk, err = npm.ReadLock(set.Lock); err != nil {
 		return nil, set, fmt.Errorf("set %q: %w", set.Name, err)
 	}
-	if p.rt, err = npm.Probe(ctx, npm.Local{}, set.Node); err != nil {
+	var local npm.Local
+	if opts.NpmStore != "" {
+		local.VersionCache = npmstore.NodeVersions(opts.NpmStore)
+	}
+	if p.rt, err = npm.Probe(ctx, local, set.Node); err != nil {
 		return nil, set, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if p.sel, err = p.lk.Select(p.rt, npm.SelectOptions{IncludeDev: set.IncludeDev}); err != nil {

@@ -16,6 +16,10 @@
 // Opening one checks its seal (a CRC-32C over the file), then every
 // bound and path in it: a damaged, truncated or hostile file is a miss,
 // counted, never laid out.
+//
+// DIR/node-versions/ keeps what local node binaries answered to
+// `node --version` (npm.Local's VersionCache): installs that find a store
+// do not start node to probe it.
 package npmstore
 
 import (
@@ -117,6 +121,10 @@ func Open(dir string) (*Store, error) {
 	}
 	return &Store{dir: abs}, nil
 }
+
+// NodeVersions is the folder of the store folder dir where the answers
+// of `node --version` are kept (npm.Local's VersionCache).
+func NodeVersions(dir string) string { return filepath.Join(dir, "node-versions") }
 
 // Dir is the store's folder, absolute.
 func (s *Store) Dir() string { return s.dir }
