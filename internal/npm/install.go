@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -513,9 +514,21 @@ func (u *unpacker) unpackAll(ctx context.Context, jobs []*job, own map[string]*P
 	return ctx.Err()
 }
 
-func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
+func (u *unpacker) unpackJob(j *job, own map[string]*Package) (err error) {
 	var stored *npmstore.Package
 	if j.storeKey != "" {
+		// A large store file is read through a mapping: were it cut short
+		// meanwhile by another program, reading it faults. That fails
+		// this install (its release is removed), and crashes nothing.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				if _, fault := r.(interface{ Addr() uintptr }); !fault {
+					panic(r)
+				}
+				err = fmt.Errorf("lay out %s from the npm store %s: its store file changed while it was read (%v)", j.pkg.Label(), j.store.Dir(), r)
+			}
+		}()
 		stored, j.fromStore = j.store.Get(j.storeKey)
 		defer stored.Close()
 	}
@@ -540,7 +553,6 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
 		}
 	}
 	var out *unpacked
-	var err error
 	if j.fromStore {
 		out, err = u.unpackStored(stored, spec)
 	} else {
