@@ -94,6 +94,11 @@ type Options struct {
 	// NpmStore, when set, is the folder of the store of unpacked npm
 	// packages (internal/npmstore) Node sets are laid out from and add to.
 	NpmStore string
+	// NpmLink lays a Node set's packages out as hard links to the npm
+	// store's copies of their files (npm.InstallOptions.Link): faster and
+	// smaller, but the release shares its files with the store and with
+	// every release linked from it.
+	NpmLink bool
 }
 
 // Result describes a finished install.
@@ -128,6 +133,8 @@ type Result struct {
 type NpmStore struct {
 	Stored   int `json:"stored"`
 	Unpacked int `json:"unpacked"`
+	// Linked counts the packages of Stored laid out as hard links.
+	Linked int `json:"linked,omitempty"`
 }
 
 // Bytecode counts the .pyc files of an install by where they came from:

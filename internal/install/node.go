@@ -201,14 +201,18 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 	}
 	res, err := npm.Install(ctx, npm.InstallOptions{Selection: p.sel, Tarballs: p.tb, Dir: dir,
 		App: set.App, AppIntegrity: p.appSRI, PackageJSON: p.pkgJSON, ScriptsAllow: set.ScriptsAllow,
-		Jobs: opts.Jobs, Log: opts.Log, Store: store})
+		Jobs: opts.Jobs, Log: opts.Log, Store: store, Link: opts.NpmLink && store != nil})
 	if err != nil {
 		return nil, laidOut{}, err
 	}
 	var out laidOut
 	if store != nil {
-		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked}
-		opts.logf("pipbake: %s: npm packages: %d from the npm store, %d unpacked (npm store %s)", set.Name, res.Stored, res.Unpacked, store.Dir())
+		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked, Linked: res.Linked}
+		linked := ""
+		if res.Linked > 0 {
+			linked = fmt.Sprintf(" (%d of them hard-linked)", res.Linked)
+		}
+		opts.logf("pipbake: %s: npm packages: %d from the npm store%s, %d unpacked (npm store %s)", set.Name, res.Stored, linked, res.Unpacked, store.Dir())
 		if n := store.Damaged(); n > 0 {
 			opts.logf("pipbake: warning: npm store %s: %d damaged packages ignored (unpacked again)", store.Dir(), n)
 		}

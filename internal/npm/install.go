@@ -56,6 +56,15 @@ type InstallOptions struct {
 	// a package it holds (by the lock's integrity) is laid out from it,
 	// without reading its tarball; one it lacks is stored once laid out.
 	Store *npmstore.Store
+	// Link lays packages the Store holds out as hard links to its copies
+	// of their files (as pnpm does) instead of writing them: an install
+	// writes no package file at all, but its release shares each file
+	// with the store and every other release linked from it, so a file
+	// changed in place in one changes in all. It needs the Store on the
+	// release's file system (else files are written, and Log says so),
+	// and is not used when ScriptsAllow names any package (scripts could
+	// write into linked files).
+	Link bool
 }
 
 // Result is what a receipt needs of a layout.
@@ -80,6 +89,8 @@ type Result struct {
 	// those from their tarballs (not in the receipt: the store's state
 	// must not change a release).
 	Stored, Unpacked int `json:"-"`
+	// Linked counts the packages of Stored laid out as hard links (Link).
+	Linked int `json:"-"`
 }
 
 // Installed is one laid-out entry of the lock.
@@ -136,6 +147,7 @@ type job struct {
 	store     *npmstore.Store
 	storeKey  string
 	fromStore bool
+	linked    bool // laid out from the store as hard links
 	src       *Tarballs
 	file      string
 	data      []byte
@@ -169,6 +181,16 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	}
 	u := &unpacker{root: root, umask: umask.Get()}
 	lk := s.Lock
+	if opts.Link && opts.Store != nil {
+		switch err := opts.Store.Linkable(root); {
+		case len(opts.ScriptsAllow) > 0:
+			logf(opts.Log, "pipbake: %s: packages are written, not linked from the npm store: scripts_allow lets scripts run, which could write into linked files", lk.Path)
+		case err != nil:
+			logf(opts.Log, "pipbake: npm store %s: its files cannot be linked into %s (%v): they are written", opts.Store.Dir(), root, err)
+		default:
+			u.link = true
+		}
+	}
 
 	// The tarballs: every one present and matching the lock, before any
 	// byte is written.
@@ -252,6 +274,9 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	for _, j := range jobs {
 		if j.fromStore {
 			res.Stored++
+			if j.linked {
+				res.Linked++
+			}
 		} else {
 			res.Unpacked++
 			toStore = append(toStore, j)
@@ -529,8 +554,20 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) (err error) {
 				err = fmt.Errorf("lay out %s from the npm store %s: its store file changed while it was read (%v)", j.pkg.Label(), j.store.Dir(), r)
 			}
 		}()
-		stored, j.fromStore = j.store.Get(j.storeKey)
-		defer stored.Close()
+		if u.link {
+			out, ok, err := u.linkStored(j, u.specOf(j, own))
+			if err != nil {
+				return err
+			}
+			if ok {
+				j.out, j.fromStore, j.linked = out, true, true
+				return nil
+			}
+			// Not in the store after all (damaged): from its tarball.
+		} else {
+			stored, j.fromStore = j.store.Get(j.storeKey)
+			defer stored.Close()
+		}
 	}
 	data := j.data
 	if data == nil && j.pkg != nil && !j.fromStore {
@@ -539,19 +576,7 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) (err error) {
 			return err
 		}
 	}
-	spec := unpackSpec{file: j.file}
-	if j.pkg == nil {
-		spec.label, spec.noNodeModules = "the app", true
-	} else {
-		p := j.pkg
-		spec.label, spec.dest = p.ID(), p.Path
-		spec.inside = func(rel string) error {
-			if q := ownerOf(rel, own); q != nil && q != p {
-				return fmt.Errorf("lands in %s, which the lock installs from its own tarball", q.Path)
-			}
-			return nil
-		}
-	}
+	spec := u.specOf(j, own)
 	var out *unpacked
 	if j.fromStore {
 		out, err = u.unpackStored(stored, spec)
@@ -564,6 +589,24 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) (err error) {
 	j.out = out
 	j.data = nil
 	return nil
+}
+
+// specOf says where job j's files go.
+func (u *unpacker) specOf(j *job, own map[string]*Package) unpackSpec {
+	spec := unpackSpec{file: j.file}
+	if j.pkg == nil {
+		spec.label, spec.noNodeModules = "the app", true
+		return spec
+	}
+	p := j.pkg
+	spec.label, spec.dest = p.ID(), p.Path
+	spec.inside = func(rel string) error {
+		if q := ownerOf(rel, own); q != nil && q != p {
+			return fmt.Errorf("lands in %s, which the lock installs from its own tarball", q.Path)
+		}
+		return nil
+	}
+	return spec
 }
 
 // store puts the packages unpacked from their tarballs into the store,
