@@ -197,6 +197,8 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 		var err error
 		if store, err = npmstore.Open(opts.NpmStore); err != nil {
 			opts.logf("pipbake: warning: npm store not used: %v", err)
+		} else {
+			defer store.Close()
 		}
 	}
 	res, err := npm.Install(ctx, npm.InstallOptions{Selection: p.sel, Tarballs: p.tb, Dir: dir,
@@ -205,7 +207,12 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 	if err != nil {
 		return nil, laidOut{}, err
 	}
-	var out laidOut
+	out := laidOut{known: make(map[string]receipt.Known, len(res.Files))}
+	for _, f := range res.Files {
+		if f.Mode.IsRegular() {
+			out.known[f.Path] = receipt.Known{Size: f.Size, Mode: f.Mode}
+		}
+	}
 	if store != nil {
 		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked, Linked: res.Linked}
 		linked := ""

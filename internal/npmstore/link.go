@@ -44,8 +44,20 @@ func (s *Store) idxPath(integrity string) string {
 // copyPath is where the copy of a file with this sha256 and mode (its
 // mode in a release, after the umask) is kept.
 func (s *Store) copyPath(sum [32]byte, perm fs.FileMode) string {
-	h := hex.EncodeToString(sum[:])
-	return filepath.Join(s.dir, filesDir, h[:2], h+"-"+strconv.FormatUint(uint64(perm&0o777), 8))
+	return filepath.Join(s.dir, filesDir, filepath.FromSlash(copyName(sum, perm)))
+}
+
+// copyName is copyPath inside DIR/files: "<2 hex>/<64 hex>-<octal mode>".
+func copyName(sum [32]byte, perm fs.FileMode) string {
+	var b [2 + 1 + 64 + 1 + 3]byte
+	hex.Encode(b[3:67], sum[:])
+	b[0], b[1], b[2], b[67] = b[3], b[4], '/', '-'
+	n := 68
+	for shift := 6; shift >= 0; shift -= 3 {
+		b[n] = byte('0' + (perm>>shift)&7)
+		n++
+	}
+	return string(b[:n])
 }
 
 // Index reads the table of the package stored for integrity, written by
@@ -88,8 +100,7 @@ func (s *Store) PutIndex(integrity string, files []File) error {
 // Intact reports whether the store holds a copy of f with mode perm that
 // can be linked: a regular file of f's size, with that mode and Stamp.
 func (s *Store) Intact(f File, perm fs.FileMode) bool {
-	fi, err := os.Lstat(s.copyPath(f.SHA256, perm))
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && fi.Mode().Perm() == perm&0o777 && fi.ModTime().Equal(Stamp)
+	return s.intact(copyName(f.SHA256, perm), f.Size, perm&0o777)
 }
 
 // MakeCopy makes (or remakes) the copy of f, from its Data, with mode
@@ -129,7 +140,7 @@ func (s *Store) MakeCopy(f File, perm fs.FileMode) error {
 
 // Link makes dest a hard link to the copy of f with mode perm.
 func (s *Store) Link(f File, perm fs.FileMode, dest string) error {
-	return os.Link(s.copyPath(f.SHA256, perm), dest)
+	return s.link(copyName(f.SHA256, perm), dest)
 }
 
 // Linkable reports why files of the store cannot be hard-linked into the

@@ -110,6 +110,10 @@ var errDamaged = errors.New("damaged npm store file")
 type Store struct {
 	dir     string
 	damaged atomic.Int64
+	// DIR/files, opened once for linking (link_unix.go).
+	filesOnce sync.Once
+	filesFD   int
+	filesErr  error
 }
 
 // Open opens (creating when missing) the store folder dir.
