@@ -250,6 +250,12 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	if err := verifyAll(opts.Tarballs, fromTarball); err != nil {
 		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
 	}
+	// The hidden lockfile depends on the lock alone: rendered while the
+	// packages are laid out (10 ms of the large fixture's CPU).
+	hiddenLock := sync.OnceValues(func() ([]byte, error) { return HiddenLock(lk, s.Packages) })
+	if len(s.Packages) > 0 {
+		go hiddenLock()
+	}
 
 	// Unpack, biggest first.
 	own := map[string]*Package{} // package folders laid out from their own tarball or a link
@@ -382,7 +388,7 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	// every package folder.
 	var hidden []fileRec
 	if len(s.Packages) > 0 {
-		data, err := HiddenLock(lk, s.Packages)
+		data, err := hiddenLock()
 		if err != nil {
 			return nil, fmt.Errorf("write node_modules/%s: %w", HiddenLockName, err)
 		}
