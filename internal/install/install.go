@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -374,9 +375,27 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	// Check the tree against the RECORDs (or the manifest) and record in
 	// the receipt what verify holds the release to, then write SBOM and
 	// receipt.
-	rep, err := receipt.Seal(dir, rc)
+	// The SBOM reads nothing the seal records (the files, their modes,
+	// the RECORDs' digests): rendered from a copy of the receipt while the
+	// tree is checked.
+	type rendered struct {
+		data []byte
+		err  error
+	}
+	sbom := make(chan rendered, 1)
+	snap := *rc
+	snap.Distributions = slices.Clone(rc.Distributions)
+	go func() {
+		data, err := snap.SBOM()
+		sbom <- rendered{data, err}
+	}()
+	rep, err := receipt.SealKnown(dir, rc, out.known)
+	sb := <-sbom
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	if sb.err != nil {
+		return nil, fmt.Errorf("set %q: render SBOM: %w", set.Name, sb.err)
 	}
 	if !rep.Clean() {
 		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
@@ -384,7 +403,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	if err := syncTree(dir); err != nil {
 		return nil, fmt.Errorf("set %q: flush release %s to disk: %w", set.Name, dir, err)
 	}
-	if err := rc.Write(dir); err != nil {
+	if err := rc.WriteWithSBOM(dir, sb.data); err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if opts.ReleaseCache != "" {
