@@ -86,6 +86,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
 	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
 	npmCache := fs.String("npm-cache", "", "lay a Node set's packages out from (and store new ones in) this store of unpacked packages, `folder`, or off (default $"+npmstore.Env+", else ~/.cache/pipbake/npm)")
+	npmLink := fs.Bool("npm-link", os.Getenv(npmstore.LinkEnv) == "1", "lay a Node set's packages out as hard links to the npm store's copies of their files, as pnpm does: nothing is written but the links, but the release shares its files with the store and with every release linked from it, so a file changed in place in one changes in all (default $"+npmstore.LinkEnv+" = 1; needs the store on the root's file system, and no scripts_allow)")
 	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	resultFile := fs.String("result-file", "", "once every set is current, also write the result as JSON (what --json prints) to this `file`, readable by all (the provisioner brings it back with the receipts); failing to is only a warning")
@@ -120,7 +121,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	}
 	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
 		BytecodeCache: pyccache.Dir(*bytecodeCache), BytecodeCacheTransient: *bytecodeReturn != "",
-		NpmStore: npmstore.Dir(*npmCache)}
+		NpmStore: npmstore.Dir(*npmCache), NpmLink: *npmLink}
 	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
 		defer func() {
 			if ctx.Err() == nil { // cancelled: nothing goes back

@@ -49,6 +49,9 @@ type laidOut struct {
 	notes    []string
 	bytecode *Bytecode
 	npmStore *NpmStore
+	// known are the regular files whose size and mode the layout knows
+	// from a stat (receipt.SealKnown); nil: the seal stats every file.
+	known map[string]receipt.Known
 }
 
 // ecosystems by set kind.

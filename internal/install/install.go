@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -94,6 +95,11 @@ type Options struct {
 	// NpmStore, when set, is the folder of the store of unpacked npm
 	// packages (internal/npmstore) Node sets are laid out from and add to.
 	NpmStore string
+	// NpmLink lays a Node set's packages out as hard links to the npm
+	// store's copies of their files (npm.InstallOptions.Link): faster and
+	// smaller, but the release shares its files with the store and with
+	// every release linked from it.
+	NpmLink bool
 }
 
 // Result describes a finished install.
@@ -128,6 +134,8 @@ type Result struct {
 type NpmStore struct {
 	Stored   int `json:"stored"`
 	Unpacked int `json:"unpacked"`
+	// Linked counts the packages of Stored laid out as hard links.
+	Linked int `json:"linked,omitempty"`
 }
 
 // Bytecode counts the .pyc files of an install by where they came from:
@@ -367,9 +375,27 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	// Check the tree against the RECORDs (or the manifest) and record in
 	// the receipt what verify holds the release to, then write SBOM and
 	// receipt.
-	rep, err := receipt.Seal(dir, rc)
+	// The SBOM reads nothing the seal records (the files, their modes,
+	// the RECORDs' digests): rendered from a copy of the receipt while the
+	// tree is checked.
+	type rendered struct {
+		data []byte
+		err  error
+	}
+	sbom := make(chan rendered, 1)
+	snap := *rc
+	snap.Distributions = slices.Clone(rc.Distributions)
+	go func() {
+		data, err := snap.SBOM()
+		sbom <- rendered{data, err}
+	}()
+	rep, err := receipt.SealKnown(dir, rc, out.known)
+	sb := <-sbom
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	if sb.err != nil {
+		return nil, fmt.Errorf("set %q: render SBOM: %w", set.Name, sb.err)
 	}
 	if !rep.Clean() {
 		return nil, fmt.Errorf("set %q: the new release %s does not verify: %s", set.Name, id, describe(rep.Problems))
@@ -377,7 +403,7 @@ func (p *prepared) stage(ctx context.Context, opts Options, unlock func()) (st *
 	if err := syncTree(dir); err != nil {
 		return nil, fmt.Errorf("set %q: flush release %s to disk: %w", set.Name, dir, err)
 	}
-	if err := rc.Write(dir); err != nil {
+	if err := rc.WriteWithSBOM(dir, sb.data); err != nil {
 		return nil, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if opts.ReleaseCache != "" {

@@ -53,7 +53,11 @@ func (nodeEcosystem) check(ctx context.Context, set Set, opts Options) (_ layout
 	if p.lk, err = npm.ReadLock(set.Lock); err != nil {
 		return nil, set, fmt.Errorf("set %q: %w", set.Name, err)
 	}
-	if p.rt, err = npm.Probe(ctx, npm.Local{}, set.Node); err != nil {
+	var local npm.Local
+	if opts.NpmStore != "" {
+		local.VersionCache = npmstore.NodeVersions(opts.NpmStore)
+	}
+	if p.rt, err = npm.Probe(ctx, local, set.Node); err != nil {
 		return nil, set, fmt.Errorf("set %q: %w", set.Name, err)
 	}
 	if p.sel, err = p.lk.Select(p.rt, npm.SelectOptions{IncludeDev: set.IncludeDev}); err != nil {
@@ -193,18 +197,29 @@ func (p *nodeLayout) install(ctx context.Context, set Set, id, dir string, opts 
 		var err error
 		if store, err = npmstore.Open(opts.NpmStore); err != nil {
 			opts.logf("pipbake: warning: npm store not used: %v", err)
+		} else {
+			defer store.Close()
 		}
 	}
 	res, err := npm.Install(ctx, npm.InstallOptions{Selection: p.sel, Tarballs: p.tb, Dir: dir,
 		App: set.App, AppIntegrity: p.appSRI, PackageJSON: p.pkgJSON, ScriptsAllow: set.ScriptsAllow,
-		Jobs: opts.Jobs, Log: opts.Log, Store: store})
+		Jobs: opts.Jobs, Log: opts.Log, Store: store, Link: opts.NpmLink && store != nil})
 	if err != nil {
 		return nil, laidOut{}, err
 	}
-	var out laidOut
+	out := laidOut{known: make(map[string]receipt.Known, len(res.Files))}
+	for _, f := range res.Files {
+		if f.Mode.IsRegular() {
+			out.known[f.Path] = receipt.Known{Size: f.Size, Mode: f.Mode}
+		}
+	}
 	if store != nil {
-		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked}
-		opts.logf("pipbake: %s: npm packages: %d from the npm store, %d unpacked (npm store %s)", set.Name, res.Stored, res.Unpacked, store.Dir())
+		out.npmStore = &NpmStore{Stored: res.Stored, Unpacked: res.Unpacked, Linked: res.Linked}
+		linked := ""
+		if res.Linked > 0 {
+			linked = fmt.Sprintf(" (%d of them hard-linked)", res.Linked)
+		}
+		opts.logf("pipbake: %s: npm packages: %d from the npm store%s, %d unpacked (npm store %s)", set.Name, res.Stored, linked, res.Unpacked, store.Dir())
 		if n := store.Damaged(); n > 0 {
 			opts.logf("pipbake: warning: npm store %s: %d damaged packages ignored (unpacked again)", store.Dir(), n)
 		}

@@ -10,3 +10,8 @@ import "os"
 func File(f *os.File, size int64) (data []byte, unmap func() error, ok bool) {
 	return nil, nil, false
 }
+
+// Populated does not map here either.
+func Populated(f *os.File, size int64) (data []byte, unmap func() error, ok bool) {
+	return nil, nil, false
+}

@@ -121,6 +121,11 @@ func (u *unpacker) linkBins(l *Lock, pkgs []*Package) (bins []Bin, changed []str
 				return nil, nil, fmt.Errorf("link program %s of %s: %w", name, p.Label(), err)
 			}
 			bins = append(bins, Bin{Path: to, Target: from, Package: p.Path})
+			// A file hard-linked from the npm store gets a copy of its
+			// own first: its mode and first line are this release's.
+			if err := unshare(src, fi); err != nil {
+				return nil, nil, fmt.Errorf("make %s this release's own: %w", absFrom, err)
+			}
 			if err := os.Chmod(src, 0o777&^u.umask); err != nil {
 				return nil, nil, fmt.Errorf("make %s executable: %w", absFrom, err)
 			}
@@ -133,6 +138,29 @@ func (u *unpacker) linkBins(l *Lock, pkgs []*Package) (bins []Bin, changed []str
 		}
 	}
 	return bins, changed, nil
+}
+
+// unshare replaces a regular file that has other hard links with a copy
+// of its own (same bytes and mode), so changing it changes no other
+// release and not the store.
+func unshare(p string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() || linkCount(fi) <= 1 {
+		return nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	tmp := p + ".pipbake-tmp"
+	if err := os.WriteFile(tmp, data, fi.Mode().Perm()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, fi.Mode().Perm()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, p)
 }
 
 // dos2unixShebang turns a "#!...\r\n" first line (within the first 2048

@@ -85,6 +85,7 @@ type unpacker struct {
 	root  string // absolute
 	dirs  outfile.Dirs
 	umask fs.FileMode
+	link  bool // lay stored packages out as hard links (InstallOptions.Link)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
@@ -227,12 +228,68 @@ func (u *unpacker) unpack(data []byte, spec unpackSpec) (*unpacked, error) {
 // land, their bytes and hashes from the store file (whose seal was
 // checked when it was read).
 func (u *unpacker) unpackStored(sp *npmstore.Package, spec unpackSpec) (*unpacked, error) {
+	return u.placeStored(sp.Files, spec, "write", func(f npmstore.File, _ fs.FileMode, dest string) error {
+		w, err := outfile.Create(dest, f.Mode)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(f.Data)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// linkStored lays a stored package out as hard links to the store's
+// copies of its files. Copies that are missing, or changed since they
+// were made, are made again from the package's store file first (and its
+// table kept beside it); ok is false, with no error, when the store has
+// no intact file for the package: it is then unpacked from its tarball.
+func (u *unpacker) linkStored(j *job, spec unpackSpec) (_ *unpacked, ok bool, _ error) {
+	st := j.store
+	files, indexed := st.Index(j.storeKey)
+	intact := indexed
+	for i := 0; intact && i < len(files); i++ {
+		intact = st.Intact(files[i], files[i].Mode&^u.umask)
+	}
+	if !intact {
+		sp, got := st.Get(j.storeKey)
+		if !got {
+			return nil, false, nil
+		}
+		defer sp.Close()
+		for _, f := range sp.Files {
+			perm := f.Mode &^ u.umask
+			if !st.Intact(f, perm) {
+				if err := st.MakeCopy(f, perm); err != nil {
+					return nil, false, fmt.Errorf("lay out %s from the npm store: %w", spec.label, err)
+				}
+			}
+		}
+		files = sp.Files
+		if !indexed {
+			if err := st.PutIndex(j.storeKey, files); err != nil {
+				return nil, false, fmt.Errorf("lay out %s from the npm store: %w", spec.label, err)
+			}
+		}
+	}
+	out, err := u.placeStored(files, spec, "link", func(f npmstore.File, perm fs.FileMode, dest string) error {
+		return st.Link(f, perm, dest)
+	})
+	return out, err == nil, err
+}
+
+// placeStored puts each stored file at its place under root/spec.dest
+// with put (which writes or links it, with the mode the file has there),
+// after the checks unpack makes of where files land.
+func (u *unpacker) placeStored(files []npmstore.File, spec unpackSpec, verb string, put func(f npmstore.File, perm fs.FileMode, dest string) error) (*unpacked, error) {
 	fail := func(entry, msg string, err error) error {
 		return &EntryError{Tarball: spec.file + " (from the npm store)", Package: spec.label, Entry: entry, Msg: msg, Err: err}
 	}
-	out := &unpacked{files: make([]fileRec, 0, len(sp.Files))}
+	out := &unpacked{files: make([]fileRec, 0, len(files))}
 	base := filepath.Join(u.root, filepath.FromSlash(spec.dest))
-	for _, f := range sp.Files {
+	for _, f := range files {
 		rest := f.Path
 		rel := rest
 		if spec.dest != "" {
@@ -252,18 +309,11 @@ func (u *unpacker) unpackStored(sp *npmstore.Package, spec unpackSpec) (*unpacke
 		if err := u.dirs.Ensure(filepath.Dir(dest)); err != nil {
 			return nil, fail(rest, "make its folder", err)
 		}
-		w, err := outfile.Create(dest, f.Mode)
-		if err != nil {
-			return nil, fail(rest, "create "+dest, err)
+		perm := f.Mode &^ u.umask
+		if err := put(f, perm, dest); err != nil {
+			return nil, fail(rest, verb+" "+dest, err)
 		}
-		_, err = w.Write(f.Data)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fail(rest, "write "+dest, err)
-		}
-		out.files = append(out.files, fileRec{rel: rel, size: f.Size, sum: f.SHA256, mode: f.Mode &^ u.umask, perm: f.Mode})
+		out.files = append(out.files, fileRec{rel: rel, size: f.Size, sum: f.SHA256, mode: perm, perm: f.Mode})
 		if rest == "binding.gyp" {
 			out.hasGyp = true
 		}

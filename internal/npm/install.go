@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +56,15 @@ type InstallOptions struct {
 	// a package it holds (by the lock's integrity) is laid out from it,
 	// without reading its tarball; one it lacks is stored once laid out.
 	Store *npmstore.Store
+	// Link lays packages the Store holds out as hard links to its copies
+	// of their files (as pnpm does) instead of writing them: an install
+	// writes no package file at all, but its release shares each file
+	// with the store and every other release linked from it, so a file
+	// changed in place in one changes in all. It needs the Store on the
+	// release's file system (else files are written, and Log says so),
+	// and is not used when ScriptsAllow names any package (scripts could
+	// write into linked files).
+	Link bool
 }
 
 // Result is what a receipt needs of a layout.
@@ -79,6 +89,8 @@ type Result struct {
 	// those from their tarballs (not in the receipt: the store's state
 	// must not change a release).
 	Stored, Unpacked int `json:"-"`
+	// Linked counts the packages of Stored laid out as hard links (Link).
+	Linked int `json:"-"`
 }
 
 // Installed is one laid-out entry of the lock.
@@ -135,6 +147,7 @@ type job struct {
 	store     *npmstore.Store
 	storeKey  string
 	fromStore bool
+	linked    bool // laid out from the store as hard links
 	src       *Tarballs
 	file      string
 	data      []byte
@@ -168,6 +181,16 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	}
 	u := &unpacker{root: root, umask: umask.Get()}
 	lk := s.Lock
+	if opts.Link && opts.Store != nil {
+		switch err := opts.Store.Linkable(root); {
+		case len(opts.ScriptsAllow) > 0:
+			logf(opts.Log, "pipbake: %s: packages are written, not linked from the npm store: scripts_allow lets scripts run, which could write into linked files", lk.Path)
+		case err != nil:
+			logf(opts.Log, "pipbake: npm store %s: its files cannot be linked into %s (%v): they are written", opts.Store.Dir(), root, err)
+		default:
+			u.link = true
+		}
+	}
 
 	// The tarballs: every one present and matching the lock, before any
 	// byte is written.
@@ -227,6 +250,12 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	if err := verifyAll(opts.Tarballs, fromTarball); err != nil {
 		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
 	}
+	// The hidden lockfile depends on the lock alone: rendered while the
+	// packages are laid out (10 ms of the large fixture's CPU).
+	hiddenLock := sync.OnceValues(func() ([]byte, error) { return HiddenLock(lk, s.Packages) })
+	if len(s.Packages) > 0 {
+		go hiddenLock()
+	}
 
 	// Unpack, biggest first.
 	own := map[string]*Package{} // package folders laid out from their own tarball or a link
@@ -251,6 +280,9 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	for _, j := range jobs {
 		if j.fromStore {
 			res.Stored++
+			if j.linked {
+				res.Linked++
+			}
 		} else {
 			res.Unpacked++
 			toStore = append(toStore, j)
@@ -356,7 +388,7 @@ func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
 	// every package folder.
 	var hidden []fileRec
 	if len(s.Packages) > 0 {
-		data, err := HiddenLock(lk, s.Packages)
+		data, err := hiddenLock()
 		if err != nil {
 			return nil, fmt.Errorf("write node_modules/%s: %w", HiddenLockName, err)
 		}
@@ -513,11 +545,35 @@ func (u *unpacker) unpackAll(ctx context.Context, jobs []*job, own map[string]*P
 	return ctx.Err()
 }
 
-func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
+func (u *unpacker) unpackJob(j *job, own map[string]*Package) (err error) {
 	var stored *npmstore.Package
 	if j.storeKey != "" {
-		stored, j.fromStore = j.store.Get(j.storeKey)
-		defer stored.Close()
+		// A large store file is read through a mapping: were it cut short
+		// meanwhile by another program, reading it faults. That fails
+		// this install (its release is removed), and crashes nothing.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				if _, fault := r.(interface{ Addr() uintptr }); !fault {
+					panic(r)
+				}
+				err = fmt.Errorf("lay out %s from the npm store %s: its store file changed while it was read (%v)", j.pkg.Label(), j.store.Dir(), r)
+			}
+		}()
+		if u.link {
+			out, ok, err := u.linkStored(j, u.specOf(j, own))
+			if err != nil {
+				return err
+			}
+			if ok {
+				j.out, j.fromStore, j.linked = out, true, true
+				return nil
+			}
+			// Not in the store after all (damaged): from its tarball.
+		} else {
+			stored, j.fromStore = j.store.Get(j.storeKey)
+			defer stored.Close()
+		}
 	}
 	data := j.data
 	if data == nil && j.pkg != nil && !j.fromStore {
@@ -526,21 +582,8 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
 			return err
 		}
 	}
-	spec := unpackSpec{file: j.file}
-	if j.pkg == nil {
-		spec.label, spec.noNodeModules = "the app", true
-	} else {
-		p := j.pkg
-		spec.label, spec.dest = p.ID(), p.Path
-		spec.inside = func(rel string) error {
-			if q := ownerOf(rel, own); q != nil && q != p {
-				return fmt.Errorf("lands in %s, which the lock installs from its own tarball", q.Path)
-			}
-			return nil
-		}
-	}
+	spec := u.specOf(j, own)
 	var out *unpacked
-	var err error
 	if j.fromStore {
 		out, err = u.unpackStored(stored, spec)
 	} else {
@@ -552,6 +595,24 @@ func (u *unpacker) unpackJob(j *job, own map[string]*Package) error {
 	j.out = out
 	j.data = nil
 	return nil
+}
+
+// specOf says where job j's files go.
+func (u *unpacker) specOf(j *job, own map[string]*Package) unpackSpec {
+	spec := unpackSpec{file: j.file}
+	if j.pkg == nil {
+		spec.label, spec.noNodeModules = "the app", true
+		return spec
+	}
+	p := j.pkg
+	spec.label, spec.dest = p.ID(), p.Path
+	spec.inside = func(rel string) error {
+		if q := ownerOf(rel, own); q != nil && q != p {
+			return fmt.Errorf("lands in %s, which the lock installs from its own tarball", q.Path)
+		}
+		return nil
+	}
+	return spec
 }
 
 // store puts the packages unpacked from their tarballs into the store,

@@ -2,11 +2,17 @@ package npm
 
 import (
 	"context"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // probeFast describes a local node without starting its JavaScript
@@ -15,8 +21,8 @@ import (
 // the platform from this system, the libc from /usr/bin/ldd's text as
 // npm reads it. ok is false when any of them is not plain (a wrapper
 // script, an unknown machine, an ldd that names neither libc): the probe
-// script then answers.
-func probeFast(ctx context.Context, node string) (*Runtime, bool) {
+// script then answers. cache is Local.VersionCache.
+func probeFast(ctx context.Context, node, cache string) (*Runtime, bool) {
 	p, err := exec.LookPath(node)
 	if err != nil {
 		return nil, false
@@ -50,17 +56,88 @@ func probeFast(ctx context.Context, node string) (*Runtime, bool) {
 	default:
 		return nil, false
 	}
+	v, ok := nodeVersion(ctx, real, cache)
+	if !ok {
+		return nil, false
+	}
+	return &Runtime{Node: node, ExecPath: real, Version: v, Platform: "linux", Arch: arch, Libc: libc}, true
+}
+
+// nodeVersion is what `real --version` says, without its "v": read from
+// the cache folder when it holds the answer for this very binary, else
+// asked and kept there. The cache is only a hint: what it holds is
+// checked as a version, a file that is not one is asked again, and a
+// cache that cannot be written is left alone.
+func nodeVersion(ctx context.Context, real, cache string) (string, bool) {
+	var name string
+	if cache != "" {
+		var st unix.Stat_t
+		if err := unix.Stat(real, &st); err == nil {
+			id := fmt.Sprintf("pipbake node version 1\x00%s\x00%d %d %d %d.%d %d.%d", real, st.Dev, st.Ino, st.Size,
+				st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+			sum := sha256.Sum256([]byte(id))
+			name = filepath.Join(cache, "node-"+hex.EncodeToString(sum[:16]))
+			if v, ok := readCachedVersion(name); ok {
+				return v, true
+			}
+		}
+	}
 	cmd := exec.CommandContext(ctx, real, "--version")
 	cmd.Env = withoutNodeOptions(os.Environ())
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, false
+		return "", false
 	}
 	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 	if _, err := ParseVersion(v); err != nil {
-		return nil, false
+		return "", false
 	}
-	return &Runtime{Node: node, ExecPath: real, Version: v, Platform: "linux", Arch: arch, Libc: libc}, true
+	if name != "" {
+		writeCachedVersion(name, v)
+	}
+	return v, true
+}
+
+// maxCachedVersion bounds what is read of a cached answer.
+const maxCachedVersion = 64
+
+func readCachedVersion(name string) (string, bool) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	buf := make([]byte, maxCachedVersion+1)
+	n, _ := io.ReadFull(f, buf)
+	if n == 0 || n > maxCachedVersion {
+		return "", false
+	}
+	v := strings.TrimSpace(string(buf[:n]))
+	if _, err := ParseVersion(v); err != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// writeCachedVersion keeps v under name: written whole to a temporary
+// file, then renamed, so a reader never sees half of it.
+func writeCachedVersion(name, v string) {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return
+	}
+	_, werr := f.WriteString(v + "\n")
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // elfArch is process.arch for an ELF executable's machine ("" unknown).

@@ -5,4 +5,4 @@ package npm
 import "context"
 
 // probeFast is Linux-only; elsewhere the probe script answers.
-func probeFast(context.Context, string) (*Runtime, bool) { return nil, false }
+func probeFast(context.Context, string, string) (*Runtime, bool) { return nil, false }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,71 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("more data than input")
 		}
 	})
+}
+
+// TestLargeMapped: a store file of mapMin bytes or more is read through a
+// mapping: its bytes are right, a flipped byte fails its seal like a read
+// one, and a file cut short under a reader faults where the reader runs
+// with debug.SetPanicOnFault (as npm's unpacking does) instead of
+// crashing.
+func TestLargeMapped(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(filepath.Join(dir, "store"))
+	var big strings.Builder
+	for i := 0; big.Len() < 2*mapMin; i++ {
+		fmt.Fprintf(&big, "exports.f%d = %d;\n", i, i*i)
+	}
+	want := map[string]string{"big.js": big.String(), "package.json": `{"name":"big"}`}
+	if err := s.Put(integrity, files(t, dir, want)); err != nil {
+		t.Fatal(err)
+	}
+	p := s.path(integrity)
+	if st, err := os.Stat(p); err != nil || st.Size() < mapMin {
+		t.Fatalf("store file %v, %v: not large enough to be mapped", st, err)
+	}
+	pk, ok := s.Get(integrity)
+	if !ok {
+		t.Fatal("not found")
+	}
+	for _, f := range pk.Files {
+		if string(f.Data) != want[f.Path] {
+			t.Errorf("%s: %d bytes read, want %d", f.Path, len(f.Data), len(want[f.Path]))
+		}
+	}
+	pk.Close()
+
+	good, _ := os.ReadFile(p)
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)-100] ^= 1
+	if err := os.WriteFile(p, flipped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get(integrity); ok || s.Damaged() != 1 {
+		t.Fatalf("a flipped byte in a mapped file: found %v, %d damaged", ok, s.Damaged())
+	}
+	if err := os.WriteFile(p, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pk, ok = s.Get(integrity)
+	if !ok {
+		t.Fatal("the good file again: not found")
+	}
+	defer pk.Close()
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	fault := func() (r any) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() { r = recover() }()
+		var sum byte
+		for _, f := range pk.Files {
+			for _, b := range f.Data {
+				sum += b
+			}
+		}
+		return sum
+	}()
+	if _, ok := fault.(interface{ Addr() uintptr }); !ok {
+		t.Fatalf("reading a mapped store file cut short: %v, want a fault", fault)
+	}
 }

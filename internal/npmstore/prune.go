@@ -2,6 +2,8 @@ package npmstore
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/lru"
@@ -16,17 +18,32 @@ type Usage struct {
 // add counts f in u (n = 1), or takes it out (n = -1).
 func (u *Usage) add(f lru.File, n int) {
 	u.Bytes += int64(n) * f.Size
-	if !f.Temp {
+	if !f.Temp && strings.HasSuffix(f.Path, suffix) {
 		u.Packages += n
 	}
 }
 
+// scan lists what a prune may remove: package files and their tables,
+// and the copies made for linking that no release links any more (a copy
+// a release links takes no space of its own; removing it would only make
+// the next linked install copy it again). Copies carry Stamp as their
+// time, so they go before any package file.
 func scan(dir string) ([]lru.File, Usage, error) {
 	var u Usage
-	files, err := lru.Scan(dir, []string{storeDir}, func(name string) bool { return strings.HasSuffix(name, suffix) })
+	files, err := lru.Scan(dir, []string{storeDir}, func(name string) bool {
+		return strings.HasSuffix(name, suffix) || strings.HasSuffix(name, idxSuffix)
+	})
 	if err != nil {
 		return nil, u, fmt.Errorf("npm store %s: %w", dir, err)
 	}
+	copies, err := lru.Scan(dir, []string{filesDir}, func(name string) bool {
+		fi, err := os.Lstat(filepath.Join(dir, filesDir, name[:min(2, len(name))], name))
+		return err == nil && linkCount(fi) <= 1
+	})
+	if err != nil {
+		return nil, u, fmt.Errorf("npm store %s: %w", dir, err)
+	}
+	files = append(files, copies...)
 	for _, f := range files {
 		u.add(f, 1)
 	}

@@ -16,11 +16,29 @@ import (
 // holds the release to: each RECORD's sha256, the file count and every
 // file's and directory's mode. Write then adds the SBOM's sha256.
 func Seal(releaseDir string, rc *Receipt) (*Report, error) {
+	return SealKnown(releaseDir, rc, nil)
+}
+
+// Known is what an installer knows of a regular file it just made: its
+// size and mode, as a stat of it found them.
+type Known struct {
+	Size int64
+	Mode fs.FileMode
+}
+
+// SealKnown is Seal for an installer that knows the size and mode of the
+// regular files it made (keyed by path in the release, as the manifest
+// has them; npm's layout has them from the stat that checked each file's
+// store copy before linking it, or from what it wrote): the check still
+// lists every folder and compares every name, type and link with the
+// receipt, but takes those files' sizes and modes from known instead of a
+// stat of each.
+func SealKnown(releaseDir string, rc *Receipt, known map[string]Known) (*Report, error) {
 	rc.Schema = Schema
 	rep := &Report{Release: rc.Release, Path: releaseDir, Problems: []Problem{}}
 	defer sortProblems(rep)
 	want, digests := expectations(releaseDir, rc, false, rep)
-	w := &walker{root: releaseDir, want: want, opts: Options{SizesOnly: true}, compiled: closed(rc), seal: true}
+	w := &walker{root: releaseDir, want: want, opts: Options{SizesOnly: true}, compiled: closed(rc), seal: true, known: known}
 	if err := w.run(); err != nil {
 		return nil, fmt.Errorf("check the new release %s: %w", releaseDir, err)
 	}
@@ -46,9 +64,18 @@ func Seal(releaseDir string, rc *Receipt) (*Report, error) {
 // both into the release directory, the receipt last: its presence marks
 // the release complete.
 func (r *Receipt) Write(dir string) error {
-	sbom, err := r.SBOM()
-	if err != nil {
-		return fmt.Errorf("render SBOM: %w", err)
+	return r.WriteWithSBOM(dir, nil)
+}
+
+// WriteWithSBOM is Write with the SBOM already rendered (by r.SBOM on a
+// copy of r that differs from r in nothing the SBOM reads); nil renders
+// it.
+func (r *Receipt) WriteWithSBOM(dir string, sbom []byte) error {
+	if sbom == nil {
+		var err error
+		if sbom, err = r.SBOM(); err != nil {
+			return fmt.Errorf("render SBOM: %w", err)
+		}
 	}
 	sum := sha256.Sum256(sbom)
 	r.SBOMSHA256 = hex.EncodeToString(sum[:])

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -267,6 +268,10 @@ type walker struct {
 	dirs   *errgroup.Group // listing directories
 	hashes *errgroup.Group // hashing contents; nil with SizesOnly
 
+	// known, when set, are regular files whose size and mode the
+	// installer reported (SealKnown).
+	known map[string]Known
+
 	mu       sync.Mutex
 	problems []Problem
 	seen     []modeOf
@@ -314,12 +319,7 @@ func (w *walker) dir(rel string) error {
 	// Readdir stats each entry relative to the open directory, not by a
 	// path walked from the root.
 	dir := filepath.Join(w.root, filepath.FromSlash(rel))
-	var entries []fs.FileInfo
-	f, err := os.Open(dir)
-	if err == nil {
-		entries, err = f.Readdir(-1)
-		f.Close()
-	}
+	entries, err := w.list(dir, rel)
 	if err != nil {
 		return err
 	}
@@ -390,6 +390,54 @@ func (w *walker) dir(rel string) error {
 	w.mu.Unlock()
 	return nil
 }
+
+// list reads the directory dir (rel inside the release) and each entry's
+// lstat. Readdir stats each entry relative to the open directory, not by
+// a path walked from the root. With known files (SealKnown), the names
+// and types are read alone, and a regular file the installer reported
+// takes its size and mode from that report instead of a stat of its own.
+func (w *walker) list(dir, rel string) ([]fs.FileInfo, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if w.known == nil {
+		return f.Readdir(-1)
+	}
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.FileInfo, len(ents))
+	for i, e := range ents {
+		name := e.Name()
+		if rel != "" {
+			name = rel + "/" + name
+		}
+		if k, ok := w.known[name]; ok && e.Type().IsRegular() {
+			out[i] = knownInfo{name: e.Name(), k: k}
+			continue
+		}
+		if out[i], err = e.Info(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// knownInfo is a regular file's lstat as the installer reported it.
+type knownInfo struct {
+	name string
+	k    Known
+}
+
+func (i knownInfo) Name() string       { return i.name }
+func (i knownInfo) Size() int64        { return i.k.Size }
+func (i knownInfo) Mode() fs.FileMode  { return i.k.Mode.Perm() }
+func (i knownInfo) ModTime() time.Time { return time.Time{} }
+func (i knownInfo) IsDir() bool        { return false }
+func (i knownInfo) Sys() any           { return nil }
 
 func isPyc(rel string) bool {
 	return strings.HasSuffix(rel, ".pyc") && strings.Contains(rel, "__pycache__/")

@@ -182,3 +182,57 @@ func TestReceiptWithBytecodeCounts(t *testing.T) {
 		t.Errorf("written again:\n%s\nwant:\n%s", again, data)
 	}
 }
+
+// TestSealKnown: sealed with the sizes and modes an installer reports
+// for its regular files, a release gets the same receipt as with a stat of
+// each; what the report cannot hide is still found: a reported file that
+// is a link on disk, a file nobody reported, a listed file missing. The
+// reported sizes are what is compared (the stat is skipped).
+func TestSealKnown(t *testing.T) {
+	rel, rc := release(t, t.TempDir())
+	known := map[string]Known{}
+	filepath.WalkDir(rel, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			r, _ := filepath.Rel(rel, p)
+			known[filepath.ToSlash(r)] = Known{Size: fi.Size(), Mode: fi.Mode().Perm()}
+		}
+		return nil
+	})
+	want := *rc
+	got := *rc
+	if rep, err := SealKnown(rel, &got, known); err != nil || !rep.Clean() {
+		t.Fatalf("seal with known files: %v %+v", err, rep)
+	}
+	if got.Files != want.Files || got.Modes.File != want.Modes.File || got.Modes.Exec != want.Modes.Exec || got.Modes.Dir != want.Modes.Dir ||
+		strings.Join(got.Modes.Executables, " ") != strings.Join(want.Modes.Executables, " ") || len(got.Modes.Other) != len(want.Modes.Other) {
+		t.Fatalf("sealed with known files: files %d, modes %+v; with stats: %d, %+v", got.Files, got.Modes, want.Files, want.Modes)
+	}
+
+	wrongSize := map[string]Known{}
+	for k, v := range known {
+		wrongSize[k] = v
+	}
+	wrongSize["lib/site-packages/m.py"] = Known{Size: 1, Mode: 0o644}
+	if rep, _ := SealKnown(rel, &got, wrongSize); rep.Clean() || !strings.Contains(rep.Problems[0].Detail, "size 1") {
+		t.Errorf("a reported size other than the RECORD's: %+v", rep.Problems)
+	}
+
+	// the installer reports a file that is a link on disk, and another
+	// file appears: both found
+	m := filepath.Join(rel, "lib/site-packages/m.py")
+	os.Remove(m)
+	os.Symlink("elsewhere", m)
+	os.WriteFile(filepath.Join(rel, "lib/site-packages/extra.py"), []byte("x"), 0o644)
+	rep, err := SealKnown(rel, &got, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, p := range rep.Problems {
+		kinds = append(kinds, p.Kind+" "+p.Path)
+	}
+	if all := strings.Join(kinds, ", "); !strings.Contains(all, Modified+" lib/site-packages/m.py") || !strings.Contains(all, Unexpected+" lib/site-packages/extra.py") {
+		t.Errorf("with a link for a reported file and an unreported file: %s", all)
+	}
+}

@@ -1,0 +1,5 @@
+package mmap
+
+import "syscall"
+
+const populate = syscall.MAP_POPULATE
