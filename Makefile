@@ -3,7 +3,7 @@
 GO ?= go
 # The tools the end-to-end tests use, built from the Go module proxy and
 # cached under ~/.cache/pipbake-dev/tools by .ci/tools.sh.
-export PIPBAKE_TOOLS ?= packer goreleaser amazon
+export PIPBAKE_TOOLS ?= packer goreleaser amazon cosign oras
 
 .PHONY: demo demo-native test test-short check lint build bench generate fuzz peer
 
