@@ -1,7 +1,7 @@
 // Package cosigntest gives tests the real cosign, built from the Go module
-// proxy by .ci/tools.sh (PIPBAKE_TOOLS=cosign, its tools module
-// .ci/tools/cosign) and cached like packer: a test that needs it asks for
-// it here, so the default tools list stays as it is. Without cosign the
+// proxy by .ci/tools.sh (PIPBAKE_TOOLS=cosign, from the tools module
+// .ci/tools/e2e it shares with packer) and cached like packer: a test
+// that needs it asks for it here, and builds it when it is missing. Without cosign the
 // test is skipped, or fails when PIPBAKE_E2E_REQUIRED is set.
 package cosigntest
 

@@ -1,7 +1,7 @@
 // Package orastest gives tests the real oras CLI, built from the Go module
-// proxy by .ci/tools.sh (PIPBAKE_TOOLS=oras, its tools module
-// .ci/tools/oras) and cached like packer: a test that needs it asks for it
-// here. Without oras the test is skipped, or fails when
+// proxy by .ci/tools.sh (PIPBAKE_TOOLS=oras, from the tools module
+// .ci/tools/e2e it shares with packer) and cached like packer: a test
+// that needs it asks for it here, and builds it when it is missing. Without oras the test is skipped, or fails when
 // PIPBAKE_E2E_REQUIRED is set.
 package orastest
 
