@@ -48,7 +48,12 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 # build_pipbake puts a fresh pipbake binary at $BIN.
 build_pipbake() {
   BIN=$WORK/pipbake
-  (cd "$REPO" && go build -o "$BIN" ./cmd/pipbake)
+  # At normal priority even when the benchmark runs under chrt -f: the Go
+  # linker at real-time priority can starve its own helper threads (a
+  # 1-second link ran for 10 minutes).
+  local nrt=()
+  if command -v chrt >/dev/null && [ "$(chrt -p $$ 2>/dev/null | grep -c SCHED_FIFO)" = 1 ]; then nrt=(chrt -o 0); fi
+  (cd "$REPO" && "${nrt[@]}" go build -o "$BIN" ./cmd/pipbake)
 }
 
 # corpus makes the repacked corpus under $WORK/corpus (wheels/, all.txt).
