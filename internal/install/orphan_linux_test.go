@@ -1,4 +1,4 @@
-package bytecode_test
+package install
 
 import (
 	"bytes"
@@ -13,24 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/cli"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyccache"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/pythons"
 	"github.com/pipbake/packer-plugin-pipbake/internal/wheelpack"
 )
-
-// cliEnv makes this test binary run pipbake's command line instead of the
-// tests: the child a test kills is a real `pipbake install`.
-const cliEnv = "PIPBAKE_BYTECODE_TEST_CLI"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(cliEnv) == "1" {
-		cli.Main(os.Args[1:])
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // TestNoOrphanedCompilers kills a real `pipbake install` with SIGKILL while
 // its bytecode workers are compiling, and checks that every worker dies
@@ -60,29 +47,29 @@ func TestNoOrphanedCompilers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(t, b.Add("slowpkg/__init__.py", 0o644, nil))
-	must(t, b.Add(b.DistInfo()+"/METADATA", 0o644, []byte("Metadata-Version: 2.1\nName: slowpkg\nVersion: 1.0\n")))
+	mustOK(t, b.Add("slowpkg/__init__.py", 0o644, nil))
+	mustOK(t, b.Add(b.DistInfo()+"/METADATA", 0o644, []byte("Metadata-Version: 2.1\nName: slowpkg\nVersion: 1.0\n")))
 	res, err := b.WriteFile(wheels)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lockFile := filepath.Join(work, "requirements.txt")
-	must(t, os.WriteFile(lockFile, []byte("slowpkg==1.0 --hash=sha256:"+res.SHA256+"\n"), 0o644))
+	mustOK(t, os.WriteFile(lockFile, []byte("slowpkg==1.0 --hash=sha256:"+res.SHA256+"\n"), 0o644))
 	root := filepath.Join(work, "root")
 
-	cmd := exec.Command(os.Args[0], "install", "--lock", lockFile, "--wheelhouse", wheels, "--root", root,
+	cmd := exec.Command(agentBinary(t), "install", "--lock", lockFile, "--wheelhouse", wheels, "--root", root,
 		"--python", py, "--release", "r1")
 	// no bytecode cache: every module is compiled
-	cmd.Env = append(target.CleanEnv(os.Environ()), cliEnv+"=1", "PIPBAKE_COMPILE_WORKERS=2", pyccache.Env+"="+pyccache.Off)
+	cmd.Env = append(target.CleanEnv(os.Environ()), "PIPBAKE_COMPILE_WORKERS=2", pyccache.Env+"="+pyccache.Off)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	must(t, cmd.Start())
+	mustOK(t, cmd.Start())
 	defer cmd.Process.Kill()
 
 	// Wait until the first .pyc is written: compiling is under way.
 	release := filepath.Join(root, "releases", "r1")
 	deadline := time.Now().Add(2 * time.Minute)
-	for len(pycs(release)) == 0 {
+	for len(pycFiles(release)) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no .pyc written within 2 minutes:\n%s", out.String())
 		}
@@ -92,31 +79,31 @@ func TestNoOrphanedCompilers(t *testing.T) {
 	if len(workers) == 0 {
 		t.Fatalf("no compiler processes under pid %d", cmd.Process.Pid)
 	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	mustOK(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	killed := time.Now()
-	before := pycs(release)
+	before := pycFiles(release)
 
 	// The workers die with the agent (a parent-death signal is immediate;
 	// allow for a loaded machine).
 	for _, pid := range workers {
-		for alive(pid) && time.Since(killed) < 500*time.Millisecond {
+		for running(pid) && time.Since(killed) < 500*time.Millisecond {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if alive(pid) {
+		if running(pid) {
 			t.Errorf("compiler pid %d is still running %v after the agent was killed", pid, time.Since(killed).Round(time.Millisecond))
 		}
 	}
 	// Long enough for a surviving worker to finish the file it was on and
-	// the ones queued to it (a few tenths of a second each). make check
-	// (-short) waits 1 s: a worker the check above missed would have
+	// the ones queued to it (a few tenths of a second each). -short waits
+	// 1 s: a worker the check above missed would have
 	// written by then on a quiet machine.
 	wait := 3 * time.Second
 	if testing.Short() {
 		wait = time.Second
 	}
 	time.Sleep(wait)
-	after := pycs(release)
+	after := pycFiles(release)
 	var added []string
 	for p := range after {
 		if !before[p] {
@@ -127,21 +114,21 @@ func TestNoOrphanedCompilers(t *testing.T) {
 		t.Errorf("%d .pyc files were written into the abandoned release after the kill (%d before): %v", len(added), len(before), added)
 	}
 	for _, pid := range workers {
-		if alive(pid) {
+		if running(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
 
-func must(t *testing.T, err error) {
+func mustOK(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// pycs lists the .pyc files under dir.
-func pycs(dir string) map[string]bool {
+// pycFiles lists the .pyc files under dir.
+func pycFiles(dir string) map[string]bool {
 	out := map[string]bool{}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".pyc") {
@@ -152,40 +139,12 @@ func pycs(dir string) map[string]bool {
 	return out
 }
 
-// stat reads a process's state and parent from /proc/<pid>/stat.
-func stat(pid int) (state string, ppid int, comm string, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0, "", false
-	}
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return "", 0, "", false
-	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 2 {
-		return "", 0, "", false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0], ppid, string(b[open+1 : end]), true
-}
-
-// alive reports whether pid runs (a zombie has finished).
-func alive(pid int) bool {
-	state, _, _, ok := stat(pid)
-	return ok && state != "Z" && state != "X"
-}
-
 // childPythons lists the Python processes whose parent is pid.
 func childPythons(pid int) []int {
-	ents, _ := os.ReadDir("/proc")
 	var out []int
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if _, ppid, comm, ok := stat(p); ok && ppid == pid && strings.HasPrefix(comm, "python") {
+	for _, p := range children(pid) {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/comm")
+		if err == nil && strings.HasPrefix(string(comm), "python") {
 			out = append(out, p)
 		}
 	}
