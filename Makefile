@@ -86,7 +86,7 @@ check:
 check-race:
 	@echo "go test $(CHECK_TESTFLAGS) CHECK_PKGS ($(words $(CHECK_RACE_PKGS)) packages; without -race: $(words $(CHECK_PLAIN_PKGS)))"
 	@GORACE="$${GORACE:+$$GORACE }atexit_sleep_ms=0" $(GO) test $(CHECK_TESTFLAGS) $(CHECK_RACE_PKGS)
-	@$(GO) test $(filter-out -race,$(CHECK_TESTFLAGS)) $(CHECK_PLAIN_PKGS)
+	$(if $(CHECK_PLAIN_PKGS),@$(GO) test $(filter-out -race,$(CHECK_TESTFLAGS)) $(CHECK_PLAIN_PKGS))
 
 # vet, and staticcheck (built once by .ci/tools.sh from .ci/tools/staticcheck,
 # the version pinned there) on the full build and the lean agent's.
