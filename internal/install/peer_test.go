@@ -278,7 +278,7 @@ func TestPeerWheels(t *testing.T) {
 		t.Run(rel, func(t *testing.T) {
 			t.Parallel()
 			src := alone(t, filepath.Join(peerDir, rel))
-			base := t.TempDir()
+			base := shortTempDir(t)
 			root := filepath.Join(base, "root")
 			dir := filepath.Join(root, "releases", "r")
 			pipErr := pipPeer(t, tg, src, dir)
@@ -325,6 +325,24 @@ func TestPeerWheels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shortTempDir is a temporary folder whose path stays short whatever the
+// test's name. Both installers write the environment's interpreter into
+// scripts' shebang lines, and they differ only past the kernel's 127-byte
+// line: pip writes it as is into a `#!python` data script, pipbake writes
+// the /bin/sh trampoline it writes for entry points (see
+// internal/wheel's TestLongShebang). t.TempDir's path
+// carries the subtest's name and a random number of 1 to 10 digits, which
+// put this test on either side of 127 bytes under CI's TMPDIR.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // peerName is how the README names a peer wheel: its file name, or for
