@@ -24,6 +24,10 @@ tools=$(PIPBAKE_TOOLS="packer goreleaser" bash .ci/tools.sh)
 eval "$tools"
 export PIPBAKE_PACKER PIPBAKE_GORELEASER
 export PIPBAKE_RELEASE_CHECK=$mode PIPBAKE_E2E_REQUIRED=1
+# The test binary compiled as make test compiles it (Makefile, BUILD_ENV),
+# which is how goreleaser compiles the plugin: one compile of each package.
+export CGO_ENABLED=0
+case " ${GOFLAGS:-} " in *" -trimpath "*) ;; *) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" ;; esac
 start=$SECONDS
 go test -count=1 -timeout 60m -run '^TestRelease$' ./cmd/packer-plugin-pipbake
 echo "release-check ($mode): ok in $((SECONDS - start))s" >&2

@@ -111,10 +111,13 @@ func TestLeanAgentBuiltOnce(t *testing.T) {
 }
 
 // TestFindSource: go install module@version finds the module cache's
-// copy; a -trimpath build without one, or another module, has none.
+// copy; a build from a checkout, the checkout (recorded by the compiler,
+// or named at link time by a -trimpath build); a -trimpath build without
+// either, or another module, has none.
 func TestFindSource(t *testing.T) {
-	oldInfo, oldFile := readBuildInfo, sourceFile
-	t.Cleanup(func() { readBuildInfo, sourceFile = oldInfo, oldFile })
+	oldInfo, oldFile, oldCheckout := readBuildInfo, sourceFile, checkout
+	t.Cleanup(func() { readBuildInfo, sourceFile, checkout = oldInfo, oldFile, oldCheckout })
+	checkout = ""
 	modcache := t.TempDir()
 	t.Setenv("GOMODCACHE", modcache)
 	info := func(path, v string) func() (*debug.BuildInfo, bool) {
@@ -140,17 +143,38 @@ func TestFindSource(t *testing.T) {
 	if _, _, err := findSource(); err == nil || !strings.Contains(err.Error(), "example.com/fork") {
 		t.Errorf("another module: %v", err)
 	}
-	// A checkout: the source path compiled in.
+	// A checkout: the source path compiled in. This test binary records
+	// its own unless it was built with -trimpath (CI builds so).
 	readBuildInfo = info(ModulePath, "(devel)")
-	sourceFile = oldFile
 	wd, _ := os.Getwd()
-	if dir, _, err := findSource(); err != nil || dir != filepath.Dir(filepath.Dir(wd)) {
-		t.Errorf("checkout: %q %v, want %s", dir, err, filepath.Dir(filepath.Dir(wd)))
+	repo := filepath.Dir(filepath.Dir(wd))
+	if f := oldFile(); filepath.IsAbs(f) {
+		sourceFile = oldFile
+	} else if f != ModulePath+"/internal/agent/lean.go" {
+		t.Errorf("a -trimpath build's source file: %q", f)
+	}
+	if !filepath.IsAbs(sourceFile()) {
+		sourceFile = func() string { return filepath.Join(repo, "internal", "agent", "lean.go") }
+	}
+	if dir, how, err := findSource(); err != nil || dir != repo || how != "the checkout this plugin was built from" {
+		t.Errorf("checkout: %q %q %v, want %s", dir, how, err, repo)
 	}
 	gone := t.TempDir()
 	sourceFile = func() string { return filepath.Join(gone, "internal", "agent", "lean.go") }
 	if _, _, err := findSource(); err == nil || !strings.Contains(err.Error(), "is gone") {
 		t.Errorf("a removed checkout: %v", err)
+	}
+	// A -trimpath build from a checkout names it at link time.
+	sourceFile = func() string { return ModulePath + "/internal/agent/lean.go" }
+	checkout = repo
+	if dir, how, err := findSource(); err != nil || dir != repo || !strings.Contains(how, "named when this plugin was linked") {
+		t.Errorf("-trimpath, checkout named at link time: %q %q %v, want %s", dir, how, err, repo)
+	}
+	for _, bad := range []string{gone, "relative/dir"} {
+		checkout = bad
+		if _, _, err := findSource(); err == nil || !strings.Contains(err.Error(), "is gone or not") {
+			t.Errorf("-trimpath, checkout %q: %v", bad, err)
+		}
 	}
 }
 

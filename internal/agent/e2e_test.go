@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/examples/hello"
+	"github.com/pipbake/packer-plugin-pipbake/internal/agent"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
@@ -188,7 +189,10 @@ func TestMakeBuildPluginUploadsLeanAgent(t *testing.T) {
 // TestGoBuildPluginBuildsLeanAgent: a plugin built without the Makefile
 // (go build from a checkout, as go install does) embeds no agent: its
 // first bake builds a lean agent from its source into the user's cache
-// folder and uploads that, under 15 MB; the next bake reuses it.
+// folder and uploads that, under 15 MB; the next bake reuses it. The
+// build is the environment's: a plain one records the checkout itself; a
+// -trimpath one (GOFLAGS, as make test sets) names it with the link flag
+// lean.go gives, which a plain build carries and ignores.
 func TestGoBuildPluginBuildsLeanAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end: go build, packer, sshd")
@@ -196,7 +200,7 @@ func TestGoBuildPluginBuildsLeanAgent(t *testing.T) {
 	p := packertest.New(t, packertest.Options{Env: goEnv(t)})
 	src := copySource(t)
 	plugin := filepath.Join(t.TempDir(), "packer-plugin-pipbake")
-	cmd := exec.Command("go", "build", "-o", plugin, "./cmd/packer-plugin-pipbake")
+	cmd := exec.Command("go", "build", "-ldflags", "-X "+agent.ModulePath+"/internal/agent.checkout="+src, "-o", plugin, "./cmd/packer-plugin-pipbake")
 	cmd.Dir = src
 	cmd.Env = target.CleanEnv(os.Environ())
 	if out, err := cmd.CombinedOutput(); err != nil {

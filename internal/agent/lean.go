@@ -31,7 +31,8 @@ const ModulePath = "github.com/pipbake/packer-plugin-pipbake"
 // and the platform: later bakes upload that instead of the whole plugin.
 // The source is the module cache's copy of the exact version for `go
 // install module@version`, or the checkout a `go build` compiled (whose
-// path the binary records unless built with -trimpath).
+// path the binary records unless built with -trimpath; a -trimpath build
+// names it at link time, see checkout).
 var (
 	// goTool is the Go command; cacheRoot the cache folder (the user's).
 	goTool    = "go"
@@ -42,6 +43,15 @@ var (
 	// buildTimeout bounds one build of the agent.
 	buildTimeout = 15 * time.Minute
 )
+
+// checkout is the checkout a -trimpath build was compiled from, which
+// such a build does not record itself: set at link time, as
+//
+//	go build -trimpath -ldflags "-X github.com/pipbake/packer-plugin-pipbake/internal/agent.checkout=$PWD" ./cmd/packer-plugin-pipbake
+//
+// A link-time setting, so such builds share every compiled package with
+// release builds (CI builds its tests so; README, "What CI costs").
+var checkout string
 
 // LeanDir is the folder of lean agents built on first use, under the
 // user's cache folder.
@@ -155,14 +165,20 @@ func findSource() (dir, how string, err error) {
 		}
 	}
 	f := sourceFile()
-	if !filepath.IsAbs(f) {
-		return "", "", errors.New("this plugin was built with -trimpath and is not in the module cache: its source is unknown")
+	if filepath.IsAbs(f) {
+		d := filepath.Dir(filepath.Dir(filepath.Dir(f))) // <module>/internal/agent/lean.go
+		if !isModuleDir(d) {
+			return "", "", fmt.Errorf("the checkout this plugin was built from, %s, is gone", d)
+		}
+		return d, "the checkout this plugin was built from", nil
 	}
-	d := filepath.Dir(filepath.Dir(filepath.Dir(f))) // <module>/internal/agent/lean.go
-	if !isModuleDir(d) {
-		return "", "", fmt.Errorf("the checkout this plugin was built from, %s, is gone", d)
+	if checkout == "" {
+		return "", "", errors.New("this plugin was built with -trimpath and is not in the module cache: its source is unknown (a -trimpath build names its checkout with -ldflags -X " + ModulePath + "/internal/agent.checkout=DIR)")
 	}
-	return d, "the checkout this plugin was built from", nil
+	if !filepath.IsAbs(checkout) || !isModuleDir(checkout) {
+		return "", "", fmt.Errorf("the checkout this plugin names at link time, %s, is gone or not %s's", checkout, ModulePath)
+	}
+	return checkout, "the checkout named when this plugin was linked", nil
 }
 
 // modCache is GOMODCACHE, else GOPATH's (first entry) pkg/mod, else

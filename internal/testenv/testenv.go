@@ -11,10 +11,14 @@
 // And `go test -short` (the inner loop, `make check`) skips every test that
 // starts packer, moto_server, sshd, debootstrap or another tool, whatever
 // the variables say: -short asks for exactly that.
+//
+// ModuleDir finds the module's source for tests that build or read it.
 package testenv
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +79,32 @@ func Root(tb testing.TB, what string) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		Missing(tb, "%s: needs root", what)
+	}
+}
+
+// modulePath is the module ModuleDir looks for.
+const modulePath = "github.com/pipbake/packer-plugin-pipbake"
+
+// ModuleDir returns the module's root folder: the nearest folder at or
+// above the test's working directory (its package's folder) whose go.mod
+// declares the module. From the working directory, not the compiled-in
+// source path, which a -trimpath build (as make test builds) leaves
+// relative.
+func ModuleDir(tb testing.TB) string {
+	tb.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("testenv: working directory: %v", err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
+			first, _, _ := strings.Cut(string(data), "\n")
+			if strings.TrimSpace(first) == "module "+modulePath {
+				return d
+			}
+		}
+		if filepath.Dir(d) == d {
+			tb.Fatalf("testenv: no go.mod of %s at or above %s", modulePath, wd)
+		}
 	}
 }

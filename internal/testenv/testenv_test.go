@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,5 +80,16 @@ func TestSkipShort(t *testing.T) {
 	})
 	if ran == testing.Short() {
 		t.Errorf("-short %v, ran %v", testing.Short(), ran)
+	}
+}
+
+func TestModuleDir(t *testing.T) {
+	wd, _ := os.Getwd()
+	want := filepath.Dir(filepath.Dir(wd)) // internal/testenv
+	if got := testenv.ModuleDir(t); got != want {
+		t.Errorf("ModuleDir: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(testenv.ModuleDir(t), "cmd", "pipbake", "main.go")); err != nil {
+		t.Error(err)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -67,12 +66,6 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "pipbake-dev", "npm"), nil
 }
 
-// RepoDir is the repository's root.
-func RepoDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
-}
-
 // Node returns this machine's node runtime, skipping the test when there
 // is none.
 func Node(tb testing.TB) *npm.Runtime {
@@ -112,7 +105,7 @@ func Get(tb testing.TB, name string) *Fixture {
 		return f
 	}
 	rt := Node(tb)
-	dir := filepath.Join(RepoDir(), "testdata", "npm", name)
+	dir := filepath.Join(testenv.ModuleDir(tb), "testdata", "npm", name)
 	lk, err := npm.ReadLock(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
 		tb.Fatalf("fixture %s: %v", name, err)

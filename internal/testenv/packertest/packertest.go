@@ -300,6 +300,9 @@ func (p *Packer) WriteFile(name, content string) string {
 
 // BuildPlugin builds cmd/packer-plugin-pipbake into a temp dir, with the
 // version from Options.PluginVersion (see there), and returns its path.
+// It embeds no agent: its bakes build a lean agent from this checkout,
+// named at link time for a -trimpath build (internal/agent's checkout;
+// make test builds so).
 func (p *Packer) BuildPlugin() string {
 	p.tb.Helper()
 	bin := filepath.Join(p.tb.TempDir(), "packer-plugin-pipbake")
@@ -307,7 +310,8 @@ func (p *Packer) BuildPlugin() string {
 	if v := p.opts.PluginVersion; v != "" {
 		ver, pre, _ = strings.Cut(v, "-")
 	}
-	ldflags := fmt.Sprintf("-X github.com/pipbake/packer-plugin-pipbake/internal/version.Version=%s -X github.com/pipbake/packer-plugin-pipbake/internal/version.Prerelease=%s", ver, pre)
+	ldflags := fmt.Sprintf("-X github.com/pipbake/packer-plugin-pipbake/internal/version.Version=%s -X github.com/pipbake/packer-plugin-pipbake/internal/version.Prerelease=%s -X github.com/pipbake/packer-plugin-pipbake/internal/agent.checkout=%s",
+		ver, pre, testenv.ModuleDir(p.tb))
 	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, pluginPackage)
 	cmd.Env = target.CleanEnv(os.Environ())
 	start := time.Now()
