@@ -25,14 +25,23 @@ func TestParseUname(t *testing.T) {
 }
 
 // isolate points the lean agent cache at a fresh folder and the Go
-// command at goCmd for the test.
+// command at goCmd for the test. The test binary stands for a plugin
+// built from this checkout: built with -trimpath (make test builds so),
+// it names the checkout as such a plugin does, at link time (checkout).
 func isolate(t *testing.T, goCmd string) string {
 	t.Helper()
 	dir := t.TempDir()
-	oldRoot, oldGo := cacheRoot, goTool
+	oldRoot, oldGo, oldCheckout := cacheRoot, goTool, checkout
 	cacheRoot = func() (string, error) { return dir, nil }
 	goTool = goCmd
-	t.Cleanup(func() { cacheRoot, goTool = oldRoot, oldGo })
+	if !filepath.IsAbs(sourceFile()) && checkout == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkout = filepath.Dir(filepath.Dir(wd)) // internal/agent
+	}
+	t.Cleanup(func() { cacheRoot, goTool, checkout = oldRoot, oldGo, oldCheckout })
 	return dir
 }
 
