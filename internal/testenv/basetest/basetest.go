@@ -87,23 +87,27 @@ func push(tb testing.TB, layout, ref string) string {
 	return ref
 }
 
-// NodePackages are the packages of the Debian base with Node.js: Debian's
-// nodejs beside the Python of the default base.
-var NodePackages = []string{"python3", "python3-venv", "nodejs"}
+// MachinePackages are the packages of the second Debian base, a machine
+// with both runtimes: Python, Debian's nodejs (for Node.js sets), and
+// what Packer and a provisioner's execute_command need on a machine (scp
+// for uploads, sudo). One base for MachineRoot and the Node.js tests, not
+// one each: a debootstrap costs about 100 CPU-seconds, most of it
+// spawning processes (README, "What CI costs").
+var MachinePackages = []string{"python3", "python3-venv", "nodejs", "sudo", "openssh-client"}
 
-var nodeBase = &built{o: debianbase.Options{Packages: NodePackages}, what: "the Debian base with nodejs", timeout: 20 * time.Minute}
+var machine = &built{o: debianbase.Options{Packages: MachinePackages}, what: "the machine's Debian (Python, nodejs, sudo, ssh)", timeout: 20 * time.Minute}
 
-// NodeLayout returns the layout of the Debian base with NodePackages
-// (built with debootstrap the first time, a few minutes; cached after).
+// NodeLayout returns the layout of the Debian base with nodejs
+// (MachinePackages; built with debootstrap the first time, a few
+// minutes; cached after).
 func NodeLayout(tb testing.TB) string {
 	tb.Helper()
-	return nodeBase.get(tb)
+	return machine.get(tb)
 }
 
-// PushNode pushes the Debian base with NodePackages (built with
-// debootstrap the first time, a few minutes; cached after) to ref and
+// PushNode pushes the Debian base with nodejs (NodeLayout) to ref and
 // returns ref.
 func PushNode(tb testing.TB, ref string) string {
 	tb.Helper()
-	return push(tb, nodeBase.get(tb), ref)
+	return push(tb, machine.get(tb), ref)
 }

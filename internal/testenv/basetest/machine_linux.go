@@ -5,21 +5,12 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/debianbase"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
 )
-
-// MachinePackages are the packages of MachineRoot's Debian: Python, and
-// what Packer and a provisioner's execute_command need on a machine (scp
-// for uploads, sudo).
-var MachinePackages = []string{"python3", "python3-venv", "sudo", "openssh-client"}
-
-var machine = &built{o: debianbase.Options{Packages: MachinePackages}, what: "the machine's Debian", timeout: 20 * time.Minute}
 
 // MachineRoot unpacks a Debian base with MachinePackages (built with
 // debootstrap the first time, a few minutes; cached after) into a fresh
