@@ -24,7 +24,8 @@ demo-native:
 # plugin and the CLI finds every package already compiled, as do the
 # plugins and agents the tests build. Either setting alone keys another
 # compile of every package: a cold build of the plugin took 205
-# CPU-seconds, the release's after it 244 more. Nothing pipbake runs
+# CPU-seconds, the release's of the plugin and the CLI after it 244 more
+# (README, "What CI costs"). Nothing pipbake runs
 # needs cgo; -race does (check-race turns it back on). A -trimpath plugin
 # does not know its checkout: the tests that build one name it at link
 # time (internal/agent's checkout).
@@ -46,7 +47,7 @@ test:
 
 # Unit tests only (skips the slow whole-corpus comparisons).
 test-short:
-	$(GO) test -short ./...
+	$(TEST_ENV) $(GO) test -short ./...
 
 # The inner loop, in under 2 minutes with warm caches: vet, staticcheck,
 # and the core's unit tests with the race detector, lint and tests side by
