@@ -38,9 +38,13 @@ func (p *pythonLayout) installPip(ctx context.Context, env *venv.Env, opts Optio
 			pipWheel = w
 		}
 	}
-	tmp, err := os.MkdirTemp("", "pipbake-pip-")
+	// pip's links and requirements inside the release being built, not in
+	// TMPDIR: an agent killed while pip runs leaves them in an incomplete
+	// release, which the next install into the root removes (release.Root
+	// Prepare), rather than in a folder nobody removes.
+	tmp, err := os.MkdirTemp(env.Dir, ".pipbake-pip-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pip's scratch folder: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	var req bytes.Buffer
@@ -59,8 +63,9 @@ func (p *pythonLayout) installPip(ctx context.Context, env *venv.Env, opts Optio
 	if err := os.WriteFile(reqFile, req.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
+	// --no-cache-dir: nothing in the user's pip cache (an image's /root).
 	args := []string{"install", "--isolated", "--no-index", "--no-deps", "--require-hashes", "--only-binary", ":all:",
-		"--find-links", links, "--disable-pip-version-check", "--no-warn-script-location", "-r", reqFile}
+		"--find-links", links, "--disable-pip-version-check", "--no-warn-script-location", "--no-cache-dir", "-r", reqFile}
 	if !compile {
 		args = append(args, "--no-compile")
 	}

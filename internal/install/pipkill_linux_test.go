@@ -20,15 +20,19 @@ import (
 // --installer pip while pip runs: pip dies with it, rather than going on
 // installing into a release nobody owns any more. (It failed before pip
 // was started with a parent-death signal from a locked thread: pip ran
-// on to the end.)
+// on to the end.) The killed install leaves nothing in TMPDIR (pip's
+// scratch folder was there, and stayed), and the next install into the
+// root removes what it left there.
 func TestPipDiesWithAgent(t *testing.T) {
 	bin := agentBinary(t)
 	py := corpustest.Python(t)
 	wh, lockPath := house(t, corpustest.Set(t).Wheels)
 	root := filepath.Join(t.TempDir(), "root")
+	tmpdir := t.TempDir()
+	env := append(target.CleanEnv(os.Environ()), pyccache.Env+"="+pyccache.Off, "TMPDIR="+tmpdir)
 	cmd := exec.Command(bin, "install", "--lock", lockPath, "--wheelhouse", wh, "--root", root, "--python", py,
 		"--release", "r1", "--installer", "pip")
-	cmd.Env = append(target.CleanEnv(os.Environ()), pyccache.Env+"="+pyccache.Off)
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -63,6 +67,24 @@ func TestPipDiesWithAgent(t *testing.T) {
 			t.Errorf("pip (pid %d) still runs %v after the agent was killed", pid, time.Since(killed).Round(time.Millisecond))
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+	}
+	if left, _ := os.ReadDir(tmpdir); len(left) > 0 {
+		t.Errorf("the killed install left %d entries in TMPDIR, e.g. %s", len(left), left[0].Name())
+	}
+	scratch, _ := filepath.Glob(filepath.Join(root, "releases", "r1", ".pipbake-pip-*"))
+	if len(scratch) != 1 {
+		t.Errorf("pip's scratch folder in the killed release: %q, want one", scratch)
+	}
+	again := exec.Command(bin, "install", "--lock", lockPath, "--wheelhouse", wh, "--root", root, "--python", py, "--release", "r2")
+	again.Env = env
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("the next install: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "releases", "r1")); err == nil {
+		t.Error("the next install left the killed release r1")
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "releases", "*", ".pipbake-pip-*")); len(left) > 0 {
+		t.Errorf("pip scratch folders after the next install: %q", left)
 	}
 }
 
