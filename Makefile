@@ -25,10 +25,10 @@ demo-native:
 # plugins and agents the tests build. Either setting alone keys another
 # compile of every package: a cold build of the plugin took 205
 # CPU-seconds, the release's of the plugin and the CLI after it 244 more
-# (README, "What CI costs"). Nothing pipbake runs
-# needs cgo; -race does (check-race turns it back on). A -trimpath plugin
-# does not know its checkout: the tests that build one name it at link
-# time (internal/agent's checkout).
+# (README, "What CI costs"). Nothing pipbake runs needs cgo; -race does
+# (check-race turns it back on). A -trimpath plugin does not know its
+# checkout: the tests that build one name it at link time (internal/agent's
+# checkout).
 BUILD_ENV = CGO_ENABLED=0 GOFLAGS="$(strip $(filter-out -trimpath,$(GOFLAGS)) -trimpath)"
 # make test also links without DWARF (-ldflags=-w, a link flag: compiles
 # are shared all the same): its test binaries and the programs its tests

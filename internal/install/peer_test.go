@@ -331,10 +331,10 @@ func TestPeerWheels(t *testing.T) {
 // test's name. Both installers write the environment's interpreter into
 // scripts' shebang lines, and they differ only past the kernel's 127-byte
 // line: pip writes it as is into a `#!python` data script, pipbake writes
-// the /bin/sh trampoline it writes for entry points (see
-// internal/wheel's TestLongShebang). t.TempDir's path
-// carries the subtest's name and a random number of 1 to 10 digits, which
-// put this test on either side of 127 bytes under CI's TMPDIR.
+// the /bin/sh trampoline it writes for entry points (internal/wheel's
+// TestLongShebang). t.TempDir's path carries the subtest's name and a
+// random number of 1 to 10 digits, which put this test on either side of
+// 127 bytes under CI's TMPDIR.
 func shortTempDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "peer")

@@ -38,15 +38,20 @@ func (p *pythonLayout) installPip(ctx context.Context, env *venv.Env, opts Optio
 			pipWheel = w
 		}
 	}
-	// pip's links and requirements inside the release being built, not in
-	// TMPDIR: an agent killed while pip runs leaves them in an incomplete
-	// release, which the next install into the root removes (release.Root
-	// Prepare), rather than in a folder nobody removes.
+	// pip's links, requirements and temporary files (its TMPDIR) inside
+	// the release being built, not in the machine's TMPDIR: an agent killed
+	// while pip runs leaves them in an incomplete release, which the next
+	// install into the root removes (release.Root Prepare), rather than in
+	// a folder nobody removes.
 	tmp, err := os.MkdirTemp(env.Dir, ".pipbake-pip-")
 	if err != nil {
 		return nil, fmt.Errorf("pip's scratch folder: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	pipTmp := filepath.Join(tmp, "tmp")
+	if err := os.Mkdir(pipTmp, 0o700); err != nil {
+		return nil, fmt.Errorf("pip's scratch folder: %w", err)
+	}
 	var req bytes.Buffer
 	links := tmp + "/wheels"
 	if err := os.Mkdir(links, 0o755); err != nil {
@@ -76,7 +81,7 @@ func (p *pythonLayout) installPip(ctx context.Context, env *venv.Env, opts Optio
 	} else {
 		cmd = exec.CommandContext(ctx, tg.Executable, append([]string{"-m", "pip", "--python", python}, args...)...)
 	}
-	cmd.Env = target.CleanEnv(os.Environ())
+	cmd.Env = append(target.CleanEnv(os.Environ()), "TMPDIR="+pipTmp)
 	var out bytes.Buffer
 	var w io.Writer = &out
 	if opts.Log != nil {
