@@ -30,7 +30,7 @@ func copySource(t *testing.T) string {
 	}
 	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
-		t.Skipf("git ls-files: %v", err)
+		testenv.Missing(t, "git ls-files: %v", err)
 	}
 	dst := filepath.Join(t.TempDir(), "src")
 	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
@@ -76,7 +76,7 @@ func copySource(t *testing.T) string {
 func goEnv(t *testing.T) []string {
 	out, err := exec.Command("go", "env", "GOMODCACHE", "GOCACHE").Output()
 	if err != nil {
-		t.Skipf("go env: %v", err)
+		testenv.Missing(t, "go env: %v", err)
 	}
 	f := strings.Fields(string(out))
 	return []string{"GOMODCACHE=" + f[0], "GOCACHE=" + f[1]}
