@@ -261,10 +261,8 @@ func (u *unpacker) linkStored(j *job, spec unpackSpec) (_ *unpacked, ok bool, _ 
 		defer sp.Close()
 		for _, f := range sp.Files {
 			perm := f.Mode &^ u.umask
-			if !st.Intact(f, perm) {
-				if err := st.MakeCopy(f, perm); err != nil {
-					return nil, false, fmt.Errorf("lay out %s from the npm store: %w", spec.label, err)
-				}
+			if err := st.EnsureCopy(f, perm); err != nil {
+				return nil, false, fmt.Errorf("lay out %s from the npm store: %w", spec.label, err)
 			}
 		}
 		files = sp.Files

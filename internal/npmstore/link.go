@@ -103,6 +103,19 @@ func (s *Store) Intact(f File, perm fs.FileMode) bool {
 	return s.intact(copyName(f.SHA256, perm), f.Size, perm&0o777)
 }
 
+// EnsureCopy makes the copy of f with mode perm unless the store holds an
+// intact one. Calls for one content are serialised, so files shared by
+// packages laid out side by side link one copy.
+func (s *Store) EnsureCopy(f File, perm fs.FileMode) error {
+	mu := &s.copyMu[int(f.SHA256[0])%len(s.copyMu)]
+	mu.Lock()
+	defer mu.Unlock()
+	if s.Intact(f, perm) {
+		return nil
+	}
+	return s.MakeCopy(f, perm)
+}
+
 // MakeCopy makes (or remakes) the copy of f, from its Data, with mode
 // perm: written whole to a temporary file, then renamed into place, so a
 // copy another release links is never written into.
@@ -129,13 +142,26 @@ func (s *Store) MakeCopy(f File, perm fs.FileMode) error {
 		err = os.Chtimes(tmp.Name(), Stamp, Stamp)
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
+		err = place(tmp.Name(), dst, func() bool { return s.Intact(f, perm) })
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("npm store: copy of %s: %w", f.Path, err)
 	}
 	return nil
+}
+
+// place puts the finished file tmp at dst. A missing dst is made by a
+// link, which never replaces: when another process made the copy first
+// and it is intact, that one stays (files linked to it stay shared) and
+// tmp goes. Otherwise (a copy changed since it was made) tmp is renamed
+// over it.
+func place(tmp, dst string, intact func() bool) error {
+	err := os.Link(tmp, dst)
+	if err == nil || (errors.Is(err, fs.ErrExist) && intact()) {
+		return os.Remove(tmp)
+	}
+	return os.Rename(tmp, dst)
 }
 
 // Link makes dest a hard link to the copy of f with mode perm.

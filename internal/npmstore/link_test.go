@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +109,70 @@ func TestLinkCopies(t *testing.T) {
 		if err := s.Link(f, perm, dest); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestEnsureCopyShared: packages laid out side by side that hold one
+// content link one copy. Before EnsureCopy, each made its own copy and
+// the later rename cut the earlier links loose from the store.
+func TestEnsureCopyShared(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(filepath.Join(dir, "store"))
+	defer s.Close()
+	if err := s.Put(integrity, files(t, dir, map[string]string{"LICENSE": "MIT\n"})); err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := s.Get(integrity)
+	defer pk.Close()
+	f := pk.Files[0]
+	const workers = 32
+	os.MkdirAll(filepath.Join(dir, "release"), 0o755)
+	dests := make([]string, workers)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for i := range dests {
+		dests[i] = filepath.Join(dir, "release", strconv.Itoa(i))
+		wg.Add(1)
+		go func(dest string) {
+			defer wg.Done()
+			if err := s.EnsureCopy(f, 0o644); err != nil {
+				errs <- err
+				return
+			}
+			errs <- s.Link(f, 0o644, dest)
+		}(dests[i])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(s.copyPath(f.SHA256, 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fi.Sys().(*syscall.Stat_t).Nlink; n != workers+1 {
+		t.Errorf("the copy has %d links, want %d (itself and every release file)", n, workers+1)
+	}
+	for _, d := range dests {
+		if di, _ := os.Stat(d); !os.SameFile(fi, di) {
+			t.Errorf("%s is not the store's copy", d)
+		}
+	}
+
+	// Another process made the copy between our check and our make: its
+	// intact copy stays, so what linked it stays shared.
+	if err := s.MakeCopy(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Stat(s.copyPath(f.SHA256, 0o644)); !os.SameFile(fi, again) {
+		t.Error("MakeCopy replaced an intact copy")
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.copyPath(f.SHA256, 0o644)), "*"))
+	if len(left) != 1 {
+		t.Errorf("the copy's folder holds %v, want the copy only", left)
 	}
 }
 

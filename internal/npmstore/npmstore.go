@@ -114,6 +114,10 @@ type Store struct {
 	filesOnce sync.Once
 	filesFD   int
 	filesErr  error
+	// copyMu serialises making a copy of one content: without it, two
+	// packages with an identical file, laid out side by side, each made
+	// the copy, and the second rename cut the first one's link loose.
+	copyMu [64]sync.Mutex
 }
 
 // Open opens (creating when missing) the store folder dir.
