@@ -27,6 +27,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/corpus/corpustest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/ociimage"
 	"github.com/pipbake/packer-plugin-pipbake/internal/rootfs"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/basetest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/packertest"
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv/registrytest"
@@ -389,8 +390,11 @@ build {
 		t.Fatalf("packer did not stop within a minute of the interrupt:\n%s", buf.String())
 	}
 	t.Logf("interrupted build:\n%s", buf.String())
-	time.Sleep(time.Second)
-	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), work) {
+	mounted := func() bool {
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		return strings.Contains(string(data), work)
+	}
+	if !testenv.Eventually(10*time.Second, func() bool { return !mounted() }) {
 		t.Error("a mount outlived the interrupted build")
 	}
 	if ents, _ := os.ReadDir(filepath.Join(work, "builds", "pipbake-oci-builds")); len(ents) != 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/plan"
 	"github.com/pipbake/packer-plugin-pipbake/internal/release"
+	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
 
 // roots makes a root per name holding complete releases ids, current at
@@ -136,8 +137,12 @@ func TestHealthRetriesAndTimeout(t *testing.T) {
 	}
 	data, _ := os.ReadFile(pidFile)
 	pid := strings.TrimSpace(string(data))
-	time.Sleep(100 * time.Millisecond)
-	if st, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+	gone := func() bool {
+		st, err := os.ReadFile("/proc/" + pid + "/stat")
+		return err != nil || strings.Contains(string(st), ") Z ")
+	}
+	if !testenv.Eventually(5*time.Second, gone) {
+		st, _ := os.ReadFile("/proc/" + pid + "/stat")
 		t.Errorf("the check's child %s outlived the timeout: %s", pid, st)
 	}
 }

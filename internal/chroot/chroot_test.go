@@ -268,13 +268,18 @@ func TestCancelEndsEverything(t *testing.T) {
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("err %v after %v", err, time.Since(start))
 	}
-	time.Sleep(200 * time.Millisecond)
 	// No process is left with its root in ours.
-	procs, _ := filepath.Glob("/proc/[0-9]*/root")
-	for _, p := range procs {
-		if target, err := os.Readlink(p); err == nil && target == root {
-			t.Errorf("%s still runs in the root", p)
+	inRoot := func() (left []string) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/root")
+		for _, p := range procs {
+			if target, err := os.Readlink(p); err == nil && target == root {
+				left = append(left, p)
+			}
 		}
+		return left
+	}
+	if !testenv.Eventually(5*time.Second, func() bool { return len(inRoot()) == 0 }) {
+		t.Errorf("still running in the root: %v", inRoot())
 	}
 	if m := mountsUnder(t, root); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The variables that turn a missing prerequisite into a failure.
@@ -105,6 +106,21 @@ func ModuleDir(tb testing.TB) string {
 		}
 		if filepath.Dir(d) == d {
 			tb.Fatalf("testenv: no go.mod of %s at or above %s", modulePath, wd)
+		}
+	}
+}
+
+// Eventually reports whether cond holds within timeout, asking every 20
+// ms. A test that checks what a kill or an exit leaves behind asks this
+// instead of sleeping a guess first: on a busy machine the kernel takes
+// longer to tear a process down than a fixed sleep allows.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return cond()
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/testenv"
 )
@@ -91,5 +92,22 @@ func TestModuleDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(testenv.ModuleDir(t), "cmd", "pipbake", "main.go")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEventually: true as soon as the condition holds, false after the
+// timeout when it never does, and the condition asked once more at the
+// end.
+func TestEventually(t *testing.T) {
+	n := 0
+	if !testenv.Eventually(time.Second, func() bool { n++; return n == 3 }) || n != 3 {
+		t.Errorf("held on the third ask: %d asks", n)
+	}
+	start := time.Now()
+	if testenv.Eventually(100*time.Millisecond, func() bool { return false }) {
+		t.Error("a condition that never holds held")
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("gave up after %v, before the timeout", d)
 	}
 }
