@@ -1,7 +1,6 @@
 package npm
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,15 +14,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
-	"github.com/pipbake/packer-plugin-pipbake/internal/umask"
 )
 
 // InstallOptions describe one layout of a Node set into a release.
@@ -166,291 +162,31 @@ type job struct {
 // and is not allowed to run scripts fails the install; the allowed
 // packages' preinstall scripts run, bins are linked, then their install
 // and postinstall scripts, in dependency order; node_modules/.package-lock.json
-// is written last.
+// is written last. Each step is a phase of layout (layout.go).
 func Install(ctx context.Context, opts InstallOptions) (*Result, error) {
-	s := opts.Selection
-	if s == nil || s.Lock == nil || s.Runtime == nil {
-		return nil, errors.New("npm install: no selection (Lock.Select)")
-	}
-	root, err := filepath.Abs(opts.Dir)
+	l, err := newLayout(opts)
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("npm install: release directory %s: not a folder (%v)", opts.Dir, err)
-	}
-	u := &unpacker{root: root, umask: umask.Get()}
-	lk := s.Lock
-	if opts.Link && opts.Store != nil {
-		switch err := opts.Store.Linkable(root); {
-		case len(opts.ScriptsAllow) > 0:
-			logf(opts.Log, "pipbake: %s: packages are written, not linked from the npm store: scripts_allow lets scripts run, which could write into linked files", lk.Path)
-		case err != nil:
-			logf(opts.Log, "pipbake: npm store %s: its files cannot be linked into %s (%v): they are written", opts.Store.Dir(), root, err)
-		default:
-			u.link = true
-		}
-	}
-
-	// The tarballs: every one present and matching the lock, before any
-	// byte is written.
-	var jobs []*job
-	var missing []string
-	for _, p := range s.Packages {
-		switch p.Kind() {
-		case Registry, Remote, LocalTarball:
-		default:
-			continue
-		}
-		file := TarballFile(p.Name, p.Version)
-		if opts.Tarballs == nil || !opts.Tarballs.Has(file) {
-			missing = append(missing, fmt.Sprintf("%s for %s", file, p.Label()))
-			continue
-		}
-		jobs = append(jobs, &job{pkg: p, src: opts.Tarballs, file: file})
-	}
-	if len(missing) > 0 {
-		where := "no tarballs were given"
-		if opts.Tarballs != nil {
-			where = opts.Tarballs.Path + " has no"
-		}
-		return nil, fmt.Errorf("npm install of %s: %s %s (fetch them with pipbake fetch --lock %s)", lk.Path, where, strings.Join(missing, ", "), lk.Path)
-	}
-	var app *job
-	if opts.App != "" {
-		data, err := os.ReadFile(opts.App)
-		if err != nil {
-			return nil, fmt.Errorf("read the app tarball: %w", err)
-		}
-		if opts.AppIntegrity != "" {
-			want, err := ParseIntegrity(opts.AppIntegrity)
-			if err != nil {
-				return nil, fmt.Errorf("app tarball %s: %w", opts.App, err)
-			}
-			if !want.Check(data) {
-				return nil, fmt.Errorf("app tarball %s does not match its integrity: it hashes to %s, %s was expected", opts.App, SRI(data), opts.AppIntegrity)
-			}
-		}
-		app = &job{file: filepath.Base(opts.App), data: data, size: int64(len(data)), sri: SRI(data)}
-	}
-	// Packages the store holds are opened by the unpacking workers; the
-	// rest are all read and checked now, before anything is written.
-	var fromTarball []*job
-	for _, j := range jobs {
-		if opts.Store != nil && !j.pkg.Integrity.IsZero() {
-			j.storeKey = j.pkg.Integrity.String()
-			if size, ok := opts.Store.Has(j.storeKey); ok {
-				j.store, j.size = opts.Store, size // size: for scheduling, biggest first
-				continue
-			}
-			j.storeKey = ""
-		}
-		fromTarball = append(fromTarball, j)
-	}
-	if err := verifyAll(opts.Tarballs, fromTarball); err != nil {
-		return nil, fmt.Errorf("npm install of %s: %w", lk.Path, err)
-	}
-	// The hidden lockfile depends on the lock alone: rendered while the
-	// packages are laid out (10 ms of the large fixture's CPU).
-	hiddenLock := sync.OnceValues(func() ([]byte, error) { return HiddenLock(lk, s.Packages) })
-	if len(s.Packages) > 0 {
-		go hiddenLock()
-	}
-
-	// Unpack, biggest first.
-	own := map[string]*Package{} // package folders laid out from their own tarball or a link
-	for _, p := range s.Packages {
-		if k := p.Kind(); k != Bundled && k != Folder {
-			own[p.Path] = p
-		}
-	}
-	all := slices.Clone(jobs)
-	if app != nil {
-		all = append(all, app)
-	}
-	slices.SortStableFunc(all, func(a, b *job) int { return cmp.Compare(b.size, a.size) })
-	if err := u.unpackAll(ctx, all, own, opts.Jobs); err != nil {
-		return nil, err
-	}
-	if err := u.checkBundled(s); err != nil {
-		return nil, err
-	}
-	res := &Result{Engines: s.Engines}
-	var toStore []*job
-	for _, j := range jobs {
-		if j.fromStore {
-			res.Stored++
-			if j.linked {
-				res.Linked++
-			}
-		} else {
-			res.Unpacked++
-			toStore = append(toStore, j)
-		}
-	}
-	if opts.Store != nil {
-		u.store(opts.Store, toStore, opts.Log)
-	}
-	var files []fileRec
-	for _, j := range all {
-		files = append(files, j.out.files...)
-	}
-	links, err := u.makeLinks(s)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := u.writeProject(lk, opts, app)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, proj...)
-
-	// Scripts: the allowed ones run; a needed build that is not allowed
-	// fails the install.
-	hasGyp := map[*Package]bool{}
-	for _, j := range jobs {
-		if j.out.hasGyp {
-			hasGyp[j.pkg] = true
-		}
-	}
-	withScripts, err := u.readScripts(s.Packages, hasGyp)
-	if err != nil {
-		return nil, err
-	}
-	allow := map[string]bool{}
-	for _, n := range opts.ScriptsAllow {
-		allow[n] = true
-	}
-	var run []*pkgScripts
-	var needBuild []*Package
-	for _, ps := range withScripts {
-		if allow[ps.pkg.Name] {
-			if len(ps.scripts) > 0 {
-				run = append(run, ps)
-			}
-			continue
-		}
-		if ps.gyp {
-			needBuild = append(needBuild, ps.pkg)
-			continue
-		}
-		res.NotRun = append(res.NotRun, ps.pkg.ID())
-	}
-	if len(needBuild) > 0 {
-		return nil, &BuildNeededError{Packages: needBuild}
-	}
-	if len(res.NotRun) > 0 {
-		logf(opts.Log, "pipbake: %s: lifecycle scripts not run (not in scripts_allow): %s", lk.Path, strings.Join(res.NotRun, ", "))
-	}
-	known := map[string]bool{}
-	for _, p := range s.Packages {
-		known[p.Name] = true
-	}
-	for _, n := range opts.ScriptsAllow {
-		if !known[n] {
-			logf(opts.Log, "pipbake: %s: scripts_allow names %q, which this set does not install", lk.Path, n)
-		}
-	}
-	run = scriptOrder(s, run)
-	env := opts.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	runEvent := func(event string) error {
-		for _, ps := range run {
-			sc := ps.scripts[event]
-			if sc == "" {
-				continue
-			}
-			logf(opts.Log, "pipbake: %s: running its %s script: %s", ps.pkg.ID(), event, sc)
-			if err := u.runScript(ctx, env, s.Runtime, ps.pkg, event, sc, opts.Log); err != nil {
-				return err
-			}
-			res.Scripts = append(res.Scripts, ScriptRun{Package: ps.pkg.Path, Name: ps.pkg.Name, Version: ps.pkg.Version, Event: event, Script: sc})
-		}
-		return nil
-	}
-	if err := runEvent("preinstall"); err != nil {
-		return nil, err
-	}
-	bins, changed, err := u.linkBins(lk, s.Packages)
-	if err != nil {
-		return nil, err
-	}
-	res.Bins = bins
-	for _, ev := range []string{"install", "postinstall"} {
-		if err := runEvent(ev); err != nil {
+	for _, phase := range []func(context.Context) error{
+		l.tarballJobs,
+		l.readApp,
+		l.verify,
+		l.unpack,
+		l.project,
+		l.planScripts,
+		l.runScripts,
+		l.writeHiddenLock,
+	} {
+		if err := phase(ctx); err != nil {
 			return nil, err
 		}
 	}
-
-	// The hidden lockfile last: npm trusts it only when it is newer than
-	// every package folder.
-	var hidden []fileRec
-	if len(s.Packages) > 0 {
-		data, err := hiddenLock()
-		if err != nil {
-			return nil, fmt.Errorf("write node_modules/%s: %w", HiddenLockName, err)
-		}
-		rec, err := u.writeFile("node_modules/"+HiddenLockName, data)
-		if err != nil {
-			return nil, err
-		}
-		hidden = append(hidden, rec)
+	if err := l.listFiles(); err != nil {
+		return nil, err
 	}
-
-	if len(res.Scripts) > 0 {
-		// Scripts may have changed anything: record the tree as it is.
-		if res.Files, err = u.walk(); err != nil {
-			return nil, err
-		}
-	} else {
-		byPath := map[string]*fileRec{}
-		for i := range files {
-			byPath[files[i].rel] = &files[i]
-		}
-		for _, rel := range changed {
-			if rec, ok := byPath[rel]; ok {
-				if err := u.restat(rec); err != nil {
-					return nil, err
-				}
-			}
-		}
-		for _, f := range append(files, hidden...) {
-			res.Files = append(res.Files, File{Path: f.rel, Mode: f.mode, Size: f.size, SHA256: hex.EncodeToString(f.sum[:])})
-		}
-		res.Files = append(res.Files, links...)
-		for _, b := range bins {
-			res.Files = append(res.Files, File{Path: b.Path, Mode: fs.ModeSymlink | 0o777, Size: int64(len(b.Target)), Link: b.Target})
-		}
-		sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
-	}
-
-	counts := map[*Package]int{}
-	for _, j := range jobs {
-		counts[j.pkg] = len(j.out.files)
-	}
-	for _, p := range s.Packages {
-		in := Installed{Path: p.Path, Name: p.Name, Version: p.Version, Kind: p.Kind().String(), License: p.License,
-			Dev: p.Dev, Optional: p.Optional, Files: counts[p], Dependencies: s.Dependencies(p)}
-		if !p.Integrity.IsZero() {
-			in.Integrity = p.Integrity.String()
-		}
-		switch p.Kind() {
-		case Linked:
-			in.Link = p.LinkTarget()
-		case Registry, Remote, LocalTarball:
-			in.Resolved = redactURL(p.Resolved)
-		}
-		res.Packages = append(res.Packages, in)
-	}
-	for _, sk := range s.Skipped {
-		res.Skipped = append(res.Skipped, Skipped{Path: sk.Package.Path, ID: sk.Package.ID(), Reason: sk.Reason})
-	}
-	if app != nil {
-		res.App = &App{File: app.file, Integrity: app.sri, Files: len(app.out.files)}
-	}
-	return res, nil
+	l.listPackages()
+	return l.res, nil
 }
 
 func logf(w io.Writer, format string, args ...any) {
