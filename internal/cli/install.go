@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,122 +60,156 @@ var installHelp = commandHelp{
 A failure leaves every current as it was.`,
 }
 
+// installFlags are install's flags, parsed.
+type installFlags struct {
+	// What: a plan, or one set.
+	plan                                                    string
+	lock, root, name, python, node, app, installer, release string
+	wheelhouse, tarballs                                    string
+	includeDev, noCompile                                   bool
+	keep                                                    int
+	scriptsAllow                                            repeatedFlag
+
+	// Receipts, attestations, services.
+	receipts       string
+	templateSums   repeatedFlag
+	provenancePlan bool
+	sysroot        string
+
+	// Caches and speed.
+	jobs                                              int
+	bytecodeCache, bytecodeReturn, npmCache, cacheDir string
+	npmLink                                           bool
+
+	// Output, and the provisioner's session.
+	asJSON, quiet, sessionStdin bool
+	resultFile, sessionStaging  string
+}
+
+func defineInstallFlags(fs *flagSet) *installFlags {
+	f := &installFlags{}
+	fs.StringVar(&f.plan, "f", "", "install every set of a `pipbake.hcl` plan")
+	fs.StringVar(&f.lock, "lock", "", "lock `file`: hashed requirements or pylock.toml")
+	fs.StringVar(&f.wheelhouse, "wheelhouse", "", "`folder` of wheels (from pipbake fetch), or a tar archive of them (read in place)")
+	fs.StringVar(&f.root, "root", "", "release root `folder`: <root>/releases/<id>, <root>/current")
+	fs.StringVar(&f.name, "name", "", "set name for receipts (default: the root's base name)")
+	fs.StringVar(&f.python, "python", "python3", "target `interpreter`")
+	fs.StringVar(&f.node, "node", "node", "target `node` of a Node set (a package-lock.json or npm-shrinkwrap.json lock)")
+	fs.StringVar(&f.tarballs, "tarballs", "", "`folder` of npm tarballs (from pipbake fetch) for a Node set, or a tar archive of them (default: --wheelhouse)")
+	fs.StringVar(&f.app, "app", "", "a Node set's app: its `tarball` as npm pack makes it, unpacked at the release root")
+	fs.BoolVar(&f.includeDev, "include-dev", false, "a Node set's dev dependencies too")
+	fs.Var(&f.scriptsAllow, "scripts-allow", "run the install scripts of this npm `package` of a Node set (repeatable)")
+	fs.StringVar(&f.release, "release", "", "release `id` (default: UTC time and lock hash prefix)")
+	fs.IntVar(&f.keep, "keep", 0, "keep the newest `N` releases (default 5)")
+	fs.BoolVar(&f.noCompile, "no-compile", false, "do not write bytecode")
+	fs.StringVar(&f.installer, "installer", install.Native, "`native` or pip")
+	fs.StringVar(&f.receipts, "receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts), and keep each set's attestations in the attestations folder beside it")
+	fs.Var(&f.templateSums, "template-sha256", "with --receipts-dir, name this Packer template file in the sets' provenance, as `NAME=SHA256` (repeatable; the provisioner gives them)")
+	fs.BoolVar(&f.provenancePlan, "provenance-plan", true, "with --receipts-dir and -f, name the plan file by sha256 in the sets' provenance (pipbake-oci turns it off: a set's layer then depends on that set only, and the image's provenance names the plan)")
+	fs.StringVar(&f.sysroot, "system-root", "/", "system `root` for service units and users (a chroot or image root)")
+	fs.IntVar(&f.jobs, "jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
+	fs.StringVar(&f.bytecodeCache, "bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
+	fs.StringVar(&f.bytecodeReturn, "bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
+	fs.StringVar(&f.npmCache, "npm-cache", "", "lay a Node set's packages out from (and store new ones in) this store of unpacked packages, `folder`, or off (default $"+npmstore.Env+", else ~/.cache/pipbake/npm)")
+	fs.BoolVar(&f.npmLink, "npm-link", os.Getenv(npmstore.LinkEnv) == "1", "lay a Node set's packages out as hard links to the npm store's copies of their files, as pnpm does: nothing is written but the links, but the release shares its files with the store and with every release linked from it, so a file changed in place in one changes in all (default $"+npmstore.LinkEnv+" = 1; needs the store on the root's file system, and no scripts_allow)")
+	fs.StringVar(&f.cacheDir, "cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.StringVar(&f.resultFile, "result-file", "", "once every set is current, also write the result as JSON (what --json prints) to this `file`, readable by all (the provisioner brings it back with the receipts); failing to is only a warning")
+	fs.BoolVar(&f.quiet, "quiet", false, "print only errors")
+	fs.BoolVar(&f.sessionStdin, "session-stdin", false, "run in a session with the Packer provisioner over stdin and stdout (internal/session): stop, before switching current, when stdin ends after a first line "+strconv.Quote(session.Hello)+", and switch only when the provisioner agrees")
+	fs.StringVar(&f.sessionStaging, "session-staging", "", "when cancelled, also remove the provisioner's staging `folder` (the agent, the plan, the locks and the bundle in it; then the folder if empty)")
+	return f
+}
+
+// installWork is what install does: the sets, and what the plan asks of
+// each beyond its release.
+type installWork struct {
+	sets         []install.Set
+	services     map[string]*plan.Service // by set name
+	verifyOnBoot map[string]bool          // by set name
+	planSum      *attest.File             // the plan's sha256, for the provenance
+}
+
 func cmdInstall(ctx context.Context, s stdio, args []string) error {
 	fs := installHelp.flags(s)
-	planFile := fs.String("f", "", "install every set of a `pipbake.hcl` plan")
-	lockFile := fs.String("lock", "", "lock `file`: hashed requirements or pylock.toml")
-	wheelhouse := fs.String("wheelhouse", "", "`folder` of wheels (from pipbake fetch), or a tar archive of them (read in place)")
-	root := fs.String("root", "", "release root `folder`: <root>/releases/<id>, <root>/current")
-	name := fs.String("name", "", "set name for receipts (default: the root's base name)")
-	python := fs.String("python", "python3", "target `interpreter`")
-	node := fs.String("node", "node", "target `node` of a Node set (a package-lock.json or npm-shrinkwrap.json lock)")
-	tarballs := fs.String("tarballs", "", "`folder` of npm tarballs (from pipbake fetch) for a Node set, or a tar archive of them (default: --wheelhouse)")
-	app := fs.String("app", "", "a Node set's app: its `tarball` as npm pack makes it, unpacked at the release root")
-	includeDev := fs.Bool("include-dev", false, "a Node set's dev dependencies too")
-	var scriptsAllow repeatedFlag
-	fs.Var(&scriptsAllow, "scripts-allow", "run the install scripts of this npm `package` of a Node set (repeatable)")
-	rel := fs.String("release", "", "release `id` (default: UTC time and lock hash prefix)")
-	keep := fs.Int("keep", 0, "keep the newest `N` releases (default 5)")
-	noCompile := fs.Bool("no-compile", false, "do not write bytecode")
-	installer := fs.String("installer", install.Native, "`native` or pip")
-	receipts := fs.String("receipts-dir", "", "also copy each receipt into this `folder` (e.g. /var/lib/pipbake/receipts), and keep each set's attestations in the attestations folder beside it")
-	var templateSums repeatedFlag
-	fs.Var(&templateSums, "template-sha256", "with --receipts-dir, name this Packer template file in the sets' provenance, as `NAME=SHA256` (repeatable; the provisioner gives them)")
-	provenancePlan := fs.Bool("provenance-plan", true, "with --receipts-dir and -f, name the plan file by sha256 in the sets' provenance (pipbake-oci turns it off: a set's layer then depends on that set only, and the image's provenance names the plan)")
-	sysroot := fs.String("system-root", "/", "system `root` for service units and users (a chroot or image root)")
-	jobs := fs.Int("jobs", 0, "extract with `N` goroutines (default 4 per CPU)")
-	bytecodeCache := fs.String("bytecode-cache", "", "copy .pyc files from (and store new ones in) this bytecode cache `folder`, or off (default $"+pyccache.Env+", else ~/.cache/pipbake/bytecode)")
-	bytecodeReturn := fs.String("bytecode-return", "", "when done, move the .pyc files compiled into the bytecode cache into this pack `file`, readable by all, and out of the cache (the provisioner brings them back)")
-	npmCache := fs.String("npm-cache", "", "lay a Node set's packages out from (and store new ones in) this store of unpacked packages, `folder`, or off (default $"+npmstore.Env+", else ~/.cache/pipbake/npm)")
-	npmLink := fs.Bool("npm-link", os.Getenv(npmstore.LinkEnv) == "1", "lay a Node set's packages out as hard links to the npm store's copies of their files, as pnpm does: nothing is written but the links, but the release shares its files with the store and with every release linked from it, so a file changed in place in one changes in all (default $"+npmstore.LinkEnv+" = 1; needs the store on the root's file system, and no scripts_allow)")
-	cacheDir := fs.String("cache-dir", os.Getenv(install.ReleaseCacheEnv), "restore unchanged sets from (and store new ones in) this release cache `folder` (default $"+install.ReleaseCacheEnv+")")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	resultFile := fs.String("result-file", "", "once every set is current, also write the result as JSON (what --json prints) to this `file`, readable by all (the provisioner brings it back with the receipts); failing to is only a warning")
-	quiet := fs.Bool("quiet", false, "print only errors")
-	sessionStdin := fs.Bool("session-stdin", false, "run in a session with the Packer provisioner over stdin and stdout (internal/session): stop, before switching current, when stdin ends after a first line "+strconv.Quote(session.Hello)+", and switch only when the provisioner agrees")
-	sessionStaging := fs.String("session-staging", "", "when cancelled, also remove the provisioner's staging `folder` (the agent, the plan, the locks and the bundle in it; then the folder if empty)")
+	f := defineInstallFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	var sess *session.Agent
-	if *sessionStdin {
+	if f.sessionStdin {
 		var stop context.CancelFunc
-		if f, ok := s.stdin.(*os.File); ok {
-			session.Quiet(f)
+		if file, ok := s.stdin.(*os.File); ok {
+			session.Quiet(file)
 		}
 		sess, ctx, stop = session.Watch(ctx, s.stdin, s.stdout)
 		defer stop()
 	}
-	if *sessionStaging != "" && *planFile != "" {
+	if f.sessionStaging != "" && f.plan != "" {
 		defer func() {
 			if ctx.Err() != nil {
-				removeStaging(*sessionStaging, *planFile, *bytecodeCache, *bytecodeReturn)
+				removeStaging(f.sessionStaging, f.plan, f.bytecodeCache, f.bytecodeReturn)
 			}
 		}()
 	}
 	var log io.Writer = s.stderr
-	if *sessionStdin { // run by the provisioner: lines of Packer's UI, even behind ssh_pty
+	if f.sessionStdin { // run by the provisioner: lines of Packer's UI, even behind ssh_pty
 		log = progress.Plain(s.stderr)
 	}
-	if *quiet || *asJSON {
+	if f.quiet || f.asJSON {
 		log = nil
 	}
-	opts := install.Options{Release: *rel, Wheelhouse: *wheelhouse, Tarballs: *tarballs, ReceiptsDir: *receipts, Log: log, Version: version.String(), Jobs: *jobs, ReleaseCache: *cacheDir,
-		BytecodeCache: pyccache.Dir(*bytecodeCache), BytecodeCacheTransient: *bytecodeReturn != "",
-		NpmStore: npmstore.Dir(*npmCache), NpmLink: *npmLink}
-	if *bytecodeReturn != "" && opts.BytecodeCache != "" {
+	opts := install.Options{Release: f.release, Wheelhouse: f.wheelhouse, Tarballs: f.tarballs, ReceiptsDir: f.receipts, Log: log, Version: version.String(), Jobs: f.jobs, ReleaseCache: f.cacheDir,
+		BytecodeCache: pyccache.Dir(f.bytecodeCache), BytecodeCacheTransient: f.bytecodeReturn != "",
+		NpmStore: npmstore.Dir(f.npmCache), NpmLink: f.npmLink}
+	if f.bytecodeReturn != "" && opts.BytecodeCache != "" {
 		defer func() {
 			if ctx.Err() == nil { // cancelled: nothing goes back
-				returnBytecode(opts.BytecodeCache, *bytecodeReturn, log)
+				returnBytecode(opts.BytecodeCache, f.bytecodeReturn, log)
 			}
 		}()
 	}
-	templates, err := parseTemplateSums(templateSums)
+	templates, err := parseTemplateSums(f.templateSums)
 	if err != nil {
 		return err
 	}
-	var planSum *attest.File // the plan's sha256, for the provenance
-	var sets []install.Set
-	services := map[string]*plan.Service{}
-	verifyOnBoot := map[string]bool{}
-	if *planFile != "" {
-		if *lockFile != "" || *root != "" || *app != "" || *includeDev || len(scriptsAllow) > 0 {
-			return usageErr("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")
+	w, err := f.work(&opts)
+	if err != nil {
+		return err
+	}
+	// Stage every set, then make them all current together, the service
+	// units and users made before any switch: a failure in any set leaves
+	// every root as it was.
+	staged, err := install.StageAll(ctx, w.sets, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return cancelled(ctx, err)
 		}
-		// Read once: the plan parsed is the plan hashed for the
-		// provenance (attestations.go).
-		src, err := os.ReadFile(*planFile)
-		if err != nil {
-			return fmt.Errorf("read plan file: %w", err)
+		return err
+	}
+	if err := maySwitch(ctx, s, sess, staged); err != nil {
+		return err
+	}
+	steps := w.commitSteps(f.sysroot)
+	if f.receipts != "" { // attestations.go
+		for i := range steps {
+			steps[i] = chainSteps(statementsStep(f.receipts, w.planSum, templates, log), steps[i])
 		}
-		pl, err := plan.Parse(*planFile, src)
-		if err != nil {
-			return err
-		}
-		if *provenancePlan {
-			planSum = &attest.File{Name: filepath.Base(*planFile), SHA256: attest.SHA256Hex(src)}
-		}
-		if opts.Release == "" {
-			opts.Release = pl.Release
-		}
-		if opts.Wheelhouse == "" {
-			opts.Wheelhouse = pl.Wheelhouse
-		}
-		if opts.Tarballs == "" {
-			opts.Tarballs = pl.Tarballs
-		}
-		for _, s := range pl.Sets {
-			if s.Service != nil {
-				services[s.Name] = s.Service
-			}
-			verifyOnBoot[s.Name] = s.VerifyOnBoot
-			sets = append(sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
-				Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer,
-				Kind: s.Kind, Node: s.Node, IncludeDev: s.IncludeDev, ScriptsAllow: s.ScriptsAllow, App: s.App})
-		}
-	} else {
+	}
+	results, err := install.CommitAll(staged, steps)
+	if err != nil {
+		return err
+	}
+	return f.report(s, results)
+}
+
+// work reads the sets from the plan (-f), which also fills what opts
+// lacks, or from the flags of one set.
+func (f *installFlags) work(opts *install.Options) (*installWork, error) {
+	w := &installWork{services: map[string]*plan.Service{}, verifyOnBoot: map[string]bool{}}
+	if f.plan == "" {
 		var missing []string
-		for flagName, v := range map[string]string{"--lock": *lockFile, "--wheelhouse": *wheelhouse + *tarballs, "--root": *root} {
+		for flagName, v := range map[string]string{"--lock": f.lock, "--wheelhouse": f.wheelhouse + f.tarballs, "--root": f.root} {
 			if v == "" {
 				if flagName == "--wheelhouse" {
 					flagName = "--wheelhouse (or --tarballs)"
@@ -184,52 +219,79 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 		}
 		if len(missing) > 0 {
 			sort.Strings(missing)
-			return usageErr("install: missing %v (or use -f pipbake.hcl)", missing)
+			return nil, usageErr("install: missing %v (or use -f pipbake.hcl)", missing)
 		}
-		sets = append(sets, install.Set{Name: *name, Lock: *lockFile, Python: *python, Root: *root,
-			Keep: *keep, Compile: !*noCompile, Installer: *installer, Node: *node,
-			App: *app, IncludeDev: *includeDev, ScriptsAllow: scriptsAllow})
+		w.sets = append(w.sets, install.Set{Name: f.name, Lock: f.lock, Python: f.python, Root: f.root,
+			Keep: f.keep, Compile: !f.noCompile, Installer: f.installer, Node: f.node,
+			App: f.app, IncludeDev: f.includeDev, ScriptsAllow: f.scriptsAllow})
+		return w, nil
 	}
-	if opts.Wheelhouse == "" && opts.Tarballs == "" {
-		return usageErr("install: no wheelhouse: give --wheelhouse (or --tarballs) or set wheelhouse (or tarballs) in the plan")
+	if f.lock != "" || f.root != "" || f.app != "" || f.includeDev || len(f.scriptsAllow) > 0 {
+		return nil, usageErr("install: -f takes the sets from the plan; do not also give --lock, --root, --app, --include-dev or --scripts-allow")
 	}
-	// Stage every set, then make them all current together, the service
-	// units and users made before any switch: a failure in any set leaves
-	// every root as it was.
-	staged, err := install.StageAll(ctx, sets, opts)
+	// Read once: the plan parsed is the plan hashed for the provenance
+	// (attestations.go).
+	src, err := os.ReadFile(f.plan)
 	if err != nil {
-		if ctx.Err() != nil {
-			return cancelled(ctx, err)
-		}
-		return err
+		return nil, fmt.Errorf("read plan file: %w", err)
 	}
-	abort := func() {
-		for _, st := range staged {
-			_ = st.Abort()
-		}
+	pl, err := plan.Parse(f.plan, src)
+	if err != nil {
+		return nil, err
 	}
+	if f.provenancePlan {
+		w.planSum = &attest.File{Name: filepath.Base(f.plan), SHA256: attest.SHA256Hex(src)}
+	}
+	opts.Release = cmp.Or(opts.Release, pl.Release)
+	opts.Wheelhouse = cmp.Or(opts.Wheelhouse, pl.Wheelhouse)
+	opts.Tarballs = cmp.Or(opts.Tarballs, pl.Tarballs)
+	if opts.Wheelhouse == "" && opts.Tarballs == "" {
+		return nil, usageErr("install: no wheelhouse: give --wheelhouse (or --tarballs) or set wheelhouse (or tarballs) in the plan")
+	}
+	for _, s := range pl.Sets {
+		if s.Service != nil {
+			w.services[s.Name] = s.Service
+		}
+		w.verifyOnBoot[s.Name] = s.VerifyOnBoot
+		w.sets = append(w.sets, install.Set{Name: s.Name, Lock: s.Lock, Python: s.Python, Root: s.Root,
+			Keep: s.KeepOrDefault(), Compile: s.CompileOrDefault(), Installer: s.Installer,
+			Kind: s.Kind, Node: s.Node, IncludeDev: s.IncludeDev, ScriptsAllow: s.ScriptsAllow, App: s.App})
+	}
+	return w, nil
+}
+
+// maySwitch is the last moment to stop: a cancelled install (a signal,
+// or the session that started it gone) never switches, and in a session
+// it switches only once the provisioner agrees, so that it knows, should
+// the build be cancelled, whether this happened. Staging may have
+// finished its last steps without looking at ctx; what follows (units,
+// receipt copies, the switches) takes milliseconds and is not
+// interrupted, so the sets stay all old or all new. When it may not,
+// every staged release is removed.
+func maySwitch(ctx context.Context, s stdio, sess *session.Agent, staged []*install.Staged) error {
 	holdBeforeSwitch(ctx, s.stderr)
-	// The last moment to stop: a cancelled install (a signal, or the
-	// session that started it gone) never switches, and in a session it
-	// switches only once the provisioner agrees, so that it knows, should
-	// the build be cancelled, whether this happened. Staging may have
-	// finished its last steps without looking at ctx; what follows (units,
-	// receipt copies, the switches) takes milliseconds and is not
-	// interrupted, so the sets stay all old or all new.
 	allowed := context.Cause(ctx)
 	if sess != nil {
 		allowed = sess.Switch(ctx)
 	}
-	if allowed != nil {
-		abort()
-		if ctx.Err() != nil {
-			return cancelled(ctx, nil)
-		}
-		return fmt.Errorf("%w; every set's current release is as it was and the new release was removed", allowed)
+	if allowed == nil {
+		return nil
 	}
-	steps := make([]install.Step, len(sets))
-	for i, s := range sets {
-		svc, verify := services[s.Name], verifyOnBoot[s.Name]
+	for _, st := range staged {
+		_ = st.Abort()
+	}
+	if ctx.Err() != nil {
+		return cancelled(ctx, nil)
+	}
+	return fmt.Errorf("%w; every set's current release is as it was and the new release was removed", allowed)
+}
+
+// commitSteps are the steps CommitAll takes for each set before the
+// switch: its verify-on-boot unit and its service, as the plan asks.
+func (w *installWork) commitSteps(sysroot string) []install.Step {
+	steps := make([]install.Step, len(w.sets))
+	for i, s := range w.sets {
+		svc, verify := w.services[s.Name], w.verifyOnBoot[s.Name]
 		if svc == nil && !verify {
 			continue
 		}
@@ -237,7 +299,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 			var undo func() error = func() error { return nil }
 			if verify { // verify_on_boot: verify_boot.go
 				var err error
-				if undo, err = enableVerifyOnBoot(*sysroot, res, svc != nil); err != nil {
+				if undo, err = enableVerifyOnBoot(sysroot, res, svc != nil); err != nil {
 					return nil, err
 				}
 			}
@@ -245,7 +307,7 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 				return undo, nil
 			}
 			progs := service.ProgramsOf(res.Receipt.Runtime(), res.Receipt.Interpreter.Path)
-			en, err := service.Enable(service.Options{SysRoot: *sysroot, VerifyOnBoot: verify, Programs: progs}, res.Set, res.Root, svc)
+			en, err := service.Enable(service.Options{SysRoot: sysroot, VerifyOnBoot: verify, Programs: progs}, res.Set, res.Root, svc)
 			if err != nil {
 				undo()
 				return nil, err
@@ -254,35 +316,33 @@ func cmdInstall(ctx context.Context, s stdio, args []string) error {
 			return func() error { return errors.Join(en.Undo(), undo()) }, nil
 		}
 	}
-	if *receipts != "" { // attestations.go
-		for i := range steps {
-			steps[i] = chainSteps(statementsStep(*receipts, planSum, templates, log), steps[i])
-		}
-	}
-	results, err := install.CommitAll(staged, steps)
-	if err != nil {
-		return err
-	}
+	return steps
+}
+
+// report says what was installed (or prints it as JSON), and writes the
+// result file.
+func (f *installFlags) report(s stdio, results []*install.Result) error {
 	for _, res := range results {
-		if !*asJSON && !*quiet {
-			if res.Skipped {
-				fmt.Fprintf(s.stdout, "%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)
-			} else {
-				fmt.Fprintf(s.stdout, "%s: installed release %s in %s (%d distributions, %d files, %.2fs)\n",
-					res.Set, res.Release, res.Root, len(res.Receipt.Distributions), res.Receipt.Files, res.Duration.Seconds())
-			}
-			if res.Unit != "" {
-				fmt.Fprintf(s.stdout, "%s: service enabled for the next boot: %s\n", res.Set, res.Unit)
-			}
+		if f.asJSON || f.quiet {
+			break
+		}
+		if res.Skipped {
+			fmt.Fprintf(s.stdout, "%s: release %s is already current in %s (verified)\n", res.Set, res.Release, res.Root)
+		} else {
+			fmt.Fprintf(s.stdout, "%s: installed release %s in %s (%d distributions, %d files, %.2fs)\n",
+				res.Set, res.Release, res.Root, len(res.Receipt.Distributions), res.Receipt.Files, res.Duration.Seconds())
+		}
+		if res.Unit != "" {
+			fmt.Fprintf(s.stdout, "%s: service enabled for the next boot: %s\n", res.Set, res.Unit)
 		}
 	}
-	if *resultFile != "" {
-		if err := writeResultFile(*resultFile, results); err != nil {
+	if f.resultFile != "" {
+		if err := writeResultFile(f.resultFile, results); err != nil {
 			// Every set is current: the install stands.
 			fmt.Fprintf(s.stderr, "pipbake: warning: %v\n", err)
 		}
 	}
-	if *asJSON {
+	if f.asJSON {
 		return printJSON(s.stdout, results)
 	}
 	return nil
