@@ -150,83 +150,152 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	if len(opts.Sets) == 0 {
 		return nil, fmt.Errorf("bake: no sets")
 	}
-	res = &Result{Receipts: map[string]*receipt.Receipt{}, Bytecode: map[string]Bytecode{}}
-	ph := newPhases()
-	staging := shell.Quote(opts.Staging)
-	cleaned := opts.SkipClean
-	// After a cancel: commands still run, but each for a bounded time.
-	afterCancel := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	}
-	defer func() {
-		if cleaned {
-			return
-		}
-		cctx, cancel := afterCancel()
-		defer cancel()
-		if _, cerr := runChecked(cctx, r, "rm -rf "+staging, nil); cerr != nil {
-			cerr = fmt.Errorf("clean staging folder %s: %w", opts.Staging, cerr)
-			var ce *CancelError
-			switch {
-			case err == nil:
-				err = cerr
-			case errors.As(err, &ce):
-				ce.State += "; " + cerr.Error()
-			}
-		} else if ce := (*CancelError)(nil); errors.As(err, &ce) {
-			ce.State += "; the staging folder " + opts.Staging + " was removed"
-		}
-	}()
-	// Cancelled (Ctrl-C in packer build): say at once what state the
-	// machine is in, then stop the agent through the communicator if that
-	// still works (cancel.go). Deferred after the clean-up, so it runs
-	// first: staging goes once the agent is gone.
-	var host *session.Host // the agent's session, once it runs
-	var currents map[string]string
-	defer func() {
-		if err == nil || ctx.Err() == nil {
-			return
-		}
-		ce := &CancelError{State: cancelState(opts, host, currents), Err: err}
-		opts.logf("pipbake: %s", ce.State)
-		if host != nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-			defer cancel()
-			if confirmed := stopAgent(cctx, r, opts); confirmed != "" {
-				opts.logf("pipbake: on the machine now: %s", confirmed)
-				ce.State += "; on the machine now: " + confirmed
-			}
-		}
-		err = ce
-	}()
-
-	var targets map[string]probed
-	targets, currents, err = detect(ctx, r, opts, res)
-	if err != nil {
-		return nil, err
-	}
-	bin, err := agent.For(res.Platform, opts.AgentPath)
-	if err != nil {
-		return nil, err
-	}
-	opts.logf("pipbake: machine is %s; agent: %s", res.Platform, bin.From)
-	ph.done("connect and probe")
+	bk := &baking{r: r, opts: opts, ph: newPhases(), cleaned: opts.SkipClean,
+		res: &Result{Receipts: map[string]*receipt.Receipt{}, Bytecode: map[string]Bytecode{}}}
+	defer func() { err = bk.clean(ctx, err) }()
+	// Deferred after the clean-up, so it runs first: staging goes once
+	// the agent is gone.
+	defer func() { err = bk.cancelled(ctx, err) }()
 
 	tmp, err := os.MkdirTemp("", "pipbake-bake-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	pyc := openHostBytecode(opts)
-	defer pyc.close()
-	b, remotePlan, nwheels, err := assemble(ctx, opts, bin, targets, tmp, pyc)
-	if err != nil {
-		return nil, err
+	bk.tmp = tmp
+	defer func() { bk.pyc.close() }() // opened by upload; nil before
+	for _, phase := range []func(context.Context) error{bk.probe, bk.upload, bk.install, bk.collect} {
+		if err := phase(ctx); err != nil {
+			return nil, err
+		}
 	}
-	res.Wheels = nwheels
-	// What the bundle carries: "3 wheels", "71 npm tarballs", or both.
+	opts.logf("pipbake: took %s", bk.ph)
+	return bk.res, nil
+}
+
+// baking is one Run: its options and what each phase leaves for the
+// next, in the order the phases fill it.
+type baking struct {
+	r    Remote
+	opts Options
+	res  *Result
+	ph   *phases
+	tmp  string // a temporary folder on this side
+	// cleaned: the staging folder is gone (or is to stay: SkipClean).
+	cleaned bool
+
+	targets  map[string]probed // each set's runtime (probe)
+	currents map[string]string // each root's current release before the bake (probe)
+	bin      *agent.Binary     // the agent for the machine's platform (probe)
+
+	pyc        *hostBytecode  // the host's bytecode cache, or nil (upload)
+	bundle     *bundle.Bundle // what was uploaded (upload)
+	remotePlan *plan.Plan     // the plan as the agent reads it (upload)
+	host       *session.Host  // the agent's session, once it runs (install)
+}
+
+// clean removes the staging folder on the machine unless a phase did
+// (or SkipClean keeps it), even after a cancel (each command then for a
+// bounded time); its failure is the error when there was none, and part
+// of a cancel's state when there was one.
+func (bk *baking) clean(ctx context.Context, err error) error {
+	if bk.cleaned {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var ce *CancelError
+	if _, cerr := runChecked(cctx, bk.r, "rm -rf "+shell.Quote(bk.opts.Staging), nil); cerr != nil {
+		cerr = fmt.Errorf("clean staging folder %s: %w", bk.opts.Staging, cerr)
+		switch {
+		case err == nil:
+			err = cerr
+		case errors.As(err, &ce):
+			ce.State += "; " + cerr.Error()
+		}
+	} else if errors.As(err, &ce) {
+		ce.State += "; the staging folder " + bk.opts.Staging + " was removed"
+	}
+	return err
+}
+
+// cancelled, after a cancel (Ctrl-C in packer build), says at once what
+// state the machine is in, then stops the agent through the communicator
+// if that still works (cancel.go).
+func (bk *baking) cancelled(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	opts := bk.opts
+	ce := &CancelError{State: cancelState(opts, bk.host, bk.currents), Err: err}
+	opts.logf("pipbake: %s", ce.State)
+	if bk.host != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if confirmed := stopAgent(cctx, bk.r, opts); confirmed != "" {
+			opts.logf("pipbake: on the machine now: %s", confirmed)
+			ce.State += "; on the machine now: " + confirmed
+		}
+	}
+	return ce
+}
+
+// probe learns the machine's platform, each set's runtime and each root's
+// current release, and picks the agent.
+func (bk *baking) probe(ctx context.Context) error {
+	var err error
+	bk.targets, bk.currents, err = detect(ctx, bk.r, bk.opts, bk.res)
+	if err != nil {
+		return err
+	}
+	if bk.bin, err = agent.For(bk.res.Platform, bk.opts.AgentPath); err != nil {
+		return err
+	}
+	bk.opts.logf("pipbake: machine is %s; agent: %s", bk.res.Platform, bk.bin.From)
+	bk.ph.done("connect and probe")
+	return nil
+}
+
+// upload assembles the bundle (the agent, the plan, the locks, the
+// wheels and tarballs each set needs on the machine's runtime) and
+// uploads it as one stream.
+func (bk *baking) upload(ctx context.Context) error {
+	opts := bk.opts
+	bk.pyc = openHostBytecode(opts)
+	b, remotePlan, nwheels, err := assemble(ctx, opts, bk.bin, bk.targets, bk.tmp, bk.pyc)
+	if err != nil {
+		return err
+	}
+	bk.bundle, bk.remotePlan, bk.res.Wheels = b, remotePlan, nwheels
+	if slices.ContainsFunc(opts.Sets, func(s plan.Set) bool { return s.KindOrDefault() == plan.KindNode }) {
+		bk.ph.done("choose packages")
+	} else {
+		bk.ph.done("choose wheels")
+	}
+	rd, size, err := b.Reader()
+	if err != nil {
+		return err
+	}
+	opts.logf("pipbake: uploading agent, plan, %d locks and %s as one %.1f MB stream", len(opts.Sets), carried(b.Entries()), float64(size)/(1<<20))
+	// Packer's UI takes lines: a line now and then for an upload over a
+	// second (a bar on a terminal, when Log is one).
+	meter := progress.Start(opts.Log, "pipbake: upload", progress.TotalBytes(size))
+	uerr := bk.r.Upload(ctx, opts.Staging+"/"+bundleName, meter.Reader(&ctxReader{ctx: ctx, r: rd}), size)
+	meter.Stop()
+	rd.Close()
+	if uerr != nil {
+		return fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
+	}
+	bk.res.Uploaded = size
+	bk.ph.done(fmt.Sprintf("upload (%.0f MB/s)", float64(size)/(1<<20)/bk.ph.current().Seconds()))
+	return nil
+}
+
+// carried says what a bundle carries besides the agent, the plan and the
+// locks: "3 wheels", "71 npm tarballs", or both.
+func carried(entries []string) string {
 	nw, nt := 0, 0
-	for _, e := range b.Entries() {
+	for _, e := range entries {
 		switch {
 		case strings.HasPrefix(e, "wheels/"):
 			nw++
@@ -234,54 +303,67 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 			nt++
 		}
 	}
-	carried := fmt.Sprintf("%d wheels", nw)
 	switch {
 	case nt > 0 && nw == 0:
-		carried = fmt.Sprintf("%d npm tarballs", nt)
+		return fmt.Sprintf("%d npm tarballs", nt)
 	case nt > 0:
-		carried += fmt.Sprintf(" and %d npm tarballs", nt)
+		return fmt.Sprintf("%d wheels and %d npm tarballs", nw, nt)
 	}
-	if slices.ContainsFunc(opts.Sets, func(s plan.Set) bool { return s.KindOrDefault() == plan.KindNode }) {
-		ph.done("choose packages")
-	} else {
-		ph.done("choose wheels")
-	}
-	rd, size, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	opts.logf("pipbake: uploading agent, plan, %d locks and %s as one %.1f MB stream", len(opts.Sets), carried, float64(size)/(1<<20))
-	// Packer's UI takes lines: a line now and then for an upload over a
-	// second (a bar on a terminal, when Log is one).
-	meter := progress.Start(opts.Log, "pipbake: upload", progress.TotalBytes(size))
-	uerr := r.Upload(ctx, opts.Staging+"/"+bundleName, meter.Reader(&ctxReader{ctx: ctx, r: rd}), size)
-	meter.Stop()
-	rd.Close()
-	if uerr != nil {
-		return nil, fmt.Errorf("upload the bundle to %s: %w", opts.Staging, uerr)
-	}
-	res.Uploaded = size
-	ph.done(fmt.Sprintf("upload (%.0f MB/s)", float64(size)/(1<<20)/ph.current().Seconds()))
+	return fmt.Sprintf("%d wheels", nw)
+}
 
-	// --session-stdin: the agent stops before its switch once the stdin
-	// given below ends, which it does when this provision is cancelled or
-	// its connection dies, and switches only when this side agrees
-	// (internal/session); --session-staging: it then also removes what it
-	// was given in the staging folder.
-	// --npm-cache off: a store of unpacked npm packages on the machine
-	// would stay in the image.
-	installArgs := []string{"install", "-f", planPath(opts), "--receipts-dir", ReceiptsDir, "--session-stdin", "--npm-cache", npmstore.Off}
+// install unpacks the bundle on the machine and runs the agent's install
+// in a session with this side (internal/session).
+func (bk *baking) install(ctx context.Context) error {
+	opts := bk.opts
+	command, err := installCommand(opts, bk.pyc, bk.bundle.Entries())
+	if err != nil {
+		return err
+	}
+	tail := &tailWriter{max: 40}
+	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
+	if opts.Output != nil {
+		stdout, stderr = opts.Output, io.MultiWriter(opts.Output, tail)
+	}
+	bk.host = session.NewHost(ctx, announce(opts, bk.currents))
+	agentOut := bk.host.Stdout(stdout)
+	code, err := bk.r.Run(ctx, command, bk.host.Stdin(), agentOut, stderr)
+	bk.host.End()
+	agentOut.Flush()
+	switch {
+	case err != nil:
+		return fmt.Errorf("run pipbake on the machine: %w", err)
+	case code == exitUnpack:
+		return fmt.Errorf("unpack the bundle in %s on the machine; every set's current release is as it was:\n%s", opts.Staging, tail.String())
+	case code != 0:
+		return fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
+	}
+	bk.ph.done("install")
+	return nil
+}
+
+// installCommand is the command that unpacks the bundle's agent, plan and
+// locks in the staging folder and runs the agent's install.
+//
+// --session-stdin: the agent stops before its switch once the stdin
+// given it ends, which it does when this provision is cancelled or its
+// connection dies, and switches only when this side agrees
+// (internal/session); --session-staging: it then also removes what it
+// was given in the staging folder. --npm-cache off: a store of unpacked
+// npm packages on the machine would stay in the image.
+func installCommand(opts Options, pyc *hostBytecode, entries []string) (string, error) {
+	args := []string{"install", "-f", planPath(opts), "--receipts-dir", ReceiptsDir, "--session-stdin", "--npm-cache", npmstore.Off}
 	if !opts.SkipClean {
-		installArgs = append(installArgs, "--session-staging", opts.Staging)
+		args = append(args, "--session-staging", opts.Staging)
 	}
 	if p := resultPath(opts.Staging); p != "" {
-		installArgs = append(installArgs, "--result-file", p)
+		args = append(args, "--result-file", p)
 	}
-	installArgs = append(installArgs, pyc.agentArgs(opts)...)
-	installArgs = append(installArgs, agentAttestArgs(opts)...)
-	command, err := agentCommand(opts, installArgs...)
+	args = append(args, pyc.agentArgs(opts)...)
+	args = append(args, agentAttestArgs(opts)...)
+	command, err := agentCommand(opts, args...)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	// Only the agent, the plan and the locks are unpacked: the agent reads
 	// the wheels where they lie in the bundle. Unpacked as the
@@ -290,69 +372,54 @@ func Run(ctx context.Context, r Remote, opts Options) (res *Result, err error) {
 	// login shell, so the command's own `;` or `||` cannot skip past a
 	// failed unpack.
 	var unpack []string
-	for _, name := range b.Entries() {
+	for _, name := range entries {
 		if !slices.ContainsFunc(inBundle, func(dir string) bool { return strings.HasPrefix(name, dir) }) {
 			unpack = append(unpack, shell.Quote(name))
 		}
 	}
-	bundlePath := shell.Quote(opts.Staging + "/" + bundleName)
+	staging, bundlePath := shell.Quote(opts.Staging), shell.Quote(opts.Staging+"/"+bundleName)
 	// Readable by all, like the files tar made before: an execute_command
 	// may run the agent as another user (sudo -u).
-	command = "sh -c " + shell.Quote("(tar -xf "+bundlePath+" -C "+staging+" "+strings.Join(unpack, " ")+" && chmod a+r "+bundlePath+") || exit "+strconv.Itoa(exitUnpack)+"; "+command)
-	tail := &tailWriter{max: 40}
-	stdout, stderr := io.Writer(io.Discard), io.Writer(tail)
-	if opts.Output != nil {
-		stdout, stderr = opts.Output, io.MultiWriter(opts.Output, tail)
-	}
-	host = session.NewHost(ctx, announce(opts, currents))
-	agentOut := host.Stdout(stdout)
-	code, err := r.Run(ctx, command, host.Stdin(), agentOut, stderr)
-	host.End()
-	agentOut.Flush()
-	if err != nil {
-		return nil, fmt.Errorf("run pipbake on the machine: %w", err)
-	}
-	if code == exitUnpack {
-		return nil, fmt.Errorf("unpack the bundle in %s on the machine; every set's current release is as it was:\n%s", opts.Staging, tail.String())
-	}
-	if code != 0 {
-		return nil, fmt.Errorf("pipbake install failed on the machine (exit status %d); every set's current release is as it was:\n%s", code, tail.String())
-	}
-	ph.done("install")
+	return "sh -c " + shell.Quote("(tar -xf "+bundlePath+" -C "+staging+" "+strings.Join(unpack, " ")+" && chmod a+r "+bundlePath+") || exit "+strconv.Itoa(exitUnpack)+"; "+command), nil
+}
 
-	files, removed, err := bringBack(ctx, r, remotePlan.Sets, opts.Staging, !opts.SkipClean, resultPath(opts.Staging), pyc.returnPath(opts.Staging))
-	cleaned = cleaned || removed
+// collect brings the receipts, attestations, result and bytecode back
+// from the machine (removing the staging folder with them) and keeps
+// them where the options say.
+func (bk *baking) collect(ctx context.Context) error {
+	opts, sets := bk.opts, bk.remotePlan.Sets
+	files, removed, err := bringBack(ctx, bk.r, sets, opts.Staging, !opts.SkipClean, resultPath(opts.Staging), bk.pyc.returnPath(opts.Staging))
+	bk.cleaned = bk.cleaned || removed
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if pyc != nil {
-		pyc.take(files, opts.Staging)
+	if bk.pyc != nil {
+		bk.pyc.take(files, opts.Staging)
 	}
-	for _, s := range remotePlan.Sets {
+	for _, s := range sets {
 		rc, err := keepReceipt(s, files, opts.ReceiptOutput)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res.Receipts[s.Name] = rc
+		bk.res.Receipts[s.Name] = rc
 	}
-	pj, err := remotePlan.JSON() // the bytes assemble put in the bundle
+	pj, err := bk.remotePlan.JSON() // the bytes assemble put in the bundle
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if opts.ReceiptOutput != "" {
-		if err := keepStatements(opts, remotePlan.Sets, files, attest.SHA256Hex(pj)); err != nil {
-			return nil, err
+		if err := keepStatements(opts, sets, files, attest.SHA256Hex(pj)); err != nil {
+			return err
 		}
 	}
 	if opts.ProvenanceDir != "" {
-		if err := writePlanRecord(opts.ProvenanceDir, remotePlan.Sets, attest.SHA256Hex(pj)); err != nil {
-			return nil, err
+		if err := writePlanRecord(opts.ProvenanceDir, sets, attest.SHA256Hex(pj)); err != nil {
+			return err
 		}
 	}
-	takeResult(files, opts, res)
-	ph.done("receipts")
-	opts.logf("pipbake: took %s", ph)
-	return res, nil
+	takeResult(files, opts, bk.res)
+	bk.ph.done("receipts")
+	return nil
 }
 
 // detect runs the first command: the machine's OS and architecture, the
