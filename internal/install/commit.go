@@ -39,100 +39,143 @@ func CommitAll(staged []*Staged, steps []Step) (results []*Result, err error) {
 			st.unlock()
 		}
 	}()
-	var undos []func() error
-	defer func() {
-		if err == nil {
-			return
+	c := &commit{staged: staged, start: time.Now(),
+		retired: make([][]string, len(staged)), later: make([][]string, len(staged))}
+	for _, phase := range []func() error{
+		c.copyReceipts,
+		func() error { return c.runSteps(steps) },
+		c.retire,
+		c.switchAll, // last
+	} {
+		if err := phase(); err != nil {
+			return nil, c.undo(err)
 		}
-		var failed []error
-		for i := len(undos) - 1; i >= 0; i-- {
-			if uerr := undos[i](); uerr != nil {
-				failed = append(failed, uerr)
-			}
-		}
-		for _, st := range staged {
-			if aerr := st.abort(); aerr != nil {
-				failed = append(failed, fmt.Errorf("remove the staged release %s: %w", st.result.Path, aerr))
-			}
-		}
-		if len(failed) > 0 {
-			err = fmt.Errorf("%w (and undoing: %v)", err, errors.Join(failed...))
-		}
-	}()
-	start := time.Now()
+	}
+	return c.prune(), nil
+}
 
-	for _, st := range staged {
+// commit is one CommitAll: what each phase did, and how to undo it, in
+// the order it was done.
+type commit struct {
+	staged []*Staged
+	start  time.Time
+	undos  []func() error
+	// retired[i] are set i's releases set aside, removed after the
+	// switch; later[i] its current one, set aside and removed only then.
+	retired, later [][]string
+}
+
+// undo undoes what was done, in reverse, and removes the staged
+// releases; err is the failure that stopped the commit.
+func (c *commit) undo(err error) error {
+	var failed []error
+	for i := len(c.undos) - 1; i >= 0; i-- {
+		if uerr := c.undos[i](); uerr != nil {
+			failed = append(failed, uerr)
+		}
+	}
+	for _, st := range c.staged {
+		if aerr := st.abort(); aerr != nil {
+			failed = append(failed, fmt.Errorf("remove the staged release %s: %w", st.result.Path, aerr))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w (and undoing: %v)", err, errors.Join(failed...))
+	}
+	return err
+}
+
+// copyReceipts copies each set's receipt to its Options.ReceiptsDir.
+func (c *commit) copyReceipts() error {
+	for _, st := range c.staged {
 		if dir := st.opts.ReceiptsDir; dir != "" {
 			undo, err := copyReceipt(dir, st.set.Name, st.result.Path)
 			if err != nil {
-				return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+				return fmt.Errorf("set %q: %w", st.set.Name, err)
 			}
-			undos = append(undos, undo)
+			c.undos = append(c.undos, undo)
 		}
 	}
-	for i, st := range staged {
+	return nil
+}
+
+// runSteps takes steps[i] for set i.
+func (c *commit) runSteps(steps []Step) error {
+	for i, st := range c.staged {
 		if i >= len(steps) || steps[i] == nil {
 			continue
 		}
 		undo, err := steps[i](st.result)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if undo != nil {
-			undos = append(undos, undo)
+			c.undos = append(c.undos, undo)
 		}
 	}
-	// Releases to prune: all but the current one are set aside now.
-	retired := make([][]string, len(staged))
-	later := make([][]string, len(staged))
-	for i, st := range staged {
+	return nil
+}
+
+// retire sets aside the releases each root's Keep prunes, but for the
+// current one: it is pruned once the switch is done.
+func (c *commit) retire() error {
+	for i, st := range c.staged {
 		if st.result.Skipped {
 			continue
 		}
 		ids, err := st.root.PruneList(st.set.Keep, st.id)
 		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+			return fmt.Errorf("set %q: %w", st.set.Name, err)
 		}
 		cur, err := st.root.Current()
 		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+			return fmt.Errorf("set %q: %w", st.set.Name, err)
 		}
 		for _, id := range ids {
 			if id == cur {
-				later[i] = append(later[i], id)
+				c.later[i] = append(c.later[i], id)
 				continue
 			}
 			if err := st.root.Retire(id); err != nil {
-				return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+				return fmt.Errorf("set %q: %w", st.set.Name, err)
 			}
 			root := st.root
-			undos = append(undos, func() error { return root.Unretire(id) })
-			retired[i] = append(retired[i], id)
+			c.undos = append(c.undos, func() error { return root.Unretire(id) })
+			c.retired[i] = append(c.retired[i], id)
 		}
 	}
-	// The switches, last.
-	for _, st := range staged {
+	return nil
+}
+
+// switchAll switches every set's current to its new release.
+func (c *commit) switchAll() error {
+	for _, st := range c.staged {
 		if st.result.Skipped {
 			continue
 		}
 		prev, err := st.root.Current()
 		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+			return fmt.Errorf("set %q: %w", st.set.Name, err)
 		}
 		root := st.root
-		undos = append(undos, func() error {
+		c.undos = append(c.undos, func() error {
 			if cur, err := root.Current(); err == nil && cur == prev {
 				return nil
 			}
 			return root.Restore(prev)
 		})
 		if err := st.root.Switch(st.id); err != nil {
-			return nil, fmt.Errorf("set %q: %w", st.set.Name, err)
+			return fmt.Errorf("set %q: %w", st.set.Name, err)
 		}
 	}
-	undos = nil // committed
+	return nil
+}
 
-	for i, st := range staged {
+// prune, once every set is current, removes the releases set aside (a
+// failure is only logged: the install stands) and returns the results.
+func (c *commit) prune() []*Result {
+	var results []*Result
+	for i, st := range c.staged {
 		res := st.result
 		results = append(results, res)
 		if res.Skipped {
@@ -140,14 +183,14 @@ func CommitAll(staged []*Staged, steps []Step) (results []*Result, err error) {
 		}
 		st.opts.logf("pipbake: %s: %s is current (%d files)", st.set.Name, st.id, res.Receipt.Files)
 		res.Pruned = []string{}
-		for _, id := range retired[i] {
+		for _, id := range c.retired[i] {
 			if err := st.root.RemoveRetired(id); err != nil {
 				st.opts.logf("pipbake: %s: warning: %v (the next install removes it)", st.set.Name, err)
 				continue
 			}
 			res.Pruned = append(res.Pruned, id)
 		}
-		for _, id := range later[i] {
+		for _, id := range c.later[i] {
 			err := st.root.Retire(id)
 			if err == nil {
 				err = st.root.RemoveRetired(id)
@@ -158,9 +201,9 @@ func CommitAll(staged []*Staged, steps []Step) (results []*Result, err error) {
 			}
 			res.Pruned = append(res.Pruned, id)
 		}
-		res.Duration += time.Since(start)
+		res.Duration += time.Since(c.start)
 	}
-	return results, nil
+	return results
 }
 
 // copyReceipt copies a release's receipt and SBOM to dir/<set>.json and
