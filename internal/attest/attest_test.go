@@ -94,7 +94,8 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 	pk384, _ := x509.MarshalPKCS8PrivateKey(p384)
 	pub, _ := MarshalPublicKey(&k.PublicKey)
 	// scrypt parameters cosign never writes (a hostile key asking for
-	// 64 GiB) are refused before deriving.
+	// 64 GiB) are refused before deriving: deriving would take the
+	// process down (out of memory), so no clock is needed to show it.
 	var ck cosignKey
 	blk, _ := pem.Decode(enc)
 	json.Unmarshal(blk.Bytes, &ck)
@@ -115,14 +116,10 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 		{"huge scrypt", hugePEM, pass, "N=67108864"},
 	}
 	for _, c := range cases {
-		start := time.Now()
 		_, err := ParsePrivateKey("key.pem", c.data, c.pass)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "key.pem") {
 			t.Errorf("%s: %v, want an error naming key.pem and %q", c.name, err, c.want)
 			continue
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("%s took %v", c.name, time.Since(start))
 		}
 		if c.pass != nil && strings.Contains(err.Error(), string(c.pass)) {
 			t.Errorf("%s: the error shows the password: %v", c.name, err)

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // rawMember is a member written with exactly the headers given.
@@ -81,7 +80,8 @@ func TestSizesCheckedBeforeWriting(t *testing.T) {
 		dir := t.TempDir()
 		p := rawWheel(t, dir, []rawMember{{name: "demo/big.bin", content: zeros}},
 			strings.Replace(recordRow("demo/big.bin", string(zeros)), ","+size, ",100", 1))
-		start := time.Now()
+		// Refused by Open, from the zip directory and RECORD: before a
+		// byte of the member is read.
 		w, err := Open(p)
 		if err == nil {
 			defer w.Close()
@@ -90,9 +90,6 @@ func TestSizesCheckedBeforeWriting(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), `member "demo/big.bin": RECORD says 100 bytes, the zip directory `+size) {
 			t.Fatalf("got %v", err)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("refusing took %v", d)
 		}
 	})
 	t.Run("content longer than declared", func(t *testing.T) {
