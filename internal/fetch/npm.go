@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npm"
 	"github.com/pipbake/packer-plugin-pipbake/internal/version"
@@ -201,23 +202,16 @@ func (f *fetcher) fetchNPM(ctx context.Context, opts NPMOptions) (*NPMResult, er
 	}
 
 	f.prog = newProgress(opts.Progress, len(todo), "tarballs")
-	work := make(chan *npmJob)
-	var wg sync.WaitGroup
-	for range min(jobs, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				f.runNPM(ctx, j, sources, registry)
-				f.prog.pinDone()
-			}
-		}()
-	}
+	var g errgroup.Group // as for wheels: a job's failure is its problem
+	g.SetLimit(max(1, jobs))
 	for _, j := range todo {
-		work <- j
+		g.Go(func() error {
+			f.runNPM(ctx, j, sources, registry)
+			f.prog.pinDone()
+			return nil
+		})
 	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 	f.prog.finish()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fetch: %w; %s was left unchanged", err, out)

@@ -15,8 +15,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 	"github.com/pipbake/packer-plugin-pipbake/internal/outfile"
@@ -204,22 +205,27 @@ const maxHeld = 1 << 30
 func verifyAll(t *Tarballs, jobs []*job) error {
 	errs := make([]error, len(jobs))
 	var held atomic.Int64
-	eachIndex(len(jobs), runtime.NumCPU(), func(i int) {
-		j := jobs[i]
-		data, err := t.Read(j.file)
-		if err != nil {
-			errs[i] = fmt.Errorf("read %s for %s: %w", j.file, j.pkg.Label(), err)
-			return
-		}
-		if err := checkIntegrity(j, data); err != nil {
-			errs[i] = err
-			return
-		}
-		j.size = int64(len(data))
-		if held.Add(j.size) <= maxHeld {
-			j.data = data
-		}
-	})
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for i, j := range jobs {
+		g.Go(func() error {
+			data, err := t.Read(j.file)
+			if err != nil {
+				errs[i] = fmt.Errorf("read %s for %s: %w", j.file, j.pkg.Label(), err)
+				return nil
+			}
+			if err := checkIntegrity(j, data); err != nil {
+				errs[i] = err // every mismatch is said, not the first only
+				return nil
+			}
+			j.size = int64(len(data))
+			if held.Add(j.size) <= maxHeld {
+				j.data = data
+			}
+			return nil
+		})
+	}
+	g.Wait()
 	return errors.Join(errs...)
 }
 
@@ -233,50 +239,27 @@ func checkIntegrity(j *job, data []byte) error {
 	return nil
 }
 
-// eachIndex calls f(0..n-1) on up to workers goroutines.
-func eachIndex(n, workers int, f func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < min(n, max(workers, 1)); g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// unpackAll unpacks the jobs on a pool of goroutines, stopping at the
-// first error.
+// unpackAll unpacks the jobs, in their order, on up to workers goroutines,
+// stopping at the first error.
 func (u *unpacker) unpackAll(ctx context.Context, jobs []*job, own map[string]*Package, workers int) error {
 	if workers <= 0 {
 		workers = 4 * runtime.NumCPU()
 	}
-	var mu sync.Mutex
-	var firstErr error
-	var failed atomic.Bool
-	eachIndex(len(jobs), workers, func(i int) {
-		if failed.Load() || ctx.Err() != nil {
-			return
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, j := range jobs {
+		if gctx.Err() != nil {
+			break
 		}
-		if err := u.unpackJob(jobs[i], own); err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
-			mu.Unlock()
-			failed.Store(true)
-		}
-	})
-	if firstErr != nil {
-		return firstErr
+			return u.unpackJob(j, own)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -356,25 +339,32 @@ func (u *unpacker) specOf(j *job, own map[string]*Package) unpackSpec {
 // store that refuses one is said once; the install goes on.
 func (u *unpacker) store(st *npmstore.Store, jobs []*job, log io.Writer) {
 	var failed atomic.Int64
-	var first atomic.Value
-	eachIndex(len(jobs), runtime.NumCPU(), func(i int) {
-		j := jobs[i]
+	// The first refusal. (An atomic.Value here panicked on a second
+	// error of another type.)
+	var first atomic.Pointer[error]
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for _, j := range jobs {
 		if j.pkg.Integrity.IsZero() {
-			return
+			continue
 		}
-		files := make([]npmstore.PutFile, len(j.out.files))
-		prefix := j.pkg.Path + "/"
-		for k, f := range j.out.files {
-			files[k] = npmstore.PutFile{Path: strings.TrimPrefix(f.rel, prefix), Mode: f.perm, SHA256: f.sum,
-				Source: filepath.Join(u.root, filepath.FromSlash(f.rel))}
-		}
-		if err := st.Put(j.pkg.Integrity.String(), files); err != nil {
-			failed.Add(1)
-			first.CompareAndSwap(nil, err)
-		}
-	})
+		g.Go(func() error {
+			files := make([]npmstore.PutFile, len(j.out.files))
+			prefix := j.pkg.Path + "/"
+			for k, f := range j.out.files {
+				files[k] = npmstore.PutFile{Path: strings.TrimPrefix(f.rel, prefix), Mode: f.perm, SHA256: f.sum,
+					Source: filepath.Join(u.root, filepath.FromSlash(f.rel))}
+			}
+			if err := st.Put(j.pkg.Integrity.String(), files); err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, &err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
 	if n := failed.Load(); n > 0 {
-		logf(log, "pipbake: warning: npm store %s: %d packages not stored: %v", st.Dir(), n, first.Load())
+		logf(log, "pipbake: warning: npm store %s: %d packages not stored: %v", st.Dir(), n, *first.Load())
 	}
 }
 

@@ -1,8 +1,14 @@
 package npm
 
 import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/pipbake/packer-plugin-pipbake/internal/npmstore"
 )
 
 // TestSplitScripts: a package scripts_allow names runs its scripts (when
@@ -40,5 +46,49 @@ func TestUnknownAllowed(t *testing.T) {
 	got := unknownAllowed(pkgs, []string{"typo-esbuild", "esbuild", "@scope/tool", "sharp"})
 	if !reflect.DeepEqual(got, []string{"typo-esbuild", "sharp"}) {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestStoreRefusalsSaid: packages the npm store refuses are counted and
+// the first refusal said, whatever the refusals' kinds (an atomic.Value
+// holding the first panicked on a second error of another type); the
+// install goes on.
+func TestStoreRefusalsSaid(t *testing.T) {
+	root := t.TempDir()
+	st, err := npmstore.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeJob := func(name, body string) *job {
+		rel := "node_modules/" + name + "/index.js"
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := ParseIntegrity(SRI([]byte(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &job{pkg: &Package{Name: name, Path: "node_modules/" + name, Integrity: in},
+			out: &unpacked{files: []fileRec{{rel: rel, size: int64(len(body)), sum: sha256.Sum256([]byte(body)), mode: 0o644, perm: 0o644}}}}
+	}
+	// One changed after it was written, one gone: two kinds of error.
+	changed, gone := makeJob("changed", "a"), makeJob("gone", "b")
+	os.WriteFile(filepath.Join(root, "node_modules", "changed", "index.js"), []byte("not a"), 0o644)
+	os.Remove(filepath.Join(root, "node_modules", "gone", "index.js"))
+	kept := makeJob("kept", "c")
+	for range 20 { // either order
+		var log strings.Builder
+		u := &unpacker{root: root}
+		u.store(st, []*job{changed, gone, kept}, &log)
+		if !strings.Contains(log.String(), "2 packages not stored: npm store: ") {
+			t.Fatalf("log: %q", log.String())
+		}
+	}
+	if _, ok := st.Has(kept.pkg.Integrity.String()); !ok {
+		t.Error("the package the store took is not in it")
 	}
 }
