@@ -117,8 +117,8 @@ func (s *Store) EnsureCopy(f File, perm fs.FileMode) error {
 }
 
 // MakeCopy makes (or remakes) the copy of f, from its Data, with mode
-// perm: written whole to a temporary file, then renamed into place, so a
-// copy another release links is never written into.
+// perm: written whole to a temporary file, then put in place (place), so
+// a copy another release links is never written into.
 func (s *Store) MakeCopy(f File, perm fs.FileMode) error {
 	if int64(len(f.Data)) != f.Size {
 		return fmt.Errorf("npm store: copy of %s: %d bytes, want %d", f.Path, len(f.Data), f.Size)
