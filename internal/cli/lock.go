@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipbake/packer-plugin-pipbake/internal/marker"
 	"github.com/pipbake/packer-plugin-pipbake/internal/resolve"
 	"github.com/pipbake/packer-plugin-pipbake/internal/shell"
 	"github.com/pipbake/packer-plugin-pipbake/internal/target"
@@ -92,79 +91,40 @@ func cmdLock(ctx context.Context, s stdio, args []string) error {
 		return usage("--wheelhouse %s: %v", *dir, err)
 	}
 
-	opts := resolve.Options{Dir: *dir}
-	var notes []string
-	for _, p := range reqFiles {
-		rf, err := resolve.ReadRequirementsFile(p)
-		if err != nil {
-			return err
-		}
-		opts.Requirements = append(opts.Requirements, rf.Requirements...)
-		opts.Constraints = append(opts.Constraints, rf.Constraints...)
-		notes = append(notes, rf.Notes...)
-		if len(rf.Requirements) == 0 {
-			return fmt.Errorf("lock: requirements file %s names no project", p)
-		}
+	opts, notes, err := lockInputs(reqFiles, conFiles)
+	if err != nil {
+		return err
 	}
-	for _, p := range conFiles {
-		rf, err := resolve.ReadRequirementsFile(p)
-		if err != nil {
-			return err
-		}
-		opts.Constraints = append(opts.Constraints, rf.Requirements...)
-		opts.Constraints = append(opts.Constraints, rf.Constraints...)
-		notes = append(notes, rf.Notes...)
-	}
-	var env marker.Env
+	opts.Dir = *dir
 	switch {
 	case *targetPython != "":
 		tg, err := target.Probe(ctx, *targetPython)
 		if err != nil {
 			return err
 		}
-		env = tg.Markers
+		opts.Env = tg.Markers
 	case *pyVersion != "":
 		d := target.Description{PythonVersion: *pyVersion, Platforms: platforms, Implementation: *impl, ABI: *abi}
-		var err error
-		if env, err = d.Markers(); err != nil {
+		if opts.Env, err = d.Markers(); err != nil {
 			return usage("%v", err)
 		}
 	}
-	opts.Env = env
 
 	res, err := resolve.Resolve(opts)
 	if err != nil {
 		return err
 	}
 	notes = append(notes, res.Notes...)
-
-	header := []string{
-		"This lock was made by pipbake lock from the wheels in " + *dir + ":",
-		"   pipbake lock " + lockCommandLine(args),
-	}
-	var buf bytes.Buffer
-	lockDir := "."
-	if *output != "-" {
-		lockDir = filepath.Dir(*output)
-	}
-	if f == resolve.PyLock {
-		if *output != "-" && resolve.FormatFor(*output) != resolve.PyLock {
-			notes = append(notes, fmt.Sprintf("%s is not named pylock.toml or pylock.NAME.toml as PEP 751 asks; pipbake reads it by its content", *output))
-		}
-		err = resolve.WritePyLock(&buf, res, lockDir, header)
-	} else {
-		header = append(header, "Install it with pipbake install --lock FILE --wheelhouse "+*dir+",",
-			"or pip install --require-hashes --no-index --find-links "+*dir+" -r FILE.")
-		err = resolve.WriteRequirements(&buf, res, header)
-	}
+	buf, more, err := renderLock(res, f, *dir, *output, lockCommandLine(args))
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
+	notes = append(notes, more...)
 	if *output == "-" {
-		if _, err := s.stdout.Write(buf.Bytes()); err != nil {
+		if _, err := s.stdout.Write(buf); err != nil {
 			return err
 		}
-	} else if err := writeLockFile(*output, buf.Bytes()); err != nil {
+	} else if err := writeLockFile(*output, buf); err != nil {
 		return fmt.Errorf("lock: write %s: %w", *output, err)
 	}
 	wheels := 0
@@ -185,6 +145,60 @@ func cmdLock(ctx context.Context, s stdio, args []string) error {
 		fmt.Fprintf(s.stderr, "pipbake lock: pinned %d packages (%d wheels) from %s as %s to %s\n", len(res.Packages), wheels, *dir, f, where)
 	}
 	return nil
+}
+
+// lockInputs reads the requirements files (the projects to pin, and the
+// constraints they carry) and the constraints files.
+func lockInputs(reqFiles, conFiles []string) (opts resolve.Options, notes []string, err error) {
+	for _, p := range reqFiles {
+		rf, err := resolve.ReadRequirementsFile(p)
+		if err != nil {
+			return opts, nil, err
+		}
+		if len(rf.Requirements) == 0 {
+			return opts, nil, fmt.Errorf("lock: requirements file %s names no project", p)
+		}
+		opts.Requirements = append(opts.Requirements, rf.Requirements...)
+		opts.Constraints = append(opts.Constraints, rf.Constraints...)
+		notes = append(notes, rf.Notes...)
+	}
+	for _, p := range conFiles {
+		rf, err := resolve.ReadRequirementsFile(p)
+		if err != nil {
+			return opts, nil, err
+		}
+		opts.Constraints = append(opts.Constraints, rf.Requirements...)
+		opts.Constraints = append(opts.Constraints, rf.Constraints...)
+		notes = append(notes, rf.Notes...)
+	}
+	return opts, notes, nil
+}
+
+// renderLock writes the lock in format f, with a header saying how it
+// was made from the wheels in dir (cmdline: lock's arguments) and how to
+// install it; output is where it goes ("-": standard output), for the
+// pylock's relative paths and a note on its name.
+func renderLock(res *resolve.Result, f resolve.Format, dir, output, cmdline string) (_ []byte, notes []string, err error) {
+	header := []string{
+		"This lock was made by pipbake lock from the wheels in " + dir + ":",
+		"   pipbake lock " + cmdline,
+	}
+	var buf bytes.Buffer
+	if f == resolve.PyLock {
+		lockDir := "."
+		if output != "-" {
+			lockDir = filepath.Dir(output)
+			if resolve.FormatFor(output) != resolve.PyLock {
+				notes = append(notes, fmt.Sprintf("%s is not named pylock.toml or pylock.NAME.toml as PEP 751 asks; pipbake reads it by its content", output))
+			}
+		}
+		err = resolve.WritePyLock(&buf, res, lockDir, header)
+	} else {
+		header = append(header, "Install it with pipbake install --lock FILE --wheelhouse "+dir+",",
+			"or pip install --require-hashes --no-index --find-links "+dir+" -r FILE.")
+		err = resolve.WriteRequirements(&buf, res, header)
+	}
+	return buf.Bytes(), notes, err
 }
 
 // lockCommandLine renders arguments as a command line a shell reads back.

@@ -15,6 +15,7 @@ import (
 	"github.com/pipbake/packer-plugin-pipbake/internal/install"
 	"github.com/pipbake/packer-plugin-pipbake/internal/lock"
 	"github.com/pipbake/packer-plugin-pipbake/internal/pyname"
+	"github.com/pipbake/packer-plugin-pipbake/internal/resolve"
 )
 
 // TestLockHelp: -h says in one line what lock does, then its forms and an
@@ -136,5 +137,56 @@ func TestLockInstalls(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestRenderLockNotes: a pylock written under another name than PEP 751's
+// is noted (pipbake reads it by its content); standard output and a
+// proper name are not; either format says how it was made.
+func TestRenderLockNotes(t *testing.T) {
+	for _, c := range []struct {
+		output string
+		f      resolve.Format
+		note   bool
+	}{
+		{"out/lock.toml", resolve.PyLock, true},
+		{"out/pylock.toml", resolve.PyLock, false},
+		{"out/pylock.api.toml", resolve.PyLock, false},
+		{"-", resolve.PyLock, false},
+		{"out/requirements.txt", resolve.Requirements, false},
+	} {
+		data, notes, err := renderLock(&resolve.Result{}, c.f, "wheels", c.output, "--wheelhouse wheels")
+		if err != nil {
+			t.Fatalf("%s: %v", c.output, err)
+		}
+		if got := len(notes) == 1 && strings.Contains(notes[0], "PEP 751"); got != c.note || len(notes) > 1 {
+			t.Errorf("%s as %s: notes %q", c.output, c.f, notes)
+		}
+		if !strings.Contains(string(data), "pipbake lock --wheelhouse wheels") {
+			t.Errorf("%s: no header saying how it was made:\n%s", c.output, data)
+		}
+	}
+}
+
+// TestLockInputsNoProject: a requirements file that names no project
+// (only constraints, say) is an error naming it; a constraints file adds
+// its lines as constraints.
+func TestLockInputsNoProject(t *testing.T) {
+	dir := t.TempDir()
+	only := filepath.Join(dir, "only-constraints.txt")
+	cons := filepath.Join(dir, "constraints.txt")
+	reqs := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(cons, []byte("flask<3\n"), 0o644)
+	os.WriteFile(only, []byte("-c constraints.txt\n"), 0o644)
+	os.WriteFile(reqs, []byte("flask\n"), 0o644)
+	if _, _, err := lockInputs([]string{only}, nil); err == nil || !strings.Contains(err.Error(), only) || !strings.Contains(err.Error(), "names no project") {
+		t.Errorf("only constraints: %v", err)
+	}
+	opts, _, err := lockInputs([]string{reqs}, []string{cons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Requirements) != 1 || len(opts.Constraints) != 1 {
+		t.Errorf("requirements %v, constraints %v; want flask and flask<3", opts.Requirements, opts.Constraints)
 	}
 }
