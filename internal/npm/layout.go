@@ -51,7 +51,7 @@ func newLayout(opts InstallOptions) (*layout, error) {
 	}
 	root, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("npm install: release directory %s: %w", opts.Dir, err)
 	}
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("npm install: release directory %s: not a folder (%v)", opts.Dir, err)
